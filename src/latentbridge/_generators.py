@@ -1,0 +1,86 @@
+"""A LatentGenerator around any ``torch.nn.Module`` that maps latents to images."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from ._latent import LatentSpace
+from ._scorers import as_device
+from .errors import InputError
+
+__all__ = ["TorchGenerator"]
+
+
+class TorchGenerator:
+    """Wrap a module ``(n, *latent.shape) -> (n, C, H, W)`` as a :class:`latentbridge.LatentGenerator`.
+
+    The module is moved to ``device`` and put in eval mode; its parameters stop
+    requiring gradients.
+
+    Args:
+        module: The network (or any callable on tensors).
+        latent: Its latent space.
+        image_shape: ``(C, H, W)`` of its output.
+        device: Where it runs.
+        name: Label recorded in configs.
+        extra_config: More JSON-able facts recorded by :meth:`config` (weights file, ...).
+    """
+
+    def __init__(
+        self,
+        module: torch.nn.Module | Callable[[torch.Tensor], torch.Tensor],
+        latent: LatentSpace,
+        image_shape: tuple[int, int, int],
+        *,
+        device: str | torch.device | None = None,
+        name: str = "torch",
+        extra_config: dict[str, Any] | None = None,
+    ) -> None:
+        if len(image_shape) != 3 or min(image_shape) < 1:
+            raise InputError(f"image_shape must be (C, H, W) with positive ints, got {image_shape!r}")
+        self._device = as_device(device)
+        if isinstance(module, torch.nn.Module):
+            module = module.to(self._device).eval().requires_grad_(False)
+        self.module = module
+        self._latent = latent
+        self._image_shape = (int(image_shape[0]), int(image_shape[1]), int(image_shape[2]))
+        self.name = name
+        self._extra = dict(extra_config or {})
+
+    @property
+    def latent(self) -> LatentSpace:
+        """The latent space."""
+        return self._latent
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of generated images."""
+        return self._image_shape
+
+    @property
+    def device(self) -> torch.device:
+        """Where the module runs."""
+        return self._device
+
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        """Images ``(n, C, H, W)`` for latents ``z`` of shape ``(n, *latent.shape)``."""
+        out: torch.Tensor = self.module(z)
+        return out
+
+    def config(self) -> dict[str, Any]:
+        """JSON-able identity for the bench store."""
+        return {
+            "name": self.name,
+            "latent": self._latent.config(),
+            "image_shape": list(self._image_shape),
+            **self._extra,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"TorchGenerator(name={self.name!r}, latent={self._latent.shape}, "
+            f"image_shape={self._image_shape}, device={str(self._device)!r})"
+        )

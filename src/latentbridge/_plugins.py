@@ -1,0 +1,292 @@
+"""Plugin discovery (pluggy + entry points) and the typed registries fed by it."""
+
+from __future__ import annotations
+
+import difflib
+import importlib.metadata as md
+import os
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+import pluggy
+
+from . import hookspecs
+from .errors import InputError, RegistryConflictError, UnknownNameError
+
+if TYPE_CHECKING:
+    from ._problems import LatentProblem
+    from ._protocols import LatentGenerator, Scorer
+
+__all__ = [
+    "BLOCK_ENV",
+    "DISABLE_AUTOLOAD_ENV",
+    "Entry",
+    "PluginInfo",
+    "Registry",
+    "get_plugin_manager",
+    "list_plugins",
+    "load_generator",
+    "load_problem",
+    "load_scorer",
+    "registry",
+    "reset_plugins",
+]
+
+ENTRY_POINT_GROUP = "latentbridge"
+DISABLE_AUTOLOAD_ENV = "LATENTBRIDGE_DISABLE_PLUGIN_AUTOLOAD"
+BLOCK_ENV = "LATENTBRIDGE_BLOCK_PLUGINS"
+BUILTIN = "latentbridge (built-in)"
+
+Kind = Literal["generator", "scorer", "problem", "optimizer"]
+KINDS: tuple[Kind, ...] = ("generator", "scorer", "problem", "optimizer")
+_HOOKS: dict[Kind, str] = {
+    "generator": "latentbridge_register_generators",
+    "scorer": "latentbridge_register_scorers",
+    "problem": "latentbridge_register_problems",
+    "optimizer": "latentbridge_register_optimizers",
+}
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """One registered factory and where it came from."""
+
+    name: str
+    factory: Callable[..., T]
+    kind: Kind
+    plugin: str
+    distribution: str
+    version: str
+    description: str = ""
+
+
+@dataclass
+class Registry(Generic[T]):
+    """Name -> factory map for one kind of thing; raises on collisions and unknown names."""
+
+    kind: Kind
+    _entries: dict[str, Entry[T]] = field(default_factory=dict)
+
+    def add(self, entry: Entry[T]) -> None:
+        """Add ``entry``; a second entry under the same name is an error naming both sources."""
+        if not isinstance(entry.name, str) or not entry.name.strip():
+            raise InputError(f"{self.kind} names must be non-empty strings, got {entry.name!r} from {entry.plugin}")
+        if not callable(entry.factory):
+            raise InputError(f"{self.kind} {entry.name!r} from {entry.plugin}: factory must be callable")
+        old = self._entries.get(entry.name)
+        if old is not None:
+            raise RegistryConflictError(
+                f"{self.kind} {entry.name!r} is registered twice: by {old.distribution} "
+                f"(plugin {old.plugin!r}) and by {entry.distribution} (plugin {entry.plugin!r}); "
+                f"block one with {BLOCK_ENV}=<plugin name>"
+            )
+        self._entries[entry.name] = entry
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[Entry[T]]:
+        return iter(sorted(self._entries.values(), key=lambda e: e.name))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        return sorted(self._entries)
+
+    def get(self, name: str) -> Entry[T]:
+        """The entry for ``name``; unknown names raise with the known ones and close matches."""
+        try:
+            return self._entries[name]
+        except KeyError:
+            pass
+        close = difflib.get_close_matches(name, self._entries, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        failed = _state().failures
+        broken = f" (plugins that failed to load: {', '.join(f.distribution for f in failed)})" if failed else ""
+        raise UnknownNameError(
+            f"unknown {self.kind} {name!r}.{hint} Known {self.kind}s: {', '.join(self.names()) or 'none'}{broken}. "
+            f"Run `latentbridge plugins` to see what is installed."
+        )
+
+    def create(self, name: str, /, *args: Any, **options: Any) -> T:
+        """Build ``name`` by calling its factory."""
+        return self.get(name).factory(*args, **options)
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin that could not be loaded or whose hook raised."""
+
+    plugin: str
+    distribution: str
+    error: str
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """A loaded plugin: name, distribution, version and what it registered."""
+
+    name: str
+    distribution: str
+    version: str
+    registered: dict[str, list[str]]
+
+
+@dataclass
+class _State:
+    pm: pluggy.PluginManager
+    registries: dict[Kind, Registry[Any]]
+    plugins: dict[str, tuple[str, str]]  # plugin name -> (distribution, version)
+    failures: list[PluginFailure]
+
+
+_LOCK = threading.RLock()
+_STATE: _State | None = None
+
+
+def _version() -> str:
+    try:
+        return md.version("latentbridge")
+    except md.PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+def _blocked() -> set[str]:
+    return {s.strip() for s in os.environ.get(BLOCK_ENV, "").split(",") if s.strip()}
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager (built-ins plus entry-point plugins), built on first use.
+
+    Set ``LATENTBRIDGE_DISABLE_PLUGIN_AUTOLOAD=1`` to load built-ins only, or
+    ``LATENTBRIDGE_BLOCK_PLUGINS=name1,name2`` to skip particular entry points.
+    """
+    return _state().pm
+
+
+def _state() -> _State:
+    global _STATE
+    with _LOCK:
+        if _STATE is None:
+            _STATE = _build_state()
+        return _STATE
+
+
+def reset_plugins() -> None:
+    """Forget discovered plugins so the next lookup rediscovers them (for tests and notebooks)."""
+    global _STATE
+    with _LOCK:
+        _STATE = None
+
+
+def _build_state() -> _State:
+    from . import _builtins
+
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    plugins: dict[str, tuple[str, str]] = {}
+    failures: list[PluginFailure] = []
+
+    pm.register(_builtins, name="latentbridge")
+    plugins["latentbridge"] = (BUILTIN, _version())
+
+    if os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip() not in ("1", "true", "yes"):
+        blocked = _blocked()
+        for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in blocked or pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+                continue
+            dist = ep.dist.name if ep.dist is not None else "<unknown distribution>"
+            ver = ep.dist.version if ep.dist is not None else "?"
+            try:
+                obj = ep.load()
+                pm.register(obj, name=ep.name)
+            except Exception as exc:  # a broken plugin must not break the others
+                failures.append(PluginFailure(ep.name, dist, f"{type(exc).__name__}: {exc}"))
+                warnings.warn(
+                    f"latentbridge plugin {ep.name!r} from distribution {dist} {ver} failed to load "
+                    f"({type(exc).__name__}: {exc}); the other plugins are still available. "
+                    f"Reinstall or fix it, or skip it with {BLOCK_ENV}={ep.name}",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                continue
+            plugins[ep.name] = (dist, ver)
+
+    registries: dict[Kind, Registry[Any]] = {k: Registry(k) for k in KINDS}
+    for kind in KINDS:
+        hook = getattr(pm.hook, _HOOKS[kind])
+        for impl in hook.get_hookimpls():
+            dist, ver = plugins.get(impl.plugin_name, ("<unknown distribution>", "?"))
+
+            def register(
+                name: str,
+                factory: Any,
+                *,
+                description: str = "",
+                _kind: Kind = kind,
+                _plugin: str = impl.plugin_name,
+                _dist: str = dist,
+                _ver: str = ver,
+            ) -> None:
+                registries[_kind].add(Entry(name, factory, _kind, _plugin, _dist, _ver, description))
+
+            try:
+                impl.function(register=register)
+            except RegistryConflictError:
+                raise
+            except Exception as exc:
+                failures.append(PluginFailure(impl.plugin_name, dist, f"{type(exc).__name__}: {exc}"))
+                warnings.warn(
+                    f"latentbridge plugin {impl.plugin_name!r} ({dist}) failed in {_HOOKS[kind]}: "
+                    f"{type(exc).__name__}: {exc}",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+    return _State(pm, registries, plugins, failures)
+
+
+def registry(kind: Kind) -> Registry[Any]:
+    """The registry of ``kind`` (``"generator"``, ``"scorer"``, ``"problem"``, ``"optimizer"``)."""
+    if kind not in KINDS:
+        raise InputError(f"kind must be one of {KINDS}, got {kind!r}")
+    return _state().registries[kind]
+
+
+def plugin_failures() -> list[PluginFailure]:
+    """Plugins that failed to import or register in this process."""
+    return list(_state().failures)
+
+
+def list_plugins() -> list[PluginInfo]:
+    """Every loaded plugin with its distribution, version and registered names."""
+    st = _state()
+    out = []
+    for name, (dist, ver) in st.plugins.items():
+        reg = {kind: [e.name for e in st.registries[kind] if e.plugin == name] for kind in KINDS}
+        out.append(PluginInfo(name, dist, ver, {k: v for k, v in reg.items() if v}))
+    return out
+
+
+def load_generator(name: str, /, **options: Any) -> LatentGenerator:
+    """Build the generator registered as ``name`` (e.g. ``"mnist-dcgan"``) with ``options``."""
+    out: LatentGenerator = registry("generator").create(name, **options)
+    return out
+
+
+def load_scorer(name: str, /, **options: Any) -> Scorer:
+    """Build the scorer registered as ``name`` (e.g. ``"mnist-embed"``, ``"ncc"``) with ``options``."""
+    out: Scorer = registry("scorer").create(name, **options)
+    return out
+
+
+def load_problem(name: str, /, *args: Any, **options: Any) -> LatentProblem:
+    """Build the problem registered as ``name`` (e.g. ``"target-similarity"``)."""
+    out: LatentProblem = registry("problem").create(name, *args, **options)
+    return out

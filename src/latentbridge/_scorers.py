@@ -1,0 +1,205 @@
+"""Built-in scorers: pixel RMSE and NCC (seed 002) and an embedding-distance wrapper (seed 000)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+
+from ._validation import check_images
+from .errors import InputError
+
+__all__ = ["EmbeddingScorer", "NCCScorer", "RMSEScorer", "as_device"]
+
+Metric = Literal["l2", "cosine"]
+
+
+def as_device(device: str | torch.device | None) -> torch.device:
+    """Normalise a device argument (None -> CPU) with a clear error for bad names."""
+    if device is None:
+        return torch.device("cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise InputError(f"device must be a torch device such as 'cpu' or 'cuda:0', got {device!r}") from exc
+
+
+def _flatten01(images: torch.Tensor) -> torch.Tensor:
+    """``(n, C, H, W)`` in [-1, 1] -> ``(n, C*H*W)`` float32 intensities in [0, 1]."""
+    return images.reshape(images.shape[0], -1).to(torch.float32).add(1.0).mul_(0.5)
+
+
+class _PixelScorer:
+    """Common plumbing of the pixel-space scorers."""
+
+    name = "pixel"
+
+    def __init__(self, device: str | torch.device | None = None) -> None:
+        self._device = as_device(device)
+
+    @property
+    def device(self) -> torch.device:
+        """Where features live."""
+        return self._device
+
+    def config(self) -> dict[str, Any]:
+        """JSON-able identity for the bench store."""
+        return {"name": self.name}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(device={str(self._device)!r})"
+
+
+class RMSEScorer(_PixelScorer):
+    """Root-mean-squared pixel difference (seed 002), on intensities in [0, 1].
+
+    ``embed`` flattens images to ``(n, C*H*W)``; ``distance`` is
+    ``sqrt(mean((a - b)**2))`` for every pair, in [0, 1].
+    """
+
+    name = "rmse"
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Flattened intensities ``(n, C*H*W)`` in [0, 1] of images ``(n, C, H, W)`` in [-1, 1]."""
+        check_images(images, "images")
+        return _flatten01(images.to(self._device))
+
+    def distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Pairwise RMSE ``(..., n, m)`` between ``(..., n, P)`` and ``(..., m, P)``."""
+        d = torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
+        return d / math.sqrt(a.shape[-1])
+
+
+class NCCScorer(_PixelScorer):
+    """Zero-normalised cross-correlation between whole images (seed 002).
+
+    ``ncc(a, b) = mean((a - mean(a)) * (b - mean(b))) / (std(a) * std(b))`` in [-1, 1].
+    ``embed`` returns each image centred and scaled to unit norm, so that NCC is a dot
+    product; constant images (zero variance) get NCC 0 with everything.
+    ``similarity`` is NCC, ``distance`` is ``1 - NCC`` (in [0, 2]).
+    """
+
+    name = "ncc"
+
+    def __init__(self, device: str | torch.device | None = None, eps: float = 1e-8) -> None:
+        super().__init__(device)
+        self.eps = float(eps)
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Centred, unit-norm pixels ``(n, C*H*W)`` of images ``(n, C, H, W)``."""
+        check_images(images, "images")
+        x = _flatten01(images.to(self._device))
+        x = x - x.mean(dim=1, keepdim=True)
+        return x / x.norm(dim=1, keepdim=True).clamp_min(self.eps)
+
+    def similarity(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Pairwise NCC ``(..., n, m)``."""
+        return a @ b.transpose(-1, -2)
+
+    def distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Pairwise ``1 - NCC`` ``(..., n, m)``."""
+        return 1.0 - self.similarity(a, b)
+
+
+class EmbeddingScorer:
+    """Distances between the features of any torch embedder (e.g. FaceNet, a CNN's penultimate layer).
+
+    Args:
+        embedder: A callable (usually an ``nn.Module`` or its bound ``features`` method)
+            mapping preprocessed images ``(n, C', H', W')`` to features ``(n, F)``.
+        metric: ``"l2"`` (Euclidean, seed 000's FaceNet distance) or ``"cosine"``
+            (``1 - cos``).
+        input_size: ``(H', W')`` the embedder expects; images of another size are
+            resized (bilinear, antialiased). None keeps the size.
+        channels: Channel count the embedder expects (1 or 3); grey images are repeated
+            to 3 channels, RGB converted to luminance for 1. None keeps channels.
+        preprocess: Extra transform applied last (crop, standardisation, ...); it gets
+            and returns an NCHW float tensor.
+        normalize: L2-normalise features before the distance (as FaceNet does).
+        device: Where the embedder runs; images are moved there.
+        name: Label recorded in configs.
+    """
+
+    def __init__(
+        self,
+        embedder: Callable[[torch.Tensor], torch.Tensor],
+        *,
+        metric: Metric = "l2",
+        input_size: tuple[int, int] | None = None,
+        channels: int | None = None,
+        preprocess: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        normalize: bool = False,
+        device: str | torch.device | None = None,
+        name: str = "embedding",
+        extra_config: dict[str, Any] | None = None,
+    ) -> None:
+        if metric not in ("l2", "cosine"):
+            raise InputError(f"metric must be 'l2' or 'cosine', got {metric!r}")
+        if channels not in (None, 1, 3):
+            raise InputError(f"channels must be 1, 3 or None, got {channels!r}")
+        if input_size is not None and (len(input_size) != 2 or min(input_size) < 1):
+            raise InputError(f"input_size must be (height, width) with positive ints, got {input_size!r}")
+        self.embedder = embedder
+        self.metric: Metric = metric
+        self.input_size = tuple(input_size) if input_size is not None else None
+        self.channels = channels
+        self.preprocess = preprocess
+        self.normalize = bool(normalize)
+        self._device = as_device(device)
+        self.name = name
+        self._extra = dict(extra_config or {})
+
+    @property
+    def device(self) -> torch.device:
+        """Where the embedder runs."""
+        return self._device
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """Images ``(n, C, H, W)`` in [-1, 1] -> the embedder's input (resized, channel-adapted, preprocessed)."""
+        check_images(images, "images")
+        x = images.to(self._device, torch.float32)
+        if self.channels == 3 and x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        elif self.channels == 1 and x.shape[1] == 3:
+            w = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+            x = (x * w).sum(dim=1, keepdim=True)
+        elif self.channels is not None and x.shape[1] != self.channels:
+            raise InputError(f"{self.name} expects images with 1 or 3 channels, got {x.shape[1]}")
+        if self.input_size is not None and tuple(x.shape[-2:]) != self.input_size:
+            x = F.interpolate(x, size=self.input_size, mode="bilinear", align_corners=False, antialias=True)
+        if self.preprocess is not None:
+            x = self.preprocess(x)
+        return x
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Features ``(n, F)`` of images ``(n, C, H, W)`` in [-1, 1]."""
+        feats = self.embedder(self.prepare(images))
+        if feats.ndim != 2:
+            feats = feats.reshape(feats.shape[0], -1)
+        feats = feats.to(torch.float32)
+        if self.normalize or self.metric == "cosine":
+            feats = F.normalize(feats, dim=-1)
+        return feats
+
+    def distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Pairwise L2 or cosine distance ``(..., n, m)``."""
+        if self.metric == "cosine":
+            return 1.0 - a @ b.transpose(-1, -2)  # features are unit-norm
+        return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
+
+    def config(self) -> dict[str, Any]:
+        """JSON-able identity for the bench store."""
+        return {
+            "name": self.name,
+            "metric": self.metric,
+            "input_size": list(self.input_size) if self.input_size else None,
+            "channels": self.channels,
+            "normalize": self.normalize,
+            **self._extra,
+        }
+
+    def __repr__(self) -> str:
+        return f"EmbeddingScorer(name={self.name!r}, metric={self.metric!r}, device={str(self._device)!r})"
