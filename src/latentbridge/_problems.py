@@ -163,7 +163,8 @@ class LatentProblem(ABC):
         return max(1, self.batch_size // self.k)
 
     def _latents_to_tensor(self, Zc: NDArray[np.float32]) -> torch.Tensor:
-        z = torch.from_numpy(Zc).to(self.generator.device, non_blocking=True)
+        # torch.tensor copies: generators may work in place without touching the caller's array
+        z = torch.tensor(Zc, device=self.generator.device)
         return z.reshape(Zc.shape[0] * self.k, *self.latent.shape)
 
     def _generate_chunks(self, Zf: NDArray[np.float32]) -> Iterator[tuple[int, int, torch.Tensor]]:

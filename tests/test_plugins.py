@@ -1,0 +1,181 @@
+"""Plugin discovery: built-ins through hooks, third-party distributions, broken plugins, name errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import latentbridge as lb
+from latentbridge._plugins import Entry, Registry
+from latentbridge.cli import app
+from latentbridge.errors import InputError, RegistryConflictError, UnknownNameError
+
+pytestmark = pytest.mark.usefixtures("fresh_plugins")
+
+THIRD_PARTY_MODULE = '''
+"""A throwaway latentbridge plugin made by the test suite."""
+import torch
+import latentbridge as lb
+
+
+def make(device=None, scale=1.0):
+    net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Tanh(), torch.nn.Unflatten(1, (1, 4, 4)))
+    return lb.TorchGenerator(net, lb.LatentSpace((4,)), (1, 4, 4), device=device, name="thirdparty-gen",
+                             extra_config={"scale": scale})
+
+
+@lb.hookimpl
+def latentbridge_register_generators(register):
+    register("thirdparty-gen", make, description="made by test_plugins")
+'''
+
+
+def _write_dist_info(site: Path, dist: str, module: str, ep_name: str, source: str) -> None:
+    """Install a distribution the way an installer leaves it: module + dist-info with entry points."""
+    (site / f"{module}.py").write_text(source)
+    info = site / f"{dist.replace('-', '_')}-1.0.dist-info"  # as installers name it
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[latentbridge]\n{ep_name} = {module}\n")
+
+
+def test_builtins_register_through_hooks() -> None:
+    names = {p.name: p for p in lb.list_plugins()}
+    builtin = names["latentbridge"]
+    assert {"rmse", "ncc", "mnist-embed"} <= set(builtin.registered["scorer"])
+    assert "mnist-dcgan" in builtin.registered["generator"]
+    assert {"target-similarity", "set-diversity", "centroid-diversity"} <= set(builtin.registered["problem"])
+    assert isinstance(lb.load_scorer("ncc"), lb.NCCScorer)
+
+
+def test_third_party_distribution_is_installed_and_loaded_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Build and pip-install a real distribution into a temp dir; latentbridge finds it by entry point."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "lb_thirdparty.py").write_text(THIRD_PARTY_MODULE)
+    (src / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """
+            [build-system]
+            requires = ["setuptools"]
+            build-backend = "setuptools.build_meta"
+            [project]
+            name = "lb-thirdparty"
+            version = "0.3.1"
+            [tool.setuptools]
+            py-modules = ["lb_thirdparty"]
+            [project.entry-points.latentbridge]
+            thirdparty = "lb_thirdparty"
+            """
+        )
+    )
+    site = tmp_path / "site"
+    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index"]
+    subprocess.run([*cmd, "--target", str(site), str(src)], check=True, capture_output=True)
+    monkeypatch.syspath_prepend(str(site))
+    lb.reset_plugins()
+
+    gen = lb.load_generator("thirdparty-gen", scale=2.0)
+    assert gen.image_shape == (1, 4, 4)
+    entry = lb.registry("generator").get("thirdparty-gen")
+    assert (entry.distribution, entry.version, entry.plugin) == ("lb-thirdparty", "0.3.1", "thirdparty")
+
+    result = CliRunner().invoke(app, ["plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)["registered"]
+    assert {"kind": "generator", "name": "thirdparty-gen", "distribution": "lb-thirdparty"}.items() <= next(
+        r for r in rows if r["name"] == "thirdparty-gen"
+    ).items()
+
+
+def test_broken_plugin_is_named_and_others_still_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write_dist_info(tmp_path, "lb-broken", "lb_broken", "broken", "raise ImportError('needs libfoo')\n")
+    _write_dist_info(tmp_path, "lb-good", "lb_good", "good", THIRD_PARTY_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    lb.reset_plugins()
+    with pytest.warns(RuntimeWarning, match=r"'broken' from distribution lb-broken 1.0 failed to load.*needs libfoo"):
+        gen = lb.load_generator("thirdparty-gen")
+    assert gen.latent.dim == 4
+    with pytest.raises(UnknownNameError, match="plugins that failed to load: lb-broken"):
+        lb.load_generator("nope")
+    result = CliRunner().invoke(app, ["plugins"])
+    assert "lb-broken" in result.output
+    assert "needs libfoo" in result.output
+
+
+def test_plugin_whose_hook_raises_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = "import latentbridge as lb\n@lb.hookimpl\ndef latentbridge_register_scorers(register):\n    raise RuntimeError('boom')\n"
+    _write_dist_info(tmp_path, "lb-hookfail", "lb_hookfail", "hookfail", bad)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    lb.reset_plugins()
+    with pytest.warns(
+        RuntimeWarning, match="'hookfail' .lb-hookfail. failed in latentbridge_register_scorers: RuntimeError: boom"
+    ):
+        assert "ncc" in lb.registry("scorer")
+
+
+def test_autoload_can_be_disabled_and_plugins_blocked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write_dist_info(tmp_path, "lb-good", "lb_good2", "good2", THIRD_PARTY_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("LATENTBRIDGE_BLOCK_PLUGINS", "good2")
+    lb.reset_plugins()
+    assert "thirdparty-gen" not in lb.registry("generator")
+    monkeypatch.delenv("LATENTBRIDGE_BLOCK_PLUGINS")
+    monkeypatch.setenv("LATENTBRIDGE_DISABLE_PLUGIN_AUTOLOAD", "1")
+    lb.reset_plugins()
+    assert "thirdparty-gen" not in lb.registry("generator")
+    assert [p.name for p in lb.list_plugins()] == ["latentbridge"]
+    monkeypatch.delenv("LATENTBRIDGE_DISABLE_PLUGIN_AUTOLOAD")
+    lb.reset_plugins()
+    assert "thirdparty-gen" in lb.registry("generator")
+
+
+def test_name_clash_names_both_distributions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clash = "import latentbridge as lb\n@lb.hookimpl\ndef latentbridge_register_scorers(register):\n    register('ncc', lb.NCCScorer)\n"
+    _write_dist_info(tmp_path, "lb-clash", "lb_clash", "clash", clash)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    lb.reset_plugins()
+    with pytest.raises(RegistryConflictError, match=r"'ncc' is registered twice.*latentbridge \(built-in\).*lb-clash"):
+        lb.registry("scorer")
+
+
+def test_unknown_names_list_known_ones_and_close_matches() -> None:
+    with pytest.raises(
+        UnknownNameError, match=r"unknown scorer 'nnc'\. Did you mean 'ncc'\?.*Known scorers: .*mnist-embed, ncc, rmse"
+    ):
+        lb.load_scorer("nnc")
+    with pytest.raises(KeyError):  # also a KeyError for generic code
+        lb.load_generator("stylegan3")
+    with pytest.raises(InputError, match="kind must be one of"):
+        lb.registry("model")  # type: ignore[arg-type]
+
+
+def test_registry_validates_entries() -> None:
+    reg: Registry[object] = Registry("scorer")
+    with pytest.raises(InputError, match="non-empty"):
+        reg.add(Entry("", object, "scorer", "p", "d", "1"))
+    with pytest.raises(InputError, match="callable"):
+        reg.add(Entry("x", 3, "scorer", "p", "d", "1"))  # type: ignore[arg-type]
+
+
+def test_import_does_not_load_optimization_frameworks() -> None:
+    code = "import latentbridge, sys; bad = {'pymoo', 'nevergrad', 'ribs', 'dask', 'matplotlib'} & set(sys.modules); assert not bad, bad"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_every_hookspec_is_documented_and_implemented_by_builtins() -> None:
+    from latentbridge import _builtins, hookspecs
+
+    specs = [n for n in dir(hookspecs) if n.startswith("latentbridge_register_")]
+    assert len(specs) == 4
+    for name in specs:
+        assert getattr(hookspecs, name).__doc__, f"{name} has no docstring"
+        assert hasattr(_builtins, name), f"built-ins do not implement {name}"
