@@ -21,9 +21,9 @@ def mnist_dcgan(*, path: str | Path | None = None, device: str | torch.device | 
         path: A weights file made by ``latentbridge train mnist``; default: the shipped one.
         device: Where to run it.
     """
-    from .models.mnist import load_dcgan, weights_path
+    from .models.mnist import default_weights_path, load_dcgan
 
-    file = Path(path) if path is not None else weights_path("mnist_dcgan.pt")
+    file = Path(path) if path is not None else default_weights_path("mnist_dcgan.pt")
     module = load_dcgan(path, device="cpu" if device is None else device)
     return TorchGenerator(
         module,
@@ -45,9 +45,9 @@ def mnist_embed(
         device: Where to run it.
         metric: ``"l2"`` or ``"cosine"``.
     """
-    from .models.mnist import load_digit_cnn, weights_path
+    from .models.mnist import default_weights_path, load_digit_cnn
 
-    file = Path(path) if path is not None else weights_path("mnist_embed.pt")
+    file = Path(path) if path is not None else default_weights_path("mnist_embed.pt")
     net = load_digit_cnn(path, device="cpu" if device is None else device)
     return EmbeddingScorer(
         net.features,
@@ -89,3 +89,28 @@ def latentbridge_register_problems(register: Register) -> None:
     register("target-similarity", TargetSimilarity, description="distance to target image(s) (seed 000)")
     register("set-diversity", SetDiversity, description="mean pairwise similarity of k images (seed 002)")
     register("centroid-diversity", CentroidDiversity, description="similarity to the class centroid (seed 002)")
+
+
+def _bench_optimizer(name: str) -> Any:
+    """A factory for the built-in optimizer ``name`` that imports the bench machinery only when called."""
+
+    def factory(**params: Any) -> Any:
+        from .bench.optimizers import builtin_optimizer
+
+        return builtin_optimizer(name, **params)
+
+    factory.__name__ = factory.__qualname__ = name.replace("-", "_")
+    return factory
+
+
+@hookimpl
+def latentbridge_register_optimizers(register: Register) -> None:
+    """Built-in optimizers for ``latentbridge bench`` (``pymoo:<Algorithm>`` and ``ng:<name>`` resolve dynamically)."""
+    descriptions = {
+        "paper-ga": "seed 000's GA: tournament 3, BLX-α, Gaussian mutation (pymoo)",
+        "set-ga": "seed 002's GA on sets of latents: uniform crossover, creep mutation (pymoo)",
+        "random": "random search from the latent prior (baseline)",
+        "map-elites": "MAP-Elites quality-diversity search with pyribs (baseline)",
+    }
+    for name, description in descriptions.items():
+        register(name, _bench_optimizer(name), description=description)

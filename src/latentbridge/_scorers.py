@@ -93,7 +93,8 @@ class NCCScorer(_PixelScorer):
         check_images(images, "images")
         x = _flatten01(images.to(self._device))
         x = x - x.mean(dim=1, keepdim=True)
-        return x / x.norm(dim=1, keepdim=True).clamp_min(self.eps)
+        out: torch.Tensor = x / x.norm(dim=1, keepdim=True).clamp_min(self.eps)
+        return out
 
     def similarity(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Pairwise NCC ``(..., n, m)``."""

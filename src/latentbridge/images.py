@@ -56,8 +56,8 @@ def load(
             raise InputError("reading image files needs Pillow: pip install pillow") from exc
         try:
             with Image.open(p) as im:
-                im = im.convert("RGB") if im.mode not in ("L", "RGB") else im
-                arr = np.asarray(im, dtype=np.uint8)
+                rgb_or_l = im.convert("RGB") if im.mode not in ("L", "RGB") else im
+                arr = np.asarray(rgb_or_l, dtype=np.uint8)
         except OSError as exc:
             raise InputError(f"cannot read image {p}: {exc}") from exc
         arr = arr[None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)

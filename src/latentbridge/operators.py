@@ -109,7 +109,7 @@ def uniform_crossover(
     swap = check_probability(swap, "swap")
     prob = check_probability(prob, "prob")
     a, b = _pair(p1, p2)
-    mask = rng.random(a.shape) < swap
+    mask: NDArray[np.bool_] = rng.random(a.shape) < swap
     if prob < 1.0:
         mask &= (rng.random(a.shape[0]) < prob)[:, None]
     c1 = np.where(mask, b, a)
