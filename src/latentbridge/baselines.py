@@ -1,0 +1,302 @@
+"""Seed 002's baselines: random search and MAP-Elites (via pyribs) on latentbridge problems.
+
+- :func:`random_search` — sample batches from the latent prior, keep the best (numpy only).
+- :func:`map_elites` — MAP-Elites with seed 002's variation (two random elites, uniform
+  crossover, creep mutation) on a pyribs ``GridArchive`` (``pip install
+  'latentbridge[qd]'``; pyribs is imported only when this function runs).
+- :func:`image_descriptors` — the default MAP-Elites descriptors, computed from the images
+  of the same batched forward as the fitness.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from . import operators as ops
+from ._problems import LatentProblem
+from ._result import OptimizeResult, Trace
+from ._validation import check_latents, check_positive_int
+from .errors import InputError, missing_extra
+
+__all__ = ["image_descriptors", "map_elites", "random_search"]
+
+Array = NDArray[np.float64]
+#: Maps a chunk of images ``(m, k, C, H, W)`` to descriptors ``(m, n_desc)``.
+DescriptorFn = Callable[[torch.Tensor], "torch.Tensor | NDArray[np.floating]"]
+
+
+def _check_problem(problem: Any, who: str) -> LatentProblem:
+    if not isinstance(problem, LatentProblem):
+        raise InputError(f"{who} needs a latentbridge.LatentProblem, got {type(problem).__name__}")
+    if problem.n_obj != 1:
+        raise InputError(
+            f"{who} is single-objective but the problem has n_obj={problem.n_obj}; use "
+            "latentbridge.pymoo.solve(problem, 'random' or 'NSGA2', ...) for multi-objective problems"
+        )
+    return problem
+
+
+def random_search(problem: LatentProblem, budget: int, seed: int, *, batch: int = 100) -> OptimizeResult:
+    """Seed 002's random sampling (RS), batched: draw from the latent prior, keep the best.
+
+    The seed draws one random individual per step and keeps the better of it and the
+    incumbent; drawing ``batch`` per step and evaluating them in one forward is the same
+    search (the incumbent after ``n`` draws is the best of ``n`` prior samples).
+
+    Args:
+        problem: A single-objective latentbridge problem.
+        budget: Number of evaluations (exactly this many are made).
+        seed: Seed of the sampler.
+        batch: Solutions per batched evaluation.
+
+    Returns:
+        An :class:`~latentbridge.OptimizeResult` (``optimizer="random"``) with the best
+        solution and a best-so-far trace after each batch.
+    """
+    problem = _check_problem(problem, "random_search")
+    budget = check_positive_int(budget, "budget")
+    batch = check_positive_int(batch, "batch")
+    rng = np.random.default_rng(seed)
+    trace = Trace()
+    best_x: Array | None = None
+    best_f = np.inf
+    done = 0
+    start = time.perf_counter()
+    while done < budget:
+        n = min(batch, budget - done)
+        Z = problem.sample(n, rng)
+        F = np.asarray(problem.evaluate(Z), dtype=np.float64).reshape(n)
+        F = np.where(np.isnan(F), np.inf, F)
+        i = int(np.argmin(F))
+        if best_x is None or F[i] < best_f:
+            best_x, best_f = Z[i].copy(), float(F[i])
+        done += n
+        trace.record(done, best_f)
+    assert best_x is not None
+    return OptimizeResult(
+        x=best_x,
+        f=best_f,
+        n_evals=done,
+        trace=trace,
+        optimizer="random",
+        params={"batch": batch},
+        seed=seed,
+        wall_time=time.perf_counter() - start,
+    )
+
+
+# ============================================================================================
+# MAP-Elites
+# ============================================================================================
+
+#: Names of the columns :func:`image_descriptors` returns.
+DESCRIPTOR_NAMES = ("mean_intensity", "mean_contrast")
+
+
+def image_descriptors(images: torch.Tensor) -> torch.Tensor:
+    """Default MAP-Elites descriptors of sets of images: mean intensity and mean contrast.
+
+    Seed 002 says only that individuals are mapped to the archive "using multiple feature
+    dimensions". We use two cheap pixel statistics of the set's images, in the problem's
+    [-1, 1] image range:
+
+    1. *mean intensity*: mean pixel value over the ``k`` images (in [-1, 1]; for MNIST-like
+       data, how much ink the set has);
+    2. *mean contrast*: mean over the ``k`` images of each image's pixel standard
+       deviation (in [0, 1]).
+
+    Both are independent of the fitness scorer (an archive along the objective itself
+    would be degenerate), defined for any ``k`` and any image shape, and computed from
+    the images of the same batched forward as the fitness.
+
+    Args:
+        images: ``(m, k, C, H, W)`` images in [-1, 1].
+
+    Returns:
+        ``(m, 2)`` descriptors.
+    """
+    m, k = images.shape[:2]
+    flat = images.reshape(m, k, -1).to(torch.float64)
+    return torch.stack([flat.mean(dim=(1, 2)), flat.std(dim=2, correction=0).mean(dim=1)], dim=1)
+
+
+def _evaluate_with_descriptors(problem: LatentProblem, Z: Array, descriptors: DescriptorFn) -> tuple[Array, Array]:
+    """Fitness ``(n,)`` and descriptors ``(n, n_desc)`` from one batched forward per chunk.
+
+    Uses the problem's chunked generation so that each image is generated once; counts
+    the evaluations in ``problem.n_evals`` like :meth:`LatentProblem.evaluate`.
+    """
+    Zf = check_latents(Z, problem.dim)
+    n = Zf.shape[0]
+    fit = np.empty(n, dtype=np.float64)
+    desc: Array | None = None
+    with torch.inference_mode():
+        for lo, hi, imgs in problem._generate_chunks(Zf):
+            fit[lo:hi] = problem._fitness(imgs)[:, 0].to("cpu", torch.float64).numpy()
+            d = descriptors(imgs)
+            d_np = d.detach().to("cpu", torch.float64).numpy() if isinstance(d, torch.Tensor) else np.asarray(d)
+            d_np = np.asarray(d_np, dtype=np.float64).reshape(hi - lo, -1)
+            if desc is None:
+                desc = np.empty((n, d_np.shape[1]), dtype=np.float64)
+            desc[lo:hi] = d_np
+    with problem._lock:
+        problem._n_evals += n
+    assert desc is not None
+    return fit, desc
+
+
+def map_elites(
+    problem: LatentProblem,
+    budget: int,
+    seed: int,
+    *,
+    batch: int = 100,
+    cells: int | Sequence[int] = 10,
+    descriptors: DescriptorFn | None = None,
+    ranges: Sequence[tuple[float, float]] | None = None,
+    n_init: int | None = None,
+    swap: float = 0.5,
+    step: float = 0.1,
+    p_mutation: float = 0.1,
+) -> OptimizeResult:
+    """Seed 002's MAP-Elites on a pyribs ``GridArchive``, batched.
+
+    Initialisation: ``n_init`` solutions from the latent prior are evaluated and inserted.
+    Evolution: each new solution is made from 2 elites drawn uniformly at random from the
+    archive, uniform crossover (per-gene ``swap``), then creep mutation (``U(-step,
+    step)`` per gene with probability ``p_mutation``) — the seed's variation, implemented
+    as a custom pyribs emitter around :mod:`latentbridge.operators` (pyribs' Gaussian /
+    iso-line emitters are a different operator). The seed generates one solution per
+    step; here ``batch`` are generated and evaluated per step (``batch=1`` is the seed's
+    steady state). Every solution goes to the single cell of its descriptors; only the
+    best per cell is kept (pyribs maximises, so it stores ``-fitness``).
+
+    Args:
+        problem: A single-objective latentbridge problem (seed 002: :class:`~latentbridge.SetDiversity`).
+        budget: Number of evaluations (exactly this many are made).
+        seed: Seed (archive sampling, variation, prior samples).
+        batch: Solutions per step (one batched evaluation).
+        cells: Grid cells per descriptor (an int for all, or one per descriptor).
+        descriptors: ``fn(images (m, k, C, H, W)) -> (m, n_desc)``; default
+            :func:`image_descriptors` (mean intensity, mean contrast).
+        ranges: ``(low, high)`` per descriptor. Default: the initial population's range
+            widened by 50 % on each side (values outside go to the edge cells).
+        n_init: Initial prior samples (default ``batch``).
+        swap: Per-gene swap probability of the uniform crossover.
+        step: Creep half-width (latent units).
+        p_mutation: Per-gene creep probability.
+
+    Returns:
+        An :class:`~latentbridge.OptimizeResult` (``optimizer="map-elites"``): the best
+        solution ever evaluated, a best-so-far trace after each step, and in ``extra``
+        the archive (``"archive"``), its ``"coverage"``, ``"num_elites"``,
+        ``"qd_score"`` (sum of ``-fitness`` over elites), ``"ranges"`` and
+        ``"descriptor_names"``.
+    """
+    problem = _check_problem(problem, "map_elites")
+    budget = check_positive_int(budget, "budget")
+    batch = check_positive_int(batch, "batch")
+    n_init = batch if n_init is None else check_positive_int(n_init, "n_init")
+    if budget < n_init:
+        raise InputError(f"budget={budget} is smaller than the initial population (n_init={n_init})")
+    swap = ops.check_probability(swap, "swap")
+    p_mutation = ops.check_probability(p_mutation, "p_mutation")
+    if not (float(step) >= 0):
+        raise InputError(f"step must be >= 0, got {step!r}")
+    try:
+        from ribs.archives import GridArchive
+        from ribs.emitters import EmitterBase
+    except ImportError as exc:
+        raise missing_extra("ribs", "qd", exc) from exc
+
+    desc_fn = image_descriptors if descriptors is None else descriptors
+    names: tuple[str, ...] | None = DESCRIPTOR_NAMES if descriptors is None else None
+    ss = np.random.SeedSequence(seed)
+    s_init, s_var = ss.spawn(2)
+    init_rng, var_rng = np.random.default_rng(s_init), np.random.default_rng(s_var)
+    archive_seed = int(ss.generate_state(1)[0])
+
+    trace = Trace()
+    best: list[Any] = [None, np.inf]
+    done = 0
+
+    def record(Z: Array, F: Array) -> None:
+        nonlocal done
+        F = np.where(np.isnan(F), np.inf, F)
+        i = int(np.argmin(F))
+        if best[0] is None or F[i] < best[1]:
+            best[0], best[1] = Z[i].copy(), float(F[i])
+        done += Z.shape[0]
+        trace.record(done, float(best[1]))
+
+    start = time.perf_counter()
+    Z0 = problem.sample(n_init, init_rng)
+    F0, D0 = _evaluate_with_descriptors(problem, Z0, desc_fn)
+    record(Z0, F0)
+    n_desc = D0.shape[1]
+    dims = [int(cells)] * n_desc if isinstance(cells, (int, np.integer)) else [int(c) for c in cells]
+    if len(dims) != n_desc or any(c < 1 for c in dims):
+        raise InputError(f"cells must be a positive int or {n_desc} positive ints (one per descriptor), got {cells!r}")
+    if ranges is None:
+        lo, hi = D0.min(axis=0), D0.max(axis=0)
+        pad = np.where(hi > lo, 0.5 * (hi - lo), 0.5)
+        rng_list = [(float(a), float(b)) for a, b in zip(lo - pad, hi + pad, strict=True)]
+    else:
+        rng_list = [(float(a), float(b)) for a, b in ranges]
+        if len(rng_list) != n_desc or any(not a < b for a, b in rng_list):
+            raise InputError(f"ranges must be {n_desc} (low, high) pairs with low < high, got {ranges!r}")
+
+    archive = GridArchive(solution_dim=problem.dim, dims=dims, ranges=rng_list, seed=archive_seed)
+    archive.add(Z0, -F0, D0)
+
+    class _SeedVariation(EmitterBase):
+        """2 random elites → uniform crossover → creep mutation (seed 002)."""
+
+        def __init__(self) -> None:
+            super().__init__(archive, solution_dim=problem.dim, bounds=None, lower_bounds=None, upper_bounds=None)
+
+        def ask(self, n: int = batch) -> NDArray[np.float64]:
+            parents = np.asarray(archive.sample_elites(2 * n)["solution"], dtype=np.float64)
+            child, _ = ops.uniform_crossover(parents[:n], parents[n:], swap=swap, prob=1.0, rng=var_rng)
+            return ops.creep_mutation(child, step=float(step), prob=p_mutation, rng=var_rng)
+
+    emitter = _SeedVariation()
+    while done < budget:
+        Z = emitter.ask(min(batch, budget - done))
+        F, D = _evaluate_with_descriptors(problem, Z, desc_fn)
+        archive.add(Z, -F, D)
+        record(Z, F)
+
+    stats = archive.stats
+    return OptimizeResult(
+        x=np.asarray(best[0], dtype=np.float64),
+        f=float(best[1]),
+        n_evals=done,
+        trace=trace,
+        optimizer="map-elites",
+        params={
+            "batch": batch,
+            "cells": dims,
+            "n_init": n_init,
+            "swap": swap,
+            "step": float(step),
+            "p_mutation": p_mutation,
+            "descriptors": getattr(desc_fn, "__name__", type(desc_fn).__name__),
+        },
+        seed=seed,
+        wall_time=time.perf_counter() - start,
+        extra={
+            "archive": archive,
+            "coverage": float(stats.coverage),
+            "num_elites": int(stats.num_elites),
+            "qd_score": float(stats.qd_score),
+            "ranges": rng_list,
+            "descriptor_names": list(names) if names else None,
+        },
+    )
