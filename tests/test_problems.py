@@ -195,3 +195,23 @@ def test_generator_lying_about_its_shape_is_caught(tiny_gen: lb.TorchGenerator, 
     p = lb.TargetSimilarity(liar, lb.RMSEScorer(), np.zeros((1, 4, 4), np.float32))
     with pytest.raises(ImageShapeError, match="image_shape says"):
         p.evaluate(p.sample(2, seed=0))
+
+
+def test_evaluate_with_descriptors_uses_the_same_images(problems: dict[str, lb.LatentProblem]) -> None:
+    p = problems["set-ncc"]
+    Z = p.sample(11, seed=4)
+    seen: list[tuple[int, ...]] = []
+
+    def describe(images: torch.Tensor) -> torch.Tensor:
+        seen.append(tuple(images.shape))
+        return images.mean(dim=(1, 2, 3, 4)).unsqueeze(1)
+
+    before = p.n_evals
+    F, D = p.evaluate_with(Z, describe)
+    np.testing.assert_allclose(F, p.evaluate(Z))
+    assert D.shape == (11, 1)
+    assert all(s[1:] == (4, 1, 8, 8) for s in seen)
+    assert sum(s[0] for s in seen) == 11
+    expected = np.stack([p.render(z).mean().item() for z in Z])
+    np.testing.assert_allclose(D[:, 0], expected, rtol=1e-5)
+    assert p.n_evals == before + 22

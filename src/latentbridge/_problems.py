@@ -6,7 +6,7 @@ import hashlib
 import json
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -147,15 +147,48 @@ class LatentProblem(ABC):
         Raises:
             LatentShapeError: wrong shape or dtype, NaN or inf.
         """
+        return self._run(Z, None)[0]
+
+    def evaluate_with(
+        self, Z: ArrayLike, describe: Callable[[torch.Tensor], torch.Tensor]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Fitness plus per-solution descriptors computed from the *same* generated images.
+
+        Quality-diversity methods (MAP-Elites) need behaviour descriptors of each
+        solution's images; this generates every image once.
+
+        Args:
+            Z: ``(n, dim)`` solutions.
+            describe: Maps a chunk of images ``(m, k, C, H, W)`` to descriptors ``(m, n_desc)``.
+
+        Returns:
+            ``(fitness, descriptors)``: fitness as from :meth:`evaluate`, descriptors
+            ``(n, n_desc)`` float64. Counted in :attr:`n_evals` like :meth:`evaluate`.
+        """
+        F, D = self._run(Z, describe)
+        assert D is not None
+        return F, D
+
+    def _run(
+        self, Z: ArrayLike, describe: Callable[[torch.Tensor], torch.Tensor] | None
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
         Zf = check_latents(Z, self.dim)
         n = Zf.shape[0]
         out = np.empty((n, self.n_obj), dtype=np.float64)
+        desc: NDArray[np.float64] | None = None
         with torch.inference_mode():
             for start, stop, imgs in self._generate_chunks(Zf):
                 out[start:stop] = self._fitness(imgs).to("cpu", torch.float64).numpy()
+                if describe is not None:
+                    d = torch.as_tensor(describe(imgs)).to("cpu", torch.float64).reshape(stop - start, -1)
+                    if desc is None:
+                        desc = np.empty((n, d.shape[1]), dtype=np.float64)
+                    desc[start:stop] = d.numpy()
         with self._lock:
             self._n_evals += n
-        return out[:, 0] if self.n_obj == 1 else out
+        if describe is not None and desc is None:  # n == 0
+            desc = np.empty((0, 0), dtype=np.float64)
+        return (out[:, 0] if self.n_obj == 1 else out), desc
 
     __call__ = evaluate
 

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from . import operators as ops
 from ._problems import LatentProblem
 from ._result import OptimizeResult, Trace
-from ._validation import check_latents, check_positive_int
+from ._validation import check_positive_int
 from .errors import InputError, missing_extra
 
 __all__ = ["image_descriptors", "map_elites", "random_search"]
@@ -126,31 +126,6 @@ def image_descriptors(images: torch.Tensor) -> torch.Tensor:
     return torch.stack([flat.mean(dim=(1, 2)), flat.std(dim=2, correction=0).mean(dim=1)], dim=1)
 
 
-def _evaluate_with_descriptors(problem: LatentProblem, Z: Array, descriptors: DescriptorFn) -> tuple[Array, Array]:
-    """Fitness ``(n,)`` and descriptors ``(n, n_desc)`` from one batched forward per chunk.
-
-    Uses the problem's chunked generation so that each image is generated once; counts
-    the evaluations in ``problem.n_evals`` like :meth:`LatentProblem.evaluate`.
-    """
-    Zf = check_latents(Z, problem.dim)
-    n = Zf.shape[0]
-    fit = np.empty(n, dtype=np.float64)
-    desc: Array | None = None
-    with torch.inference_mode():
-        for lo, hi, imgs in problem._generate_chunks(Zf):
-            fit[lo:hi] = problem._fitness(imgs)[:, 0].to("cpu", torch.float64).numpy()
-            d = descriptors(imgs)
-            d_np = d.detach().to("cpu", torch.float64).numpy() if isinstance(d, torch.Tensor) else np.asarray(d)
-            d_np = np.asarray(d_np, dtype=np.float64).reshape(hi - lo, -1)
-            if desc is None:
-                desc = np.empty((n, d_np.shape[1]), dtype=np.float64)
-            desc[lo:hi] = d_np
-    with problem._lock:
-        problem._n_evals += n
-    assert desc is not None
-    return fit, desc
-
-
 def map_elites(
     problem: LatentProblem,
     budget: int,
@@ -237,7 +212,7 @@ def map_elites(
 
     start = time.perf_counter()
     Z0 = problem.sample(n_init, init_rng)
-    F0, D0 = _evaluate_with_descriptors(problem, Z0, desc_fn)
+    F0, D0 = problem.evaluate_with(Z0, desc_fn)
     record(Z0, F0)
     n_desc = D0.shape[1]
     dims = [int(cells)] * n_desc if isinstance(cells, (int, np.integer)) else [int(c) for c in cells]
@@ -269,7 +244,7 @@ def map_elites(
     emitter = _SeedVariation()
     while done < budget:
         Z = emitter.ask(min(batch, budget - done))
-        F, D = _evaluate_with_descriptors(problem, Z, desc_fn)
+        F, D = problem.evaluate_with(Z, desc_fn)
         archive.add(Z, -F, D)
         record(Z, F)
 
