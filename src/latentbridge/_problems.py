@@ -150,7 +150,7 @@ class LatentProblem(ABC):
         return self._run(Z, None)[0]
 
     def evaluate_with(
-        self, Z: ArrayLike, describe: Callable[[torch.Tensor], torch.Tensor]
+        self, Z: ArrayLike, describe: Callable[[torch.Tensor], torch.Tensor | NDArray[Any]]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Fitness plus per-solution descriptors computed from the *same* generated images.
 
@@ -170,7 +170,7 @@ class LatentProblem(ABC):
         return F, D
 
     def _run(
-        self, Z: ArrayLike, describe: Callable[[torch.Tensor], torch.Tensor] | None
+        self, Z: ArrayLike, describe: Callable[[torch.Tensor], torch.Tensor | NDArray[Any]] | None
     ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
         Zf = check_latents(Z, self.dim)
         n = Zf.shape[0]

@@ -111,7 +111,8 @@ def uniform_crossover(
     a, b = _pair(p1, p2)
     mask: NDArray[np.bool_] = rng.random(a.shape) < swap
     if prob < 1.0:
-        mask &= (rng.random(a.shape[0]) < prob)[:, None]
+        pair_hit: NDArray[np.bool_] = np.asarray(rng.random(a.shape[0]) < prob)
+        mask &= pair_hit[:, None]
     c1 = np.where(mask, b, a)
     c2 = np.where(mask, a, b)
     return c1, c2
