@@ -1,0 +1,55 @@
+"""``latentbridge bench``: reproducible, resumable, statistically ranked optimizer comparisons.
+
+- :mod:`~latentbridge.bench.suite` — suites (problems × optimizers × seeds × budget) from TOML;
+- :mod:`~latentbridge.bench.optimizers` — optimizer names and the applicability rule;
+- :mod:`~latentbridge.bench.runner` — seeding, instrumented runs, serial/process/Dask executors;
+- :mod:`~latentbridge.bench.store` — the SQLite (WAL) store, one transaction per finished run;
+- :mod:`~latentbridge.bench.stats` — Friedman, Holm, Mann–Whitney/Wilcoxon, Vargha–Delaney A12;
+- :mod:`~latentbridge.bench.leaderboard` and :mod:`~latentbridge.bench.report` — the leaderboard
+  as a rich table, Markdown, CSV and a self-contained HTML report.
+
+Example:
+    >>> from latentbridge.bench import Store, build_leaderboard, load_suite, run_suite  # doctest: +SKIP
+    >>> with Store("results/bench.sqlite") as store:                                   # doctest: +SKIP
+    ...     run_suite(load_suite("quick"), store)
+    ...     board = build_leaderboard(store.runs())
+"""
+
+from __future__ import annotations
+
+from .leaderboard import Leaderboard, build_leaderboard
+from .optimizers import applies, resolve
+from .report import print_leaderboard, to_csv, to_html, to_markdown
+from .runner import BenchInterrupted, BenchSummary, RunTask, execute, plan, run_suite
+from .store import RunRecord, Store
+from .suite import OptimizerSpec, ProblemSpec, Suite, SuiteError, load_suite, parse_suite, run_seed
+
+__all__ = [
+    # suites
+    "OptimizerSpec",
+    "ProblemSpec",
+    "Suite",
+    "SuiteError",
+    "load_suite",
+    "parse_suite",
+    "run_seed",
+    # running
+    "BenchInterrupted",
+    "BenchSummary",
+    "RunTask",
+    "applies",
+    "execute",
+    "plan",
+    "resolve",
+    "run_suite",
+    # results
+    "RunRecord",
+    "Store",
+    # leaderboard
+    "Leaderboard",
+    "build_leaderboard",
+    "print_leaderboard",
+    "to_csv",
+    "to_html",
+    "to_markdown",
+]

@@ -1,0 +1,134 @@
+"""Build :class:`~latentbridge.LatentProblem` instances from :class:`ProblemSpec` (in any process)."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections import OrderedDict
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from .._plugins import load_generator, load_problem, load_scorer, registry
+from .._problems import LatentProblem
+from .._protocols import LatentGenerator
+from ..errors import InputError
+from .suite import ProblemSpec
+
+__all__ = ["build_problem", "cached_problem", "load_originals", "load_target", "target_images"]
+
+_CACHE: OrderedDict[str, LatentProblem] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 16
+
+
+def load_target(source: dict[str, Any], generator: LatentGenerator) -> NDArray[np.float32]:
+    """A target image ``(C, H, W)`` float32 in [-1, 1] from a suite's ``target`` table.
+
+    Args:
+        source: ``{heldout_digit, index}`` (a held-out MNIST digit), ``{path}`` (an image
+            file, resized/converted to the generator's image shape) or ``{npy}``.
+        generator: Shapes the image.
+    """
+    if "heldout_digit" in source:
+        from ..data import heldout_digit
+
+        return heldout_digit(int(source["heldout_digit"]), int(source.get("index", 0)))
+    if "npy" in source:
+        return np.asarray(np.load(source["npy"]), dtype=np.float32)
+    if "path" in source:
+        from .. import images
+
+        img = images.load(source["path"], like=generator)
+        return np.asarray(img.detach().cpu().numpy(), dtype=np.float32)
+    raise InputError(f"target needs one of heldout_digit, path, npy; got {sorted(source)}")
+
+
+def load_originals(source: dict[str, Any]) -> NDArray[np.float32]:
+    """Original images ``(N, C, H, W)`` from a suite's ``originals`` table.
+
+    Args:
+        source: ``{heldout_class, count}`` (the first ``count`` held-out MNIST digits of that
+            class, default 100) or ``{npy}``.
+    """
+    if "heldout_class" in source:
+        from ..data import load_mnist, to_float_images
+
+        images, labels = load_mnist("test")
+        rows = np.flatnonzero(labels == int(source["heldout_class"]))[: int(source.get("count", 100))]
+        if rows.size == 0:
+            raise InputError(f"originals: no held-out digits of class {source['heldout_class']!r}")
+        return to_float_images(images[rows])
+    if "npy" in source:
+        return np.asarray(np.load(source["npy"]), dtype=np.float32)
+    raise InputError(f"originals needs one of heldout_class, npy; got {sorted(source)}")
+
+
+def _import_path(name: str) -> Any | None:
+    """``"package.module:attr"`` → the attribute, or None if ``name`` is not such a path."""
+    module, sep, attr = name.partition(":")
+    if not sep or not attr or not all(part.isidentifier() for part in (*module.split("."), *attr.split("."))):
+        return None
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _load(kind: Literal["generator", "scorer"], name: str, options: dict[str, Any]) -> Any:
+    """A registered generator/scorer, or one built by an import path ``"pkg.mod:factory"``."""
+    if name not in registry(kind):
+        factory = _import_path(name)
+        if factory is not None:
+            return factory(**options)
+    return load_generator(name, **options) if kind == "generator" else load_scorer(name, **options)
+
+
+def build_problem(spec: ProblemSpec) -> LatentProblem:
+    """A fresh problem from ``spec``.
+
+    Generators and scorers are looked up by registry name; a name of the form
+    ``"package.module:factory"`` that is not registered is imported and called with the
+    options instead (handy for a model that has no plugin yet; every worker must be able to
+    import it).
+    """
+    gen = _load("generator", spec.generator, spec.generator_options)
+    scorer = _load("scorer", spec.scorer, spec.scorer_options)
+    kwargs = dict(spec.options)
+    if spec.target is not None:
+        target = load_target(spec.target, gen)
+        # a stack of images (N, C, H, W) means N targets (one objective each unless aggregated)
+        kwargs["target"] = list(target) if target.ndim == len(gen.image_shape) + 1 else target
+    if spec.originals is not None:
+        kwargs["originals"] = load_originals(spec.originals)
+    return load_problem(spec.kind, gen, scorer, **kwargs)
+
+
+def cached_problem(spec: ProblemSpec) -> LatentProblem:
+    """:func:`build_problem`, memoised per process (models are loaded once per worker)."""
+    key = spec.cache_key()
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
+    problem = build_problem(spec)
+    with _CACHE_LOCK:
+        _CACHE[key] = problem
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return problem
+
+
+def target_images(problem: LatentProblem) -> torch.Tensor | None:
+    """What a solution is compared with, for image grids: targets, or the originals' mean image."""
+    targets = getattr(problem, "targets", None)
+    if isinstance(targets, torch.Tensor):
+        return targets.detach().cpu().float()
+    orig_sum = getattr(problem, "_orig_sum", None)
+    n = getattr(problem, "n_originals", None)
+    if isinstance(orig_sum, torch.Tensor) and isinstance(n, int) and n > 0:
+        return (orig_sum.detach().cpu() / n).float().unsqueeze(0)
+    return None

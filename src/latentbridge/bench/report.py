@@ -1,0 +1,556 @@
+"""Leaderboard reports: a rich console table, Markdown, CSV and a self-contained HTML page with plots.
+
+The HTML page embeds every figure as a base64 PNG (matplotlib, Agg backend):
+
+- ``convergence-<instance>``: best-so-far over evaluations, median and IQR band per optimizer;
+- ``ecdf``: per optimizer, the fraction of (instance, target, run) triples solved after a
+  number of evaluations. Each instance has 10 targets spread linearly from the median
+  first recorded score to the best final score any optimizer reached on it (plus its
+  ``success`` threshold when the suite sets one), as in COCO's runtime ECDFs;
+- ``grid-<instance>``: each optimizer's best solution (over seeds), rendered with
+  ``problem.render(best_x)`` after rebuilding the problem from the stored spec, next to
+  the target (target similarity) or the originals' mean image (centroid diversity).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .leaderboard import Group, Instance, Leaderboard
+from .store import RunRecord
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from rich.console import Console
+
+__all__ = [
+    "ECDF_TARGETS",
+    "best_so_far",
+    "ecdf_curves",
+    "print_leaderboard",
+    "to_csv",
+    "to_html",
+    "to_markdown",
+]
+
+#: Targets per instance in the ECDF.
+ECDF_TARGETS = 10
+
+
+def _fmt(x: float, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "–"
+    if x == 0:
+        return "0"
+    if abs(x) >= 1e4 or abs(x) < 1e-3:
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}"
+
+
+def _p(p: float) -> str:
+    if math.isnan(p):
+        return "–"
+    return "<1e-4" if p < 1e-4 else f"{p:.4f}"
+
+
+def _instance_header(inst: Instance) -> str:
+    arrow = "↑" if inst.higher_is_better else "↓"
+    return (
+        f"{inst.label} — {inst.kind}, {inst.metric} {arrow}, budget {inst.budget:,} evaluations, "
+        f"success: {'≥' if inst.higher_is_better else '≤'} {_fmt(inst.success_display)} ({inst.success_source})"
+    )
+
+
+_ROW_HEADERS = ("rank", "optimizer", "runs", "median", "mean ± std", "IQR", "best", "success", "evals", "time/run")
+
+
+def _row_cells(inst: Instance) -> list[list[str]]:
+    out = []
+    for row in inst.rows:
+        s = row.summary
+        out.append(
+            [
+                _fmt(row.rank, 3),
+                row.optimizer,
+                str(s.n),
+                _fmt(s.median),
+                f"{_fmt(s.mean)} ± {_fmt(s.std, 2)}",
+                _fmt(s.iqr, 3),
+                _fmt(s.best),
+                f"{100 * s.success_rate:.0f} %",
+                f"{row.mean_evals:,.0f}",
+                f"{row.mean_wall:.2f} s",
+            ]
+        )
+    return out
+
+
+_CONSOLE_HEADERS = ("rank", "optimizer", "median", "mean ± std", "IQR", "success", "time/run")
+_GROUP_HEADERS = ("mean rank", "optimizer")
+
+
+def _group_lines(group: Group) -> list[str]:
+    f = group.friedman
+    lines = [
+        f"Friedman χ² = {_fmt(f.statistic)}, p = {_p(f.pvalue)} ({f.n_instances} instances × {f.n_optimizers} "
+        f"optimizers){'; ' + f.note if f.note else ''}"
+    ]
+    sig = [c for c in group.pairwise if c.significant()]
+    if sig:
+        for c in sig:
+            lines.append(
+                f"{c.winner} better than {c.b if c.winner == c.a else c.a}: Wilcoxon p_Holm = {_p(c.p_holm)}, "
+                f"A12 = {_fmt(max(c.a12, 1 - c.a12), 3)}"
+            )
+    else:
+        lines.append("no pairwise difference significant at α = 0.05 after Holm correction (Wilcoxon on medians)")
+    return lines
+
+
+def print_leaderboard(board: Leaderboard, console: Console | None = None) -> None:
+    """Print per-instance tables and across-instance rankings with rich."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    if not board.instances:
+        console.print("[yellow]no finished runs[/yellow]")
+        return
+    for inst in board.instances:
+        table = Table(title=_instance_header(inst), title_justify="left")
+        for h in _CONSOLE_HEADERS:
+            table.add_column(h, justify="left" if h == "optimizer" else "right", no_wrap=h == "optimizer")
+        for cells in _row_cells(inst):
+            table.add_row(*(cells[_ROW_HEADERS.index(h)] for h in _CONSOLE_HEADERS))
+        console.print(table)
+        sig = [c for c in inst.pairwise if c.significant()]
+        if sig:
+            console.print(
+                "  significant (Mann–Whitney, Holm): "
+                + "; ".join(
+                    f"{c.winner} beats {c.b if c.winner == c.a else c.a} (A12 {_fmt(max(c.a12, 1 - c.a12), 2)})"
+                    for c in sig
+                )
+            )
+    for group in board.groups:
+        table = Table(title=f"Across instances — {group.name}", title_justify="left")
+        table.add_column("mean rank", justify="right")
+        table.add_column("optimizer")
+        for name, rank in group.ranking():
+            table.add_row(_fmt(rank, 3), name)
+        console.print(table)
+        for line in _group_lines(group):
+            console.print(f"  {line}")
+
+
+# --------------------------------------------------------------------------------------------
+# Markdown and CSV
+# --------------------------------------------------------------------------------------------
+def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    def esc(s: str) -> str:
+        return s.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(map(esc, headers)) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _pairwise_rows(comparisons: Sequence[Any]) -> list[list[str]]:
+    return [
+        [c.a, c.b, _fmt(c.statistic), _p(c.pvalue), _p(c.p_holm), _fmt(c.a12, 3), "yes" if c.significant() else ""]
+        for c in comparisons
+    ]
+
+
+_PAIR_HEADERS = ("A", "B", "statistic", "p", "p (Holm)", "A12 = P(A beats B)", "significant")
+
+
+def to_markdown(board: Leaderboard) -> str:
+    """The leaderboard as Markdown (per-instance tables, rankings, pairwise tests)."""
+    parts = ["# Leaderboard", ""]
+    for inst in board.instances:
+        parts += [f"## {_instance_header(inst)}", "", _md_table(_ROW_HEADERS, _row_cells(inst)), ""]
+        if inst.pairwise:
+            parts += ["Pairwise Mann–Whitney U over seeds (Holm-adjusted within the instance):", ""]
+            parts += [_md_table(_PAIR_HEADERS, _pairwise_rows(inst.pairwise)), ""]
+    for group in board.groups:
+        parts += [f"## Across instances — {group.name}", ""]
+        parts += [_md_table(_GROUP_HEADERS, [[_fmt(r, 3), n] for n, r in group.ranking()]), ""]
+        parts += [f"- {line}" for line in _group_lines(group)] + [""]
+        parts += ["Pairwise Wilcoxon signed-rank on per-instance medians (Holm-adjusted; A12 averaged):", ""]
+        parts += [_md_table(_PAIR_HEADERS, _pairwise_rows(group.pairwise)), ""]
+    return "\n".join(parts)
+
+
+CSV_COLUMNS = (
+    "instance",
+    "problem",
+    "kind",
+    "n_obj",
+    "metric",
+    "budget",
+    "optimizer",
+    "runs",
+    "rank",
+    "median",
+    "mean",
+    "std",
+    "q25",
+    "q75",
+    "iqr",
+    "best",
+    "success_rate",
+    "success_threshold",
+    "mean_evals",
+    "mean_wall_time",
+    "group_mean_rank",
+)
+
+
+def _csv_rows(board: Leaderboard) -> list[dict[str, Any]]:
+    group_rank: dict[str, float] = {}
+    if board.groups:
+        for name, rank in board.groups[0].ranking():
+            group_rank[name] = rank
+    rows = []
+    for inst in board.instances:
+        for row in inst.rows:
+            s = row.summary
+            rows.append(
+                {
+                    "instance": inst.label,
+                    "problem": inst.problem_id,
+                    "kind": inst.kind,
+                    "n_obj": inst.n_obj,
+                    "metric": inst.metric,
+                    "budget": inst.budget,
+                    "optimizer": row.optimizer,
+                    "runs": s.n,
+                    "rank": row.rank,
+                    "median": s.median,
+                    "mean": s.mean,
+                    "std": s.std,
+                    "q25": s.q25,
+                    "q75": s.q75,
+                    "iqr": s.iqr,
+                    "best": s.best,
+                    "success_rate": s.success_rate,
+                    "success_threshold": inst.success_display,
+                    "mean_evals": row.mean_evals,
+                    "mean_wall_time": row.mean_wall,
+                    "group_mean_rank": group_rank.get(row.optimizer, ""),
+                }
+            )
+    return rows
+
+
+def to_csv(board: Leaderboard, path: str | Path | None = None) -> str:
+    """One CSV row per (instance, optimizer); written to ``path`` if given, always returned."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in _csv_rows(board):
+        writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+    text = buf.getvalue()
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# anytime data
+# --------------------------------------------------------------------------------------------
+def best_so_far(run: RunRecord, grid: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The run's best-so-far score at each evaluation count of ``grid`` (NaN before its first record)."""
+    e, b = run.trace_evals, run.trace_best
+    out = np.full(grid.shape, np.nan)
+    if e.size == 0:
+        return out
+    idx = np.searchsorted(e, grid, side="right") - 1
+    ok = idx >= 0
+    out[ok] = b[idx[ok]]
+    return out
+
+
+def _grid(budget: int, n: int = 60) -> NDArray[np.float64]:
+    return np.unique(np.round(np.geomspace(1, max(2, budget), n)))
+
+
+def _targets(inst: Instance) -> NDArray[np.float64]:
+    runs = [r for rs in inst.runs.values() for r in rs]
+    firsts = [r.trace_best[0] for r in runs if r.trace_best.size]
+    best = min(r.best for r in runs)
+    start = float(np.median(firsts)) if firsts else best
+    targets = start + (best - start) * np.linspace(0.1, 1.0, ECDF_TARGETS)
+    if inst.success_source == "suite":
+        targets = np.append(targets, inst.success_score)
+    return np.asarray(targets, dtype=np.float64)
+
+
+def ecdf_curves(board: Leaderboard) -> tuple[NDArray[np.float64], dict[str, NDArray[np.float64]]]:
+    """Runtime ECDFs over the *relative* budget fraction ``[0, 1]`` (instances may differ in budget).
+
+    Returns:
+        ``(fractions, {optimizer: proportion of (instance, target, run) triples solved})``.
+    """
+    frac = np.unique(np.concatenate([np.geomspace(1e-3, 1.0, 80), [1.0]]))
+    hits: dict[str, list[NDArray[np.float64]]] = {}
+    for inst in board.instances:
+        targets = _targets(inst)
+        grid = np.maximum(1.0, np.round(frac * inst.budget))
+        for name, runs in inst.runs.items():
+            for run in runs:
+                curve = best_so_far(run, grid)
+                solved = np.nan_to_num(curve, nan=np.inf)[None, :] <= targets[:, None]
+                hits.setdefault(name, []).append(solved.astype(np.float64))
+    return frac, {k: np.mean(np.concatenate(v, axis=0), axis=0) for k, v in sorted(hits.items())}
+
+
+# --------------------------------------------------------------------------------------------
+# figures
+# --------------------------------------------------------------------------------------------
+def _figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _png(fig: Figure) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _colors(names: Sequence[str]) -> dict[str, Any]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return {n: cmap(i % 10) for i, n in enumerate(names)}
+
+
+def convergence_figure(inst: Instance, colors: dict[str, Any]) -> Figure:
+    """Median best-so-far with IQR band per optimizer on one instance."""
+    fig = _figure(6.5, 4.0)
+    ax = fig.add_subplot()
+    grid = _grid(inst.budget)
+    for name in sorted(inst.runs):
+        curves = np.asarray([best_so_far(r, grid) for r in inst.runs[name]])
+        curves = np.asarray([[inst.display(v) for v in c] for c in curves])
+        with np.errstate(all="ignore"):
+            valid = np.sum(~np.isnan(curves), axis=0) > 0
+            if not np.any(valid):
+                continue
+            q = np.nanpercentile(curves[:, valid], [25, 50, 75], axis=0)
+        ax.plot(grid[valid], q[1], label=name, color=colors[name], drawstyle="steps-post")
+        ax.fill_between(grid[valid], q[0], q[2], color=colors[name], alpha=0.2, step="post")
+    ax.set_xscale("log")
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel(inst.metric + (" (higher is better)" if inst.higher_is_better else " (lower is better)"))
+    ax.set_title(f"{inst.label}: median and IQR over seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def ecdf_figure(board: Leaderboard, colors: dict[str, Any]) -> Figure:
+    """Runtime ECDF of (instance, target) pairs solved, per optimizer."""
+    fig = _figure(6.5, 4.0)
+    ax = fig.add_subplot()
+    frac, curves = ecdf_curves(board)
+    for name, y in curves.items():
+        ax.plot(frac, y, label=name, color=colors[name], drawstyle="steps-post")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("evaluations / budget")
+    ax.set_ylabel("fraction of (instance, target, run) solved")
+    ax.set_title(f"runtime ECDF, {ECDF_TARGETS} targets per instance")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def _to_display(img: Any) -> NDArray[np.float64]:
+    arr = np.asarray(img, dtype=np.float64)  # (C, H, W) in [-1, 1]
+    arr = np.clip((arr + 1.0) / 2.0, 0.0, 1.0)
+    return arr[0] if arr.shape[0] == 1 else np.transpose(arr[:3], (1, 2, 0))
+
+
+def grid_figure(inst: Instance, rebuild: Callable[[dict[str, Any]], Any]) -> Figure:
+    """Each optimizer's best solution (over seeds) next to the target, as one image grid."""
+    from .problems import target_images
+
+    first = next(iter(inst.runs.values()))[0]
+    problem = rebuild(first.problem_spec)
+    reference = target_images(problem)
+    names = [row.optimizer for row in inst.rows]
+    panels: list[tuple[str, list[Any]]] = []
+    if reference is not None:
+        title = "target" if getattr(problem, "targets", None) is not None else "originals' mean"
+        panels.append((title, list(reference)))
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a few tiny forwards: extra threads only contend for busy cores
+    try:
+        for name in names:
+            best = min(inst.runs[name], key=lambda r: r.best)
+            if best.best_x is None:
+                continue
+            images = problem.render(best.best_x.astype(np.float32))
+            panels.append((f"{name}\n{_fmt(inst.display(best.best))}", list(images)))
+    finally:
+        torch.set_num_threads(threads)
+    ncol = max(len(p[1]) for p in panels)
+    if ncol == 1:  # one image per solution: a single row, titles on top
+        fig = _figure(1.45 * len(panels) + 0.4, 2.1)
+        axes_row = fig.subplots(1, len(panels), squeeze=False)[0]
+        for ax, (title, imgs) in zip(axes_row, panels, strict=True):
+            disp = _to_display(imgs[0])
+            ax.imshow(disp, cmap="gray" if disp.ndim == 2 else None, vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(title, fontsize="small")
+        fig.suptitle(f"{inst.label}: best solution per optimizer", fontsize="medium")
+        return fig
+    fig = _figure(1.3 * ncol + 0.4, 1.6 * len(panels))
+    axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
+    for ax, (title, imgs) in zip(axes, panels, strict=True):
+        mosaic = _mosaic([_to_display(im) for im in imgs], ncol)  # one image per row: fast to draw
+        ax.imshow(mosaic, cmap="gray" if mosaic.ndim == 2 else None, vmin=0, vmax=1, aspect="equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(title.replace("\n", ": "), loc="left", fontsize="small")
+    fig.suptitle(f"{inst.label}: best solution per optimizer", fontsize="medium")
+    return fig
+
+
+def _mosaic(images: Sequence[NDArray[np.float64]], ncol: int, pad: int = 2) -> NDArray[np.float64]:
+    """Images side by side with ``pad`` white pixels between them, padded to ``ncol`` slots."""
+    h, w = images[0].shape[:2]
+    shape = (h, ncol * w + (ncol - 1) * pad, *images[0].shape[2:])
+    out = np.ones(shape, dtype=np.float64)
+    for i, im in enumerate(images[:ncol]):
+        out[:, i * (w + pad) : i * (w + pad) + w] = im
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# HTML
+# --------------------------------------------------------------------------------------------
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+td.l,th.l{text-align:left}th{background:#f3f3f3}figure{margin:1em 0}img{max-width:100%}
+.note{color:#666;font-size:.9em}.sig{font-weight:bold}
+"""
+
+
+def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: Sequence[int] = (1,)) -> str:
+    head = "".join(f"<th class='{'l' if i in left else ''}'>{html.escape(h)}</th>" for i, h in enumerate(headers))
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td class='{'l' if i in left else ''}'>{html.escape(c)}</td>" for i, c in enumerate(r))
+        + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
+
+
+def _img(fig_id: str, fig: Figure, alt: str) -> str:
+    return (
+        f"<figure id='{html.escape(fig_id)}'><img alt='{html.escape(alt)}' "
+        f"src='data:image/png;base64,{_png(fig)}'><figcaption>{html.escape(alt)}</figcaption></figure>"
+    )
+
+
+def to_html(
+    board: Leaderboard,
+    path: str | Path | None = None,
+    *,
+    title: str = "latentbridge leaderboard",
+    rebuild: Callable[[dict[str, Any]], Any] | None = None,
+    images: bool = True,
+) -> str:
+    """A self-contained HTML report (tables, convergence curves, ECDF, image grids as base64 PNG).
+
+    Args:
+        board: The leaderboard.
+        path: Where to write it (also returned).
+        title: Page title.
+        rebuild: Builds a problem from a stored spec (default
+            :func:`latentbridge.bench.runner.rebuild_problem`); used for image grids.
+        images: Draw image grids (needs the generators that made the runs).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    if rebuild is None:
+        from .runner import rebuild_problem
+
+        rebuild = rebuild_problem
+    names = sorted({n for inst in board.instances for n in inst.runs})
+    colors = _colors(names)
+    out = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    if board.runs:
+        versions = board.runs[0].versions
+        hosts = sorted({r.host for r in board.runs})
+        out.append(
+            "<p class='note'>"
+            + html.escape(
+                f"{len(board.runs)} runs; suites: {', '.join(sorted({r.suite for r in board.runs}))}; hosts: "
+                f"{', '.join(hosts)}; versions: {', '.join(f'{k} {v}' for k, v in sorted(versions.items()))}"
+            )
+            + "</p>"
+        )
+    for group in board.groups:
+        out.append(f"<h2>Across instances — {html.escape(group.name)}</h2>")
+        out.append(_html_table(_GROUP_HEADERS, [[_fmt(r, 3), n] for n, r in group.ranking()]))
+        out += [f"<p>{html.escape(line)}</p>" for line in _group_lines(group)]
+        out.append("<details><summary>pairwise Wilcoxon tests</summary>")
+        out.append(_html_table(_PAIR_HEADERS, _pairwise_rows(group.pairwise), left=(0, 1)))
+        out.append("</details>")
+    if board.instances:
+        out.append("<h2>Anytime performance</h2>")
+        out.append(_img("ecdf", ecdf_figure(board, colors), "runtime ECDF over all instances"))
+    for inst in board.instances:
+        slug = _slug(inst.label)
+        out.append(f"<h2 id='instance-{html.escape(slug)}'>{html.escape(_instance_header(inst))}</h2>")
+        out.append(_html_table(_ROW_HEADERS, _row_cells(inst)))
+        if inst.pairwise:
+            out.append("<details><summary>pairwise Mann–Whitney U tests over seeds</summary>")
+            out.append(_html_table(_PAIR_HEADERS, _pairwise_rows(inst.pairwise), left=(0, 1)))
+            out.append("</details>")
+        out.append(_img(f"convergence-{slug}", convergence_figure(inst, colors), f"convergence on {inst.label}"))
+        if images:
+            try:
+                fig = grid_figure(inst, rebuild)
+            except Exception as exc:  # a missing generator must not lose the rest of the report
+                out.append(
+                    f"<p class='note' id='grid-{html.escape(slug)}-missing'>image grid unavailable: "
+                    f"{html.escape(f'{type(exc).__name__}: {exc}')}</p>"
+                )
+            else:
+                out.append(_img(f"grid-{slug}", fig, f"best solutions on {inst.label}"))
+    out.append("</body></html>")
+    text = "\n".join(out)
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text

@@ -1,0 +1,806 @@
+"""Planning and executing a suite: independent runs, seeded per run, on a serial, process or Dask executor.
+
+A run is (problem, optimizer, replicate). Its seed comes from :func:`~.suite.run_seed`, its
+key from (suite, problem hash, optimizer + parameters, seed, budget). The :class:`RunTask`
+that travels to a worker carries the problem *spec*, never the problem: workers rebuild
+the problem (once per process) and check that its config hash matches the parent's.
+
+Every evaluation goes through an instrumented ``evaluate`` that times the generator and
+scorer, keeps the best solution among the first ``budget`` evaluations and records the
+anytime trace (best-so-far, or −hypervolume for several objectives). Evaluations past the
+budget (an optimizer that overshoots) are computed but ignored, so all optimizers are
+compared on the same number of evaluations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata as md
+import json
+import multiprocessing
+import os
+import platform
+import socket
+import sys
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .._problems import LatentProblem
+from .._result import OptimizeResult
+from ..errors import InputError
+from .optimizers import applies, resolve
+from .problems import build_problem, cached_problem
+from .store import RunRecord, Store
+from .suite import OptimizerSpec, ProblemSpec, Suite, run_seed
+
+__all__ = [
+    "BenchInterrupted",
+    "BenchSummary",
+    "ExecutorName",
+    "RunOutcome",
+    "RunTask",
+    "execute",
+    "plan",
+    "run_suite",
+]
+
+ExecutorName = Literal["serial", "process", "dask"]
+EXECUTORS: tuple[str, ...] = ("serial", "process", "dask")
+
+
+class BenchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a bench; finished runs are stored and ``--resume`` continues."""
+
+    def __init__(self, finished: int, remaining: int) -> None:
+        super().__init__(f"interrupted: {finished} runs stored, {remaining} not run")
+        self.finished = finished
+        self.remaining = remaining
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """Everything a worker needs for one run (picklable, small)."""
+
+    key: str
+    suite: str
+    problem: ProblemSpec
+    problem_hash: str
+    optimizer: OptimizerSpec
+    replicate: int
+    seed: int
+    budget: int
+    threads: int = 1
+
+
+@dataclass
+class RunOutcome:
+    """What a worker sends back for one run."""
+
+    task: RunTask
+    status: str
+    best: float
+    best_x: NDArray[np.float64] | None
+    reported_best: float | None
+    n_evals: int
+    trace_evals: NDArray[np.int64]
+    trace_best: NDArray[np.float64]
+    front: NDArray[np.float64] | None
+    ref_point: list[float] | None
+    n_obj: int
+    problem_kind: str
+    problem_config: dict[str, Any]
+    wall_time: float
+    solve_time: float
+    eval_time: float
+    book_time: float
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    host: str = ""
+    python: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# planning
+# --------------------------------------------------------------------------------------------
+def run_key(suite: str, problem_hash: str, optimizer: OptimizerSpec, seed: int, budget: int) -> str:
+    """The identity of a run in the store."""
+    blob = json.dumps(
+        {
+            "suite": suite,
+            "problem": problem_hash,
+            "optimizer": optimizer.name,
+            "params": optimizer.params,
+            "label": optimizer.label,
+            "seed": seed,
+            "budget": budget,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def plan(suite: Suite, *, threads: int = 1) -> list[RunTask]:
+    """All runs of ``suite`` in a deterministic order (problem, optimizer, replicate).
+
+    Builds each problem once in this process (for its config hash and the applicability
+    rule) and resolves each optimizer once (unknown names fail here, before any run).
+
+    Raises:
+        UnknownNameError: an unknown generator, scorer, problem kind or optimizer.
+        InputError: an optimizer restricted to problems that it does not apply to.
+    """
+    solvers = {o.label: resolve(o.name, o.params) for o in suite.optimizers}
+    tasks: list[RunTask] = []
+    for spec in suite.problems:
+        problem = cached_problem(spec)
+        phash = problem.config_hash()
+        for opt in suite.optimizers:
+            if opt.problems is not None:
+                if spec.id not in opt.problems:
+                    continue
+            elif not applies(solvers[opt.label], problem):
+                continue
+            for rep in range(suite.seeds):
+                seed = run_seed(suite.seed, spec.id, opt.label, rep)
+                key = run_key(suite.name, phash, opt, seed, suite.budget)
+                tasks.append(RunTask(key, suite.name, spec, phash, opt, rep, seed, suite.budget, threads))
+    if not tasks:
+        raise InputError(f"suite {suite.name!r}: no optimizer applies to any problem (see the applicability rule)")
+    return tasks
+
+
+# --------------------------------------------------------------------------------------------
+# one run
+# --------------------------------------------------------------------------------------------
+_VERSION_PACKAGES = ("latentbridge", "torch", "numpy", "scipy", "pymoo", "nevergrad", "ribs")
+_VERSIONS: dict[str, str] | None = None
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of latentbridge and the libraries a run depends on (those installed)."""
+    global _VERSIONS
+    if _VERSIONS is None:
+        out = {}
+        for pkg in _VERSION_PACKAGES:
+            try:
+                out[pkg] = md.version(pkg)
+            except md.PackageNotFoundError:
+                continue
+        _VERSIONS = out
+    return dict(_VERSIONS)
+
+
+def _nondominated(F: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Mask of non-dominated rows of ``F`` ``(p, m)`` (minimisation)."""
+    le = np.all(F[:, None, :] <= F[None, :, :], axis=2)
+    lt = np.any(F[:, None, :] < F[None, :, :], axis=2)
+    keep: NDArray[np.bool_] = ~np.any(le & lt, axis=0)
+    return keep
+
+
+def hypervolume(front: NDArray[np.float64], ref_point: Sequence[float]) -> float:
+    """Hypervolume of ``front`` ``(p, m)`` w.r.t. ``ref_point`` (pymoo's HV; 0 when nothing dominates it)."""
+    ref = np.asarray(ref_point, dtype=np.float64)
+    inside = front[np.all(front < ref, axis=1)] if front.size else front
+    if inside.shape[0] == 0:
+        return 0.0
+    from pymoo.indicators.hv import HV
+
+    return float(HV(ref_point=ref)(inside))
+
+
+class _Recorder:
+    """Per-run bookkeeping behind the instrumented ``evaluate``."""
+
+    def __init__(
+        self,
+        budget: int,
+        n_obj: int,
+        ref_point: Sequence[float] | None,
+        on_evals: Callable[[int], None] | None,
+    ) -> None:
+        self.budget = budget
+        self.n_obj = n_obj
+        self.ref_point = None if ref_point is None else [float(v) for v in ref_point]
+        self.on_evals = on_evals
+        self.evals = 0
+        self.depth = 0
+        self.eval_time = 0.0
+        self.book_time = 0.0
+        self.best = float("inf")
+        self.best_x: NDArray[np.float64] | None = None
+        self.front_F: NDArray[np.float64] | None = None
+        self.front_X: NDArray[np.float64] | None = None
+        self.trace_evals: list[int] = []
+        self.trace_best: list[float] = []
+
+    def observe(self, Z: Any, out: NDArray[np.float64]) -> None:
+        n = int(out.shape[0])
+        take = min(n, max(0, self.budget - self.evals))
+        self.evals += n
+        if self.on_evals is not None and take:
+            self.on_evals(take)
+        if take == 0:
+            return
+        X = np.asarray(Z, dtype=np.float64).reshape(n, -1)[:take]
+        F = np.asarray(out, dtype=np.float64).reshape(n, -1)[:take]
+        F = np.where(np.isnan(F), np.inf, F)
+        counted = self.evals - n + take
+        if self.n_obj == 1:
+            i = int(np.argmin(F[:, 0]))
+            if F[i, 0] < self.best or self.best_x is None:
+                self.best, self.best_x = float(F[i, 0]), X[i].copy()
+                self.trace_evals.append(counted)
+                self.trace_best.append(self.best)
+            return
+        allF = F if self.front_F is None else np.concatenate([self.front_F, F])
+        allX = X if self.front_X is None else np.concatenate([self.front_X, X])
+        keep = _nondominated(allF)
+        self.front_F, self.front_X = allF[keep], allX[keep]
+        assert self.ref_point is not None
+        score = -hypervolume(self.front_F, self.ref_point)
+        if score < self.best or self.best_x is None:
+            self.best = score
+            self.best_x = self.front_X[int(np.argmin(self.front_F[:, 0]))].copy()
+            self.trace_evals.append(counted)
+            self.trace_best.append(score)
+
+    def adopt(self, result: OptimizeResult) -> None:
+        """Take best and trace from ``result`` (for optimizers that evaluate without ``evaluate``).
+
+        Only trace points within the budget count; the best is the last of them.
+        """
+        e = np.asarray(result.trace.evals, dtype=np.int64)
+        b = np.asarray(result.trace.best, dtype=np.float64)
+        if self.n_obj > 1:
+            b = -b  # adapters trace hypervolume (higher is better)
+        ok = e <= self.budget
+        if not np.any(ok):
+            return
+        self.trace_evals = [int(v) for v in e[ok]]
+        self.trace_best = [float(v) for v in np.minimum.accumulate(b[ok])]
+        self.best = self.trace_best[-1]
+        self.best_x = np.asarray(result.x, dtype=np.float64).reshape(-1).copy()
+        self.evals = max(self.evals, int(e[ok][-1]))
+
+    def finish(self) -> None:
+        counted = min(self.evals, self.budget)
+        if self.trace_evals and self.trace_evals[-1] != counted:
+            self.trace_evals.append(counted)
+            self.trace_best.append(self.best)
+
+
+_TIMED: dict[type, type] = {}
+
+
+def _timed_class(cls: type[LatentProblem]) -> type[LatentProblem]:
+    """A subclass of ``cls`` whose ``evaluate`` reports to the run's recorder.
+
+    ``evaluate_with`` (fitness plus descriptors, used by MAP-Elites) reports the same way.
+    Optimizers that call ``_generate_chunks`` and ``_fitness`` directly are timed too and
+    recognised afterwards because ``problem.n_evals`` exceeds what went through
+    ``evaluate``; their best and trace are then taken from their result.
+    """
+    if cls not in _TIMED:
+        base_evaluate = cls.evaluate
+        base_evaluate_with = cls.evaluate_with
+        base_chunks = cls._generate_chunks
+        base_fitness = cls._fitness
+
+        def evaluate(self: LatentProblem, Z: Any) -> NDArray[np.float64]:
+            rec: _Recorder = self._bench_recorder  # type: ignore[attr-defined]
+            t0 = time.perf_counter()
+            rec.depth += 1
+            try:
+                out = base_evaluate(self, Z)
+            finally:
+                rec.depth -= 1
+            t1 = time.perf_counter()
+            rec.observe(Z, out)
+            rec.eval_time += t1 - t0
+            rec.book_time += time.perf_counter() - t1
+            return out
+
+        def evaluate_with(self: LatentProblem, Z: Any, describe: Any) -> tuple[NDArray[np.float64], Any]:
+            rec: _Recorder = self._bench_recorder  # type: ignore[attr-defined]
+            t0 = time.perf_counter()
+            rec.depth += 1
+            try:
+                out, desc = base_evaluate_with(self, Z, describe)
+            finally:
+                rec.depth -= 1
+            t1 = time.perf_counter()
+            rec.observe(Z, out)
+            rec.eval_time += t1 - t0
+            rec.book_time += time.perf_counter() - t1
+            return out, desc
+
+        def _generate_chunks(self: LatentProblem, Zf: Any) -> Iterator[tuple[int, int, Any]]:
+            rec: _Recorder = self._bench_recorder  # type: ignore[attr-defined]
+            it = base_chunks(self, Zf)
+            while True:
+                t0 = time.perf_counter()
+                try:
+                    item = next(it)
+                except StopIteration:
+                    return
+                finally:
+                    if rec.depth == 0:
+                        rec.eval_time += time.perf_counter() - t0
+                yield item
+
+        def _fitness(self: LatentProblem, images: Any) -> Any:
+            rec: _Recorder = self._bench_recorder  # type: ignore[attr-defined]
+            t0 = time.perf_counter()
+            out = base_fitness(self, images)
+            if rec.depth == 0:
+                rec.eval_time += time.perf_counter() - t0
+            return out
+
+        _TIMED[cls] = type(
+            cls.__name__,
+            (cls,),
+            {
+                "evaluate": evaluate,
+                "__call__": evaluate,
+                "evaluate_with": evaluate_with,
+                "_generate_chunks": _generate_chunks,
+                "_fitness": _fitness,
+                "__module__": __name__,
+            },
+        )
+    return _TIMED[cls]
+
+
+@contextmanager
+def _instrumented(problem: LatentProblem, recorder: _Recorder) -> Iterator[None]:
+    """Route ``problem.evaluate`` through ``recorder`` for the duration of a run."""
+    cls = type(problem)
+    problem.__class__ = _timed_class(cls)
+    problem._bench_recorder = recorder  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        problem.__class__ = cls
+        del problem._bench_recorder  # type: ignore[attr-defined]
+
+
+def default_ref_point(problem: LatentProblem, n: int = 256) -> list[float]:
+    """A reference point for hypervolume: the worst value of each objective over ``n`` prior samples + 10 % range.
+
+    Deterministic (fixed seed) and independent of the optimizer; these evaluations are
+    not counted in any run.
+    """
+    F = np.asarray(problem.evaluate(problem.sample(n, seed=0)), dtype=np.float64).reshape(n, -1)
+    lo, hi = F.min(axis=0), F.max(axis=0)
+    return [float(v) for v in hi + 0.1 * np.where(hi > lo, hi - lo, np.maximum(np.abs(hi), 1.0))]
+
+
+_REF_CACHE: dict[str, list[float]] = {}
+
+
+def execute(task: RunTask, on_evals: Callable[[int], None] | None = None) -> RunOutcome:
+    """Run one task in this process (the function workers call).
+
+    Args:
+        task: The run.
+        on_evals: Called with the number of solutions after every ``evaluate`` (progress).
+
+    Returns:
+        The outcome, ``status="failed"`` with the traceback if the optimizer raised.
+    """
+    import torch
+
+    torch.set_num_threads(max(1, task.threads))
+    problem = cached_problem(task.problem)
+    phash = problem.config_hash()
+    if phash != task.problem_hash:
+        raise InputError(
+            f"problem {task.problem.id!r} built on {socket.gethostname()} has config hash {phash[:12]}, "
+            f"but the parent built {task.problem_hash[:12]}: different weights or library versions on this worker"
+        )
+    ref: list[float] | None = None
+    if problem.n_obj > 1:
+        ref = task.problem.ref_point
+        if ref is None:
+            key = task.problem.cache_key()
+            if key not in _REF_CACHE:
+                _REF_CACHE[key] = default_ref_point(problem)
+            ref = _REF_CACHE[key]
+    solver = resolve(task.optimizer.name, task.optimizer.params)
+    problem.reset_counter()
+    rec = _Recorder(task.budget, problem.n_obj, ref, on_evals)
+    status, error, reported = "finished", None, None
+    caught: list[warnings.WarningMessage] = []
+    start = time.perf_counter()
+    try:
+        with _instrumented(problem, rec), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = solver.solve(problem, task.budget, task.seed)
+        reported = result.best
+        if problem.n_evals > rec.evals:  # evaluations that bypassed evaluate(): trust the result
+            rec.adopt(result)
+    except Exception:
+        status, error = "failed", traceback.format_exc(limit=20)
+    solve_time = time.perf_counter() - start
+    seen: dict[str, int] = {}
+    for w in caught:
+        text = f"{w.category.__name__}: {str(w.message).splitlines()[0][:200]}"
+        seen[text] = seen.get(text, 0) + 1
+    run_warnings = [f"{text} (x{n})" if n > 1 else text for text, n in list(seen.items())[:20]]
+    rec.finish()
+    if status == "finished" and rec.best_x is None:
+        status, error = "failed", "the optimizer evaluated no solution"
+    return RunOutcome(
+        task=task,
+        status=status,
+        best=rec.best,
+        best_x=rec.best_x,
+        reported_best=reported,
+        n_evals=problem.n_evals,
+        trace_evals=np.asarray(rec.trace_evals, dtype=np.int64),
+        trace_best=np.asarray(rec.trace_best, dtype=np.float64),
+        front=rec.front_F,
+        ref_point=ref,
+        n_obj=problem.n_obj,
+        problem_kind=problem.kind,
+        problem_config=problem.config(),
+        wall_time=time.perf_counter() - start,
+        solve_time=solve_time,
+        eval_time=rec.eval_time,
+        book_time=rec.book_time,
+        error=error,
+        warnings=run_warnings,
+        host=socket.gethostname(),
+        python=platform.python_version(),
+        versions=library_versions(),
+    )
+
+
+def to_record(outcome: RunOutcome, config: dict[str, Any]) -> RunRecord:
+    """The store row of an outcome."""
+    t = outcome.task
+    return RunRecord(
+        run_key=t.key,
+        suite=t.suite,
+        problem_id=t.problem.id,
+        problem_kind=outcome.problem_kind,
+        problem_hash=t.problem_hash,
+        problem_config=outcome.problem_config,
+        problem_spec=t.problem.to_dict(),
+        n_obj=outcome.n_obj,
+        optimizer=t.optimizer.label,
+        optimizer_name=t.optimizer.name,
+        optimizer_params=t.optimizer.params,
+        replicate=t.replicate,
+        seed=t.seed,
+        budget=t.budget,
+        n_evals=outcome.n_evals,
+        best=outcome.best,
+        reported_best=outcome.reported_best,
+        best_x=outcome.best_x,
+        front=outcome.front,
+        ref_point=outcome.ref_point,
+        wall_time=outcome.wall_time,
+        solve_time=outcome.solve_time,
+        eval_time=outcome.eval_time,
+        status=outcome.status,
+        error=outcome.error,
+        warnings=outcome.warnings,
+        versions=outcome.versions,
+        host=outcome.host,
+        python=outcome.python,
+        config={**config, "threads": t.threads},
+        trace_evals=outcome.trace_evals,
+        trace_best=outcome.trace_best,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# executors
+# --------------------------------------------------------------------------------------------
+def _init_worker(threads: int) -> None:
+    """Worker set-up: fixed torch threads; Ctrl-C is the parent's to handle (it terminates the pool)."""
+    import signal
+
+    import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(max(1, threads))
+    parent = multiprocessing.parent_process()
+    if parent is not None:  # a parent killed with SIGKILL must not leave orphans computing
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_with(sentinel: int) -> None:
+    from multiprocessing.connection import wait
+
+    wait([sentinel])
+    os._exit(1)
+
+
+def _serial(tasks: Sequence[RunTask], on_evals: Callable[[int], None] | None) -> Iterator[RunOutcome]:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        for task in tasks:
+            yield execute(task, on_evals)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _process(tasks: Sequence[RunTask], workers: int) -> Iterator[RunOutcome]:
+    if not tasks:
+        return
+    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(tasks[0].threads,))
+    try:
+        yield from pool.imap_unordered(execute, tasks, chunksize=1)
+        pool.close()
+    finally:
+        pool.terminate()  # on Ctrl-C or an error: abandon the runs in flight
+        pool.join()
+
+
+def _dask(tasks: Sequence[RunTask], workers: int, scheduler: str | None) -> Iterator[RunOutcome]:
+    import importlib
+
+    try:  # distributed is untyped; treat it as Any
+        distributed: Any = importlib.import_module("distributed")
+    except ImportError as exc:  # pragma: no cover
+        from ..errors import missing_extra
+
+        raise missing_extra("distributed", "bench", exc) from exc
+    Client, LocalCluster, as_completed = distributed.Client, distributed.LocalCluster, distributed.as_completed
+
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
+        )
+        client = Client(cluster)
+    else:
+        client = Client(scheduler)
+    futures = []
+    try:
+        futures = [client.submit(execute, t, key=f"latentbridge-run-{t.key}", pure=False) for t in tasks]
+        for fut in as_completed(futures):
+            yield fut.result()
+    finally:
+        client.cancel(futures)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# --------------------------------------------------------------------------------------------
+# orchestration
+# --------------------------------------------------------------------------------------------
+@dataclass
+class BenchSummary:
+    """What a bench did, with the time accounting behind the overhead figure.
+
+    Attributes:
+        planned: Runs in the suite.
+        skipped: Runs already stored (``--resume``).
+        finished: Runs finished now.
+        failed: Runs whose optimizer raised (stored with ``status='failed'``).
+        wall_time: Seconds from start to the last stored run.
+        eval_time: Seconds inside ``problem.evaluate`` (generator + scorer), summed over runs.
+        solve_time: Seconds inside ``optimizer.solve``, summed over runs.
+        book_time: Seconds of the bench's per-evaluation bookkeeping inside ``solve``.
+        evals: Evaluations performed.
+        workers: Parallel workers.
+    """
+
+    planned: int = 0
+    skipped: int = 0
+    finished: int = 0
+    failed: int = 0
+    wall_time: float = 0.0
+    eval_time: float = 0.0
+    solve_time: float = 0.0
+    book_time: float = 0.0
+    evals: int = 0
+    workers: int = 1
+
+    @property
+    def worker_time(self) -> float:
+        """Wall time times workers: the capacity the bench had."""
+        return self.wall_time * self.workers
+
+    @property
+    def overhead(self) -> float:
+        """Fraction of worker time spent in the bench machinery (setup, dispatch, bookkeeping, store).
+
+        ``1 - (solve_time - book_time) / worker_time``: what remains after the optimizers'
+        own runs (evaluations plus optimizer internals) is the bench's.
+        """
+        if self.worker_time <= 0:
+            return 0.0
+        return max(0.0, 1.0 - (self.solve_time - self.book_time) / self.worker_time)
+
+    @property
+    def eval_fraction(self) -> float:
+        """Fraction of worker time spent evaluating (generator + scorer)."""
+        return self.eval_time / self.worker_time if self.worker_time > 0 else 0.0
+
+    def describe(self) -> str:
+        """One paragraph for the console."""
+        opt_time = max(0.0, self.solve_time - self.eval_time - self.book_time)
+        wt = max(self.worker_time, 1e-12)
+        return (
+            f"{self.finished} runs finished ({self.failed} failed), {self.skipped} already stored, "
+            f"{self.evals:,} evaluations in {self.wall_time:.1f} s wall × {self.workers} worker(s). "
+            f"Time: evaluations {self.eval_time:.1f} s ({100 * self.eval_time / wt:.1f} %), "
+            f"optimizer internals {opt_time:.1f} s ({100 * opt_time / wt:.1f} %), "
+            f"bench machinery {self.overhead * wt:.1f} s ({100 * self.overhead:.1f} %)."
+        )
+
+
+def _progress(console: Any, enabled: bool) -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class EvalsPerSecond(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("-- evals/s" if speed is None else f"{speed:,.0f} evals/s", style="progress.data.speed")
+
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        EvalsPerSecond(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+        speed_estimate_period=60.0,
+    )
+
+
+def run_suite(
+    suite: Suite,
+    store: Store,
+    *,
+    executor: ExecutorName = "serial",
+    workers: int = 1,
+    scheduler: str | None = None,
+    resume: bool = False,
+    threads: int | None = None,
+    console: Any = None,
+    progress: bool = True,
+    on_stored: Callable[[RunRecord], None] | None = None,
+) -> BenchSummary:
+    """Run every unfinished run of ``suite`` and store each as it finishes.
+
+    Args:
+        suite: The suite.
+        store: Where runs go (only this process writes).
+        executor: ``"serial"``, ``"process"`` (a spawn process pool) or ``"dask"``.
+        workers: Parallel runs (processes / Dask workers of a local cluster).
+        scheduler: Address of a running Dask scheduler (``executor="dask"``); default: a
+            local cluster of ``workers`` processes.
+        resume: Skip runs already stored as finished; without it, a store that already
+            holds runs of this suite is an error.
+        threads: torch threads per run (default 1: on a shared CPU, OpenMP threads of
+            concurrent runs oversubscribe the cores and slow evaluation down by 10× or
+            more; scale out with ``workers`` instead). Keep it fixed to compare executors
+            bit for bit.
+        console: A :class:`rich.console.Console` for the progress bar.
+        progress: Show the progress bar.
+        on_stored: Called with each stored record.
+
+    Returns:
+        The :class:`BenchSummary`.
+
+    Raises:
+        BenchInterrupted: on Ctrl-C, after keeping every finished run.
+        InputError: the store already holds this suite and ``resume`` is false; bad options.
+    """
+    if executor not in EXECUTORS:
+        raise InputError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if workers < 1:
+        raise InputError(f"workers must be >= 1, got {workers}")
+    if scheduler is not None and executor != "dask":
+        raise InputError("--scheduler needs --executor dask")
+    if executor == "serial":
+        workers = 1
+    if threads is None:
+        threads = 1
+    stored = store.count(suite.name)
+    if stored and not resume:
+        raise InputError(
+            f"{store.path} already holds {stored} runs of suite {suite.name!r}; pass --resume to continue it "
+            "or choose another --out directory"
+        )
+    tasks = plan(suite, threads=threads)
+    done = store.finished_keys(suite.name) if resume else set()
+    todo = [t for t in tasks if t.key not in done]
+    summary = BenchSummary(planned=len(tasks), skipped=len(tasks) - len(todo), workers=workers)
+    store.save_suite(suite.name, suite.to_dict())
+    config = {
+        "suite": suite.to_dict(),
+        "executor": executor,
+        "workers": workers,
+        "argv": sys.argv,
+    }
+
+    if console is None:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+    start = time.perf_counter()
+    with _progress(console, progress and bool(todo)) as bar:
+        task_id = bar.add_task(f"{suite.name}: {len(todo)} runs", total=sum(t.budget for t in todo))
+        runs_done = 0
+
+        def on_evals(n: int) -> None:
+            bar.advance(task_id, n)
+
+        outcomes: Iterable[RunOutcome]
+        if executor == "serial":
+            outcomes = _serial(todo, on_evals)
+        elif executor == "process":
+            outcomes = _process(todo, workers)
+        else:
+            outcomes = _dask(todo, workers, scheduler)
+        try:
+            for outcome in outcomes:
+                record = to_record(outcome, config)
+                store.add_run(record)
+                runs_done += 1
+                summary.eval_time += outcome.eval_time
+                summary.solve_time += outcome.solve_time
+                summary.book_time += outcome.book_time
+                summary.evals += outcome.n_evals
+                if outcome.status == "finished":
+                    summary.finished += 1
+                else:
+                    summary.failed += 1
+                    console.print(
+                        f"[red]failed:[/red] {outcome.task.problem.id} × {outcome.task.optimizer.label} "
+                        f"seed {outcome.task.seed}: {(outcome.error or '').strip().splitlines()[-1:]}"
+                    )
+                counted = min(outcome.n_evals, outcome.task.budget) if executor == "serial" else 0
+                bar.advance(task_id, outcome.task.budget - counted)
+                bar.update(task_id, description=f"{suite.name}: {runs_done}/{len(todo)} runs")
+                if on_stored is not None:
+                    on_stored(record)
+        except KeyboardInterrupt:
+            close = getattr(outcomes, "close", None)
+            if callable(close):
+                with contextlib.suppress(Exception, KeyboardInterrupt):  # the pool may be broken by the signal
+                    close()
+            summary.wall_time = time.perf_counter() - start
+            raise BenchInterrupted(runs_done, len(todo) - runs_done) from None
+    summary.wall_time = time.perf_counter() - start
+    return summary
+
+
+def rebuild_problem(spec: dict[str, Any]) -> LatentProblem:
+    """The problem of a stored run, rebuilt from its stored spec (for image grids)."""
+    return build_problem(ProblemSpec.from_dict(spec))

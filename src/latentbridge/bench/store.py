@@ -1,0 +1,330 @@
+"""The bench store: SQLite in WAL mode, one row per finished run plus its anytime trace.
+
+Only the parent process (the Dask client) writes. Each finished run is inserted with its
+trace in a single transaction, so a process killed at any moment leaves either the whole
+run or nothing; ``--resume`` then re-runs exactly the runs whose key is missing.
+
+Schema::
+
+    runs(id, run_key UNIQUE, suite, problem_id, problem_kind, problem_hash, problem_config,
+         problem_spec, n_obj, optimizer, optimizer_name, optimizer_params, replicate, seed,
+         budget, n_evals, best, reported_best, best_x, front, ref_point, wall_time,
+         solve_time, eval_time, status, error, warnings, versions, host, python, config, created)
+    traces(run_id, evals, best)            -- best-so-far (−hypervolume if n_obj > 1)
+    suites(name, spec, created)
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["RunRecord", "Store"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS suites (name TEXT PRIMARY KEY, spec TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    run_key TEXT NOT NULL UNIQUE,
+    suite TEXT NOT NULL,
+    problem_id TEXT NOT NULL,
+    problem_kind TEXT NOT NULL,
+    problem_hash TEXT NOT NULL,
+    problem_config TEXT NOT NULL,
+    problem_spec TEXT NOT NULL,
+    n_obj INTEGER NOT NULL,
+    optimizer TEXT NOT NULL,
+    optimizer_name TEXT NOT NULL,
+    optimizer_params TEXT NOT NULL,
+    replicate INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    budget INTEGER NOT NULL,
+    n_evals INTEGER NOT NULL,
+    best REAL,
+    reported_best REAL,
+    best_x BLOB,
+    front BLOB,
+    ref_point TEXT,
+    wall_time REAL NOT NULL,
+    solve_time REAL NOT NULL,
+    eval_time REAL NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('finished', 'failed')),
+    error TEXT,
+    warnings TEXT NOT NULL,
+    versions TEXT NOT NULL,
+    host TEXT NOT NULL,
+    python TEXT NOT NULL,
+    config TEXT NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_suite ON runs (suite, problem_id, optimizer);
+CREATE TABLE IF NOT EXISTS traces (
+    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    evals INTEGER NOT NULL,
+    best REAL NOT NULL,
+    PRIMARY KEY (run_id, evals)
+);
+"""
+
+
+def _to_blob(arr: NDArray[Any] | None) -> bytes | None:
+    if arr is None:
+        return None
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _from_blob(blob: bytes | None) -> NDArray[np.float64] | None:
+    if blob is None:
+        return None
+    out: NDArray[np.float64] = np.load(io.BytesIO(blob), allow_pickle=False)
+    return out
+
+
+@dataclass
+class RunRecord:
+    """One run as stored (and as handed to the leaderboard).
+
+    ``best`` is the score the leaderboard ranks, lower is better: the best fitness among
+    the first ``budget`` evaluations, or minus the hypervolume for multi-objective problems.
+    """
+
+    run_key: str
+    suite: str
+    problem_id: str
+    problem_kind: str
+    problem_hash: str
+    problem_config: dict[str, Any]
+    problem_spec: dict[str, Any]
+    n_obj: int
+    optimizer: str
+    optimizer_name: str
+    optimizer_params: dict[str, Any]
+    replicate: int
+    seed: int
+    budget: int
+    n_evals: int
+    best: float
+    reported_best: float | None
+    best_x: NDArray[np.float64] | None
+    front: NDArray[np.float64] | None
+    ref_point: list[float] | None
+    wall_time: float
+    solve_time: float
+    eval_time: float
+    status: str
+    error: str | None
+    warnings: list[str]
+    versions: dict[str, str]
+    host: str
+    python: str
+    config: dict[str, Any]
+    trace_evals: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    trace_best: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    created: float = 0.0
+
+
+_COLUMNS = (
+    "run_key",
+    "suite",
+    "problem_id",
+    "problem_kind",
+    "problem_hash",
+    "problem_config",
+    "problem_spec",
+    "n_obj",
+    "optimizer",
+    "optimizer_name",
+    "optimizer_params",
+    "replicate",
+    "seed",
+    "budget",
+    "n_evals",
+    "best",
+    "reported_best",
+    "best_x",
+    "front",
+    "ref_point",
+    "wall_time",
+    "solve_time",
+    "eval_time",
+    "status",
+    "error",
+    "warnings",
+    "versions",
+    "host",
+    "python",
+    "config",
+    "created",
+)
+_JSON_COLUMNS = {"problem_config", "problem_spec", "optimizer_params", "versions", "config", "ref_point", "warnings"}
+
+
+class Store:
+    """A bench database (created on first use).
+
+    Args:
+        path: The SQLite file.
+        readonly: Open without creating or migrating anything.
+    """
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if readonly:
+            if not self.path.is_file():
+                raise FileNotFoundError(f"no bench database at {self.path}")
+            self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            with self.conn:
+                self.conn.executescript(_SCHEMA)
+                if "warnings" not in self._columns():  # databases written before the column existed
+                    self.conn.execute("ALTER TABLE runs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'")
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+
+    def _columns(self) -> set[str]:
+        return {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing -------------------------------------------------------------------------------
+    def save_suite(self, name: str, spec: dict[str, Any]) -> None:
+        """Remember the suite description (latest wins)."""
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO suites (name, spec, created) VALUES (?, ?, ?)",
+                (name, json.dumps(spec, sort_keys=True), time.time()),
+            )
+
+    def add_run(self, record: RunRecord) -> None:
+        """Insert (or replace, for a re-run failure) one run and its trace in one transaction."""
+        values: list[Any] = []
+        for col in _COLUMNS:
+            val = getattr(record, col)
+            if col in _JSON_COLUMNS:
+                val = None if val is None and col == "ref_point" else json.dumps(val, sort_keys=True, default=str)
+            elif col in ("best_x", "front"):
+                val = _to_blob(val)
+            elif col == "created":
+                val = val or time.time()
+            elif col == "best" and val is not None and not np.isfinite(val):
+                val = None
+            values.append(val)
+        marks = ", ".join("?" for _ in _COLUMNS)
+        with self.conn:
+            self.conn.execute("DELETE FROM runs WHERE run_key = ?", (record.run_key,))
+            cur = self.conn.execute(f"INSERT INTO runs ({', '.join(_COLUMNS)}) VALUES ({marks})", values)
+            run_id = cur.lastrowid
+            self.conn.executemany(
+                "INSERT INTO traces (run_id, evals, best) VALUES (?, ?, ?)",
+                [
+                    (run_id, int(e), float(b))
+                    for e, b in zip(record.trace_evals, record.trace_best, strict=True)
+                    if np.isfinite(b)
+                ],
+            )
+
+    def delete_suite(self, suite: str) -> int:
+        """Delete every run of ``suite``; returns how many."""
+        with self.conn:
+            cur = self.conn.execute("DELETE FROM runs WHERE suite = ?", (suite,))
+        return int(cur.rowcount)
+
+    # -- reading -------------------------------------------------------------------------------
+    def finished_keys(self, suite: str | None = None) -> set[str]:
+        """Keys of finished runs (of ``suite``)."""
+        if suite is None:
+            rows = self.conn.execute("SELECT run_key FROM runs WHERE status = 'finished'")
+        else:
+            rows = self.conn.execute("SELECT run_key FROM runs WHERE status = 'finished' AND suite = ?", (suite,))
+        return {r[0] for r in rows}
+
+    def count(self, suite: str | None = None) -> int:
+        """Number of stored runs (of ``suite``)."""
+        if suite is None:
+            return int(self.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
+        return int(self.conn.execute("SELECT COUNT(*) FROM runs WHERE suite = ?", (suite,)).fetchone()[0])
+
+    def suites(self) -> list[str]:
+        """Names of the suites with stored runs."""
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT suite FROM runs ORDER BY suite")]
+
+    def runs(self, suite: str | None = None, *, status: str | None = "finished") -> list[RunRecord]:
+        """Stored runs with their traces, ordered by (suite, problem, optimizer, replicate)."""
+        where, args = [], []
+        if suite is not None:
+            where.append("suite = ?")
+            args.append(suite)
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        present = self._columns()
+        cols = ", ".join(("id", *(c if c in present else f"NULL AS {c}" for c in _COLUMNS)))
+        rows = self.conn.execute(
+            f"SELECT {cols} FROM runs {clause} ORDER BY suite, problem_id, optimizer, replicate, budget", args
+        ).fetchall()
+        traces: dict[int, tuple[list[int], list[float]]] = {}
+        ids = [r[0] for r in rows]
+        for chunk in _chunks(ids, 500):
+            marks = ", ".join("?" for _ in chunk)
+            for run_id, e, b in self.conn.execute(
+                f"SELECT run_id, evals, best FROM traces WHERE run_id IN ({marks}) ORDER BY run_id, evals", chunk
+            ):
+                t = traces.setdefault(run_id, ([], []))
+                t[0].append(e)
+                t[1].append(b)
+        out = []
+        for row in rows:
+            data: dict[str, Any] = {}
+            for col, val in zip(_COLUMNS, row[1:], strict=True):
+                if col in _JSON_COLUMNS:
+                    data[col] = None if val is None else json.loads(val)
+                elif col in ("best_x", "front"):
+                    data[col] = _from_blob(val)
+                else:
+                    data[col] = val
+            data["best"] = float("nan") if data["best"] is None else float(data["best"])
+            data["warnings"] = data["warnings"] or []
+            e, b = traces.get(row[0], ([], []))
+            data["trace_evals"] = np.asarray(e, dtype=np.int64)
+            data["trace_best"] = np.asarray(b, dtype=np.float64)
+            out.append(RunRecord(**data))
+        return out
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def iter_keys(records: Iterable[RunRecord]) -> set[str]:
+    """The run keys of ``records``."""
+    return {r.run_key for r in records}

@@ -1,0 +1,704 @@
+"""Benchmark suites: problems × optimizers × seeds × budget, read from TOML with located errors.
+
+A suite file looks like this (every key is documented in :func:`parse_suite`)::
+
+    [suite]
+    name = "quick"
+    budget = 1000          # evaluations per run
+    seeds = 5              # replicates per (problem, optimizer)
+
+    [[problems]]
+    id = "target-3"
+    kind = "target-similarity"
+    generator = "mnist-dcgan"                       # or { name = "stylegan2", path = "ffhq.pkl" }
+    scorer = "mnist-embed"
+    target = { heldout_digit = 3, index = 0 }       # or { path = "x.png" } / { npy = "x.npy" }
+
+    [[optimizers]]
+    name = "paper-ga"
+    params = { pop_size = 50 }
+
+Errors in a file raise :class:`SuiteError` naming the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    try:
+        import tomli as tomllib
+    except ImportError:  # pragma: no cover
+        tomllib = None
+
+__all__ = [
+    "BUILTIN_SUITES",
+    "OptimizerSpec",
+    "ProblemSpec",
+    "Suite",
+    "SuiteError",
+    "load_suite",
+    "parse_suite",
+    "run_seed",
+]
+
+
+class SuiteError(InputError):
+    """A suite file or suite option is invalid; the message names the file, line and key."""
+
+
+#: Keys accepted in a ``[[problems]]`` entry.
+PROBLEM_KEYS = (
+    "id",
+    "kind",
+    "generator",
+    "scorer",
+    "target",
+    "originals",
+    "k",
+    "batch_size",
+    "aggregate",
+    "success",
+    "ref_point",
+    "options",
+)
+#: Keys accepted in a ``[[optimizers]]`` entry.
+OPTIMIZER_KEYS = ("name", "label", "params", "problems")
+#: Keys accepted in ``[suite]``.
+SUITE_KEYS = ("name", "budget", "seeds", "seed", "batch_size", "description")
+
+
+@dataclass(frozen=True)
+class ProblemSpec:
+    """One problem instance, described by registry names and options (what travels to workers).
+
+    Attributes:
+        id: Unique short name within the suite (``"target-3"``).
+        kind: Problem registry name (``"target-similarity"``, ``"set-diversity"``, ...).
+        generator: Generator registry name.
+        generator_options: Options for :func:`latentbridge.load_generator`.
+        scorer: Scorer registry name.
+        scorer_options: Options for :func:`latentbridge.load_scorer`.
+        target: Target description (``heldout_digit``/``index``, ``path`` or ``npy``), or None.
+        originals: Originals description (``heldout_class``/``count`` or ``npy``), or None.
+        options: Further keyword arguments of the problem class (``k``, ``batch_size``, ...).
+        success: Success threshold on the best fitness (``<=``; hypervolume ``>=`` for
+            multi-objective problems), or None for the default relative target.
+        ref_point: Hypervolume reference point for multi-objective problems, or None.
+    """
+
+    id: str
+    kind: str
+    generator: str
+    scorer: str
+    generator_options: dict[str, Any] = field(default_factory=dict)
+    scorer_options: dict[str, Any] = field(default_factory=dict)
+    target: dict[str, Any] | None = None
+    originals: dict[str, Any] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    success: float | None = None
+    ref_point: list[float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (stored with every run so the problem can be rebuilt from the database)."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "generator": self.generator,
+            "generator_options": self.generator_options,
+            "scorer": self.scorer,
+            "scorer_options": self.scorer_options,
+            "target": self.target,
+            "originals": self.originals,
+            "options": self.options,
+            "success": self.success,
+            "ref_point": self.ref_point,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProblemSpec:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            id=str(data["id"]),
+            kind=str(data["kind"]),
+            generator=str(data["generator"]),
+            scorer=str(data["scorer"]),
+            generator_options=dict(data.get("generator_options") or {}),
+            scorer_options=dict(data.get("scorer_options") or {}),
+            target=dict(data["target"]) if data.get("target") is not None else None,
+            originals=dict(data["originals"]) if data.get("originals") is not None else None,
+            options=dict(data.get("options") or {}),
+            success=None if data.get("success") is None else float(data["success"]),
+            ref_point=None if data.get("ref_point") is None else [float(v) for v in data["ref_point"]],
+        )
+
+    def cache_key(self) -> str:
+        """Canonical JSON of the spec (for per-process problem caches)."""
+        return json.dumps(self.to_dict(), sort_keys=True, default=str)
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """One optimizer entry: a registry name (or ``pymoo:<Algorithm>`` / ``ng:<name>``) and parameters.
+
+    Attributes:
+        name: ``paper-ga``, ``set-ga``, ``random``, ``map-elites``, ``pymoo:DE``, ``ng:CMA``, or
+            any plugin-registered optimizer.
+        params: Keyword arguments of the optimizer.
+        label: Display name and identity in the store; defaults to ``name`` (two entries
+            with the same name need distinct labels).
+        problems: Restrict the optimizer to these problem ids (default: the applicability rule).
+    """
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+    problems: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {
+            "name": self.name,
+            "params": self.params,
+            "label": self.label,
+            "problems": list(self.problems) if self.problems is not None else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OptimizerSpec:
+        """Inverse of :meth:`to_dict`."""
+        probs = data.get("problems")
+        return cls(
+            name=str(data["name"]),
+            params=dict(data.get("params") or {}),
+            label=str(data.get("label") or ""),
+            problems=tuple(probs) if probs is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A benchmark suite.
+
+    Attributes:
+        name: Suite name (part of every run's key).
+        problems: The problem instances.
+        optimizers: The optimizers (labels are unique).
+        budget: Evaluations per run.
+        seeds: Replicates per (problem, optimizer).
+        seed: Base seed from which every run's seed is derived.
+        source: Where the suite came from (file path or ``builtin:<name>``).
+    """
+
+    name: str
+    problems: tuple[ProblemSpec, ...]
+    optimizers: tuple[OptimizerSpec, ...]
+    budget: int
+    seeds: int
+    seed: int = 0
+    source: str = ""
+
+    def with_overrides(
+        self,
+        *,
+        optimizers: Sequence[str] | None = None,
+        budget: int | None = None,
+        seeds: int | None = None,
+    ) -> Suite:
+        """A copy with command-line overrides applied.
+
+        ``optimizers`` replaces the optimizer list; a name that matches an entry's label or
+        name keeps that entry's parameters.
+        """
+        new = self
+        if optimizers is not None:
+            by_label = {o.label: o for o in self.optimizers}
+            by_name = {o.name: o for o in self.optimizers}
+            chosen: list[OptimizerSpec] = []
+            for raw in optimizers:
+                name = raw.strip()
+                if not name:
+                    continue
+                chosen.append(by_label.get(name) or by_name.get(name) or OptimizerSpec(name))
+            if not chosen:
+                raise SuiteError("--optimizers: give at least one optimizer name")
+            _check_unique([o.label for o in chosen], "optimizer label", where="--optimizers")
+            new = replace(new, optimizers=tuple(chosen))
+        if budget is not None:
+            if budget < 1:
+                raise SuiteError(f"--budget must be a positive number of evaluations, got {budget}")
+            new = replace(new, budget=int(budget))
+        if seeds is not None:
+            if seeds < 1:
+                raise SuiteError(f"--seeds must be >= 1, got {seeds}")
+            new = replace(new, seeds=int(seeds))
+        return new
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {
+            "name": self.name,
+            "budget": self.budget,
+            "seeds": self.seeds,
+            "seed": self.seed,
+            "source": self.source,
+            "problems": [p.to_dict() for p in self.problems],
+            "optimizers": [o.to_dict() for o in self.optimizers],
+        }
+
+
+def _check_unique(values: Sequence[str], what: str, *, where: str) -> None:
+    seen: set[str] = set()
+    for v in values:
+        if v in seen:
+            raise SuiteError(f"{where}: {what} {v!r} appears twice; give one of them a distinct label")
+        seen.add(v)
+
+
+def _stable_words(text: str) -> list[int]:
+    digest = hashlib.sha256(text.encode()).digest()
+    return [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
+
+
+def run_seed(suite_seed: int, problem_id: str, optimizer_label: str, replicate: int) -> int:
+    """The seed of one run: a ``SeedSequence`` over a stable hash of its coordinates.
+
+    Independent of the order runs are scheduled in, of the executor and of the process,
+    so a resumed or distributed suite draws the same seeds as an uninterrupted serial one.
+
+    Returns:
+        An int in ``[0, 2**31)``.
+    """
+    entropy = [int(suite_seed) & 0xFFFFFFFF, *_stable_words(problem_id), *_stable_words(optimizer_label), replicate]
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint32)[0] >> 1)
+
+
+# --------------------------------------------------------------------------------------------
+# TOML parsing with located errors
+# --------------------------------------------------------------------------------------------
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\]?\s*(#.*)?$")
+
+
+class _Locator:
+    """Finds the line of a key in TOML source text (tomllib reports lines for syntax errors only)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        # (header name, occurrence index, line number (1-based))
+        self.sections: list[tuple[str, int, int]] = []
+        counts: dict[str, int] = {}
+        for no, line in enumerate(self.lines, start=1):
+            m = _HEADER.match(line)
+            if m:
+                name = m.group(2).replace('"', "").replace("'", "").replace(" ", "")
+                idx = counts.get(name, 0)
+                counts[name] = idx + 1
+                self.sections.append((name, idx, no))
+
+    def _section_span(self, name: str, index: int) -> tuple[int, int] | None:
+        for pos, (sec, idx, no) in enumerate(self.sections):
+            if sec == name and idx == index:
+                end = len(self.lines) + 1
+                for other in self.sections[pos + 1 :]:
+                    if not other[0].startswith(name + "."):
+                        end = other[2]
+                        break
+                return no, end
+        return None
+
+    def line(self, table: str, index: int = 0, key: str | None = None) -> int | None:
+        """Line of ``key`` in the ``index``-th ``[table]``/``[[table]]`` (or of the header itself)."""
+        span = self._section_span(table, index)
+        if span is None:
+            return None
+        start, end = span
+        if key is None:
+            return start
+        head = key.split(".")[0]
+        pat = re.compile(rf"^\s*[\"']?{re.escape(head)}[\"']?\s*=")
+        for no in range(start + 1, end):
+            if pat.match(self.lines[no - 1]):
+                return no
+        # dotted sub-table such as [problems.target]
+        sub = self._section_span(f"{table}.{head}", 0)
+        return sub[0] if sub else start
+
+
+class _Ctx:
+    def __init__(self, origin: str, locator: _Locator) -> None:
+        self.origin = origin
+        self.loc = locator
+
+    def error(self, table: str, index: int, key: str | None, message: str, *, array: bool = True) -> SuiteError:
+        line = self.loc.line(table, index, key)
+        where = f"{self.origin}:{line}" if line is not None else self.origin
+        path = f"{table}[{index}]" if array else table
+        if key is not None:
+            path = f"{path}.{key}"
+        return SuiteError(f"{where}: {path}: {message}")
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """A built-in suite by name (``"quick"``) or a suite TOML file.
+
+    Raises:
+        SuiteError: unknown name, unreadable file, invalid TOML, or an invalid key
+            (the message names the file, line and key).
+    """
+    text_name = str(name_or_path)
+    if text_name in BUILTIN_SUITES:
+        return parse_suite(BUILTIN_SUITES[text_name], origin=f"builtin:{text_name}")
+    path = Path(name_or_path)
+    if not path.is_file():
+        known = ", ".join(sorted(BUILTIN_SUITES))
+        raise SuiteError(f"--suite {text_name!r} is neither a built-in suite ({known}) nor an existing TOML file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError(f"cannot read suite file {path}: {exc}") from exc
+    return parse_suite(text, origin=str(path), base_dir=path.resolve().parent)
+
+
+def parse_suite(text: str, *, origin: str = "<suite>", base_dir: Path | None = None) -> Suite:
+    """Parse suite TOML text.
+
+    ``[suite]`` keys: ``name`` (str, required), ``budget`` (int >= 1, evaluations per run,
+    required), ``seeds`` (int >= 1, default 5), ``seed`` (int, default 0), ``batch_size`` (int,
+    default problem ``batch_size``), ``description``.
+
+    ``[[problems]]`` keys: ``id`` (unique), ``kind``, ``generator`` and ``scorer`` (a registry
+    name or a table ``{ name = ..., <options> }``), ``target`` (``{ heldout_digit, index }``,
+    ``{ path }`` or ``{ npy }``), ``originals`` (``{ heldout_class, count }`` or ``{ npy }``),
+    ``k``, ``batch_size``, ``aggregate``, ``success`` (threshold for the success rate),
+    ``ref_point`` (hypervolume reference), ``options`` (other keyword arguments).
+
+    ``[[optimizers]]`` keys: ``name``, ``params`` (table), ``label`` (unique display name),
+    ``problems`` (list of problem ids it runs on; default: the applicability rule).
+
+    Relative paths resolve against ``base_dir``.
+
+    Raises:
+        SuiteError: with ``origin:line: key: message``.
+    """
+    if tomllib is None:  # pragma: no cover - Python 3.10 without tomli
+        raise SuiteError("reading suite files on Python 3.10 needs tomli: pip install tomli")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(f"{origin}: invalid TOML: {exc}") from exc
+    ctx = _Ctx(origin, _Locator(text))
+    base = base_dir or Path.cwd()
+
+    for key in data:
+        if key not in ("suite", "problems", "optimizers"):
+            line = ctx.loc.line(key) or _top_key_line(text, key)
+            where = f"{origin}:{line}" if line else origin
+            raise SuiteError(f"{where}: unknown top-level key {key!r}; expected [suite], [[problems]], [[optimizers]]")
+
+    head = data.get("suite")
+    if not isinstance(head, dict):
+        raise SuiteError(f"{origin}: missing [suite] table (with name, budget, seeds)")
+    _unknown(ctx, "suite", 0, head, SUITE_KEYS, array=False)
+    name = _req_str(ctx, "suite", 0, head, "name", array=False)
+    budget = _int(ctx, "suite", 0, head, "budget", minimum=1, default=None, array=False)
+    seeds = _int(ctx, "suite", 0, head, "seeds", minimum=1, default=5, array=False)
+    seed = _int(ctx, "suite", 0, head, "seed", minimum=0, default=0, array=False)
+    batch_size = _int(ctx, "suite", 0, head, "batch_size", minimum=1, default=0, array=False)
+
+    raw_problems = data.get("problems")
+    if not isinstance(raw_problems, list) or not raw_problems:
+        raise SuiteError(f"{origin}: the suite needs at least one [[problems]] entry")
+    problems = tuple(_parse_problem(ctx, i, raw, base, batch_size or None) for i, raw in enumerate(raw_problems))
+    ids = [p.id for p in problems]
+    for i, pid in enumerate(ids):
+        if pid in ids[:i]:
+            raise ctx.error("problems", i, "id", f"problem id {pid!r} is used twice")
+
+    raw_opts = data.get("optimizers")
+    if not isinstance(raw_opts, list) or not raw_opts:
+        raise SuiteError(f"{origin}: the suite needs at least one [[optimizers]] entry")
+    optimizers = tuple(_parse_optimizer(ctx, i, raw, set(ids)) for i, raw in enumerate(raw_opts))
+    labels = [o.label for o in optimizers]
+    for i, lab in enumerate(labels):
+        if lab in labels[:i]:
+            raise ctx.error("optimizers", i, "label", f"optimizer label {lab!r} is used twice; set a distinct label")
+    return Suite(name, problems, optimizers, budget, seeds, seed, origin)
+
+
+def _top_key_line(text: str, key: str) -> int | None:
+    pat = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+    for no, line in enumerate(text.splitlines(), start=1):
+        if pat.match(line):
+            return no
+    return None
+
+
+def _unknown(ctx: _Ctx, table: str, i: int, raw: dict[str, Any], known: Sequence[str], *, array: bool = True) -> None:
+    for key in raw:
+        if key not in known:
+            import difflib
+
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ctx.error(table, i, key, f"unknown key{hint}; known keys: {', '.join(known)}", array=array)
+
+
+def _req_str(ctx: _Ctx, table: str, i: int, raw: dict[str, Any], key: str, *, array: bool = True) -> str:
+    if key not in raw:
+        raise ctx.error(table, i, None, f"missing required key {key!r}", array=array)
+    val = raw[key]
+    if not isinstance(val, str) or not val.strip():
+        raise ctx.error(table, i, key, f"expected a non-empty string, got {val!r}", array=array)
+    return val.strip()
+
+
+def _int(
+    ctx: _Ctx,
+    table: str,
+    i: int,
+    raw: dict[str, Any],
+    key: str,
+    *,
+    minimum: int,
+    default: int | None,
+    array: bool = True,
+) -> int:
+    if key not in raw:
+        if default is None:
+            raise ctx.error(table, i, None, f"missing required key {key!r}", array=array)
+        return default
+    val = raw[key]
+    if isinstance(val, bool) or not isinstance(val, int) or val < minimum:
+        raise ctx.error(table, i, key, f"expected an integer >= {minimum}, got {val!r}", array=array)
+    return val
+
+
+def _named(ctx: _Ctx, i: int, raw: dict[str, Any], key: str) -> tuple[str, dict[str, Any]]:
+    if key not in raw:
+        raise ctx.error("problems", i, None, f"missing required key {key!r}")
+    val = raw[key]
+    if isinstance(val, str) and val.strip():
+        return val.strip(), {}
+    if isinstance(val, dict) and isinstance(val.get("name"), str):
+        opts = {k: v for k, v in val.items() if k != "name"}
+        return str(val["name"]), opts
+    raise ctx.error("problems", i, key, f"expected a registry name or a table {{ name = ..., options }}, got {val!r}")
+
+
+def _resolve_path(value: Any, base: Path) -> str:
+    p = Path(str(value)).expanduser()
+    return str(p if p.is_absolute() else (base / p).resolve())
+
+
+def _parse_problem(ctx: _Ctx, i: int, raw: Any, base: Path, batch_size: int | None) -> ProblemSpec:
+    if not isinstance(raw, dict):
+        raise ctx.error("problems", i, None, "expected a table")
+    _unknown(ctx, "problems", i, raw, PROBLEM_KEYS)
+    pid = _req_str(ctx, "problems", i, raw, "id")
+    kind = _req_str(ctx, "problems", i, raw, "kind")
+    gen, gen_opts = _named(ctx, i, raw, "generator")
+    scorer, sc_opts = _named(ctx, i, raw, "scorer")
+
+    options: dict[str, Any] = {}
+    if "options" in raw:
+        if not isinstance(raw["options"], dict):
+            raise ctx.error("problems", i, "options", f"expected a table of keyword arguments, got {raw['options']!r}")
+        options.update(raw["options"])
+    for key, minimum in (("k", 1), ("batch_size", 1)):
+        if key in raw:
+            options[key] = _int(ctx, "problems", i, raw, key, minimum=minimum, default=None)
+    if batch_size and "batch_size" not in options:
+        options["batch_size"] = batch_size
+    if "aggregate" in raw:
+        if raw["aggregate"] not in ("none", "mean"):
+            raise ctx.error("problems", i, "aggregate", f"expected 'none' or 'mean', got {raw['aggregate']!r}")
+        options["aggregate"] = raw["aggregate"]
+
+    target = None
+    if "target" in raw:
+        target = _parse_image_source(ctx, i, raw["target"], "target", base, ("heldout_digit", "index"))
+    originals = None
+    if "originals" in raw:
+        originals = _parse_image_source(ctx, i, raw["originals"], "originals", base, ("heldout_class", "count"))
+
+    if kind == "target-similarity" and target is None:
+        raise ctx.error("problems", i, None, "kind 'target-similarity' needs a 'target' table")
+    if kind == "centroid-diversity" and originals is None:
+        raise ctx.error("problems", i, None, "kind 'centroid-diversity' needs an 'originals' table")
+    if kind == "set-diversity" and options.get("k", 5) < 2:
+        raise ctx.error("problems", i, "k", f"set-diversity needs k >= 2, got {options.get('k')}")
+
+    success = None
+    if "success" in raw:
+        val = raw["success"]
+        if isinstance(val, bool) or not isinstance(val, (int, float)):
+            raise ctx.error("problems", i, "success", f"expected a number (fitness threshold), got {val!r}")
+        success = float(val)
+    ref_point = None
+    if "ref_point" in raw:
+        val = raw["ref_point"]
+        if not isinstance(val, list) or not val or not all(isinstance(v, (int, float)) for v in val):
+            raise ctx.error("problems", i, "ref_point", f"expected a list of numbers, got {val!r}")
+        ref_point = [float(v) for v in val]
+    return ProblemSpec(
+        id=pid,
+        kind=kind,
+        generator=gen,
+        scorer=scorer,
+        generator_options=gen_opts,
+        scorer_options=sc_opts,
+        target=target,
+        originals=originals,
+        options=options,
+        success=success,
+        ref_point=ref_point,
+    )
+
+
+def _parse_image_source(
+    ctx: _Ctx, i: int, val: Any, key: str, base: Path, mnist_keys: tuple[str, str]
+) -> dict[str, Any]:
+    label_key, extra_key = mnist_keys
+    if not isinstance(val, dict):
+        raise ctx.error("problems", i, key, f"expected a table such as {{ {label_key} = 3 }}, {{ path = ... }}")
+    sources = [s for s in (label_key, "path", "npy") if s in val]
+    if len(sources) != 1:
+        raise ctx.error("problems", i, key, f"give exactly one of {label_key!r}, 'path', 'npy'; got keys {sorted(val)}")
+    allowed = {label_key, extra_key} if sources[0] == label_key else {sources[0]}
+    extra = sorted(set(val) - allowed)
+    if extra:
+        raise ctx.error("problems", i, key, f"unexpected keys {extra} next to {sources[0]!r}")
+    out = dict(val)
+    if sources[0] == label_key:
+        for sub in (label_key, extra_key):
+            if sub in out and (isinstance(out[sub], bool) or not isinstance(out[sub], int) or out[sub] < 0):
+                raise ctx.error("problems", i, key, f"{key}.{sub} must be a non-negative integer, got {out[sub]!r}")
+    else:
+        out[sources[0]] = _resolve_path(out[sources[0]], base)
+    return out
+
+
+def _parse_optimizer(ctx: _Ctx, i: int, raw: Any, problem_ids: set[str]) -> OptimizerSpec:
+    if not isinstance(raw, dict):
+        raise ctx.error("optimizers", i, None, "expected a table")
+    _unknown(ctx, "optimizers", i, raw, OPTIMIZER_KEYS)
+    name = _req_str(ctx, "optimizers", i, raw, "name")
+    params = raw.get("params", {})
+    if not isinstance(params, dict):
+        raise ctx.error("optimizers", i, "params", f"expected a table of parameters, got {params!r}")
+    label = raw.get("label", "")
+    if not isinstance(label, str):
+        raise ctx.error("optimizers", i, "label", f"expected a string, got {label!r}")
+    problems = raw.get("problems")
+    if problems is not None:
+        if not isinstance(problems, list) or not all(isinstance(p, str) for p in problems):
+            raise ctx.error("optimizers", i, "problems", f"expected a list of problem ids, got {problems!r}")
+        unknown = sorted(set(problems) - problem_ids)
+        if unknown:
+            raise ctx.error("optimizers", i, "problems", f"unknown problem ids {unknown}; known: {sorted(problem_ids)}")
+    return OptimizerSpec(name, dict(params), label, tuple(problems) if problems is not None else None)
+
+
+# --------------------------------------------------------------------------------------------
+# built-in suites
+# --------------------------------------------------------------------------------------------
+QUICK_TOML = """\
+# The built-in `quick` suite: the embedded MNIST models, minutes on a 2-core CPU.
+# Applicability: set-ga and map-elites run on set problems (k > 1) only; the other
+# optimizers run on every single-objective problem (see latentbridge.bench.optimizers).
+[suite]
+name = "quick"
+budget = 800
+seeds = 5
+seed = 0
+batch_size = 500
+
+[[problems]]
+id = "target-3"
+kind = "target-similarity"
+generator = "mnist-dcgan"
+scorer = "mnist-embed"
+target = { heldout_digit = 3, index = 0 }
+
+[[problems]]
+id = "target-5"
+kind = "target-similarity"
+generator = "mnist-dcgan"
+scorer = "mnist-embed"
+target = { heldout_digit = 5, index = 0 }
+
+[[problems]]
+id = "target-8"
+kind = "target-similarity"
+generator = "mnist-dcgan"
+scorer = "mnist-embed"
+target = { heldout_digit = 8, index = 0 }
+
+[[problems]]
+id = "setdiv-rmse"
+kind = "set-diversity"
+generator = "mnist-dcgan"
+scorer = "rmse"
+k = 5
+
+[[problems]]
+id = "setdiv-ncc"
+kind = "set-diversity"
+generator = "mnist-dcgan"
+scorer = "ncc"
+k = 5
+
+[[problems]]
+id = "centroid-7"
+kind = "centroid-diversity"
+generator = "mnist-dcgan"
+scorer = "ncc"
+originals = { heldout_class = 7, count = 40 }
+k = 5
+
+[[optimizers]]
+name = "paper-ga"
+params = { pop_size = 50 }
+
+[[optimizers]]
+name = "set-ga"
+params = { pop_size = 50 }
+
+[[optimizers]]
+name = "random"
+
+[[optimizers]]
+name = "map-elites"
+
+[[optimizers]]
+name = "ng:CMA"
+params = { batch = 50 }
+
+[[optimizers]]
+name = "ng:TwoPointsDE"
+params = { batch = 50 }
+
+[[optimizers]]
+name = "pymoo:DE"
+params = { pop_size = 50 }
+"""
+
+#: Built-in suites by name (TOML text, parsed like a file).
+BUILTIN_SUITES: dict[str, str] = {"quick": QUICK_TOML}
