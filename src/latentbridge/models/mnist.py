@@ -1,0 +1,248 @@
+"""The embedded MNIST models: an unconditional DCGAN generator and a small digit classifier/embedder."""
+
+from __future__ import annotations
+
+import importlib.resources
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import InputError, WeightsError
+
+__all__ = [
+    "DCGAN_WEIGHTS",
+    "EMBED_WEIGHTS",
+    "LATENT_DIM",
+    "DCGANGenerator",
+    "DigitCNN",
+    "default_weights_path",
+    "load_dcgan",
+    "load_digit_cnn",
+]
+
+#: Dimension of the DCGAN's latent vector z ~ N(0, I).
+LATENT_DIM: int = 100
+#: File names of the shipped weights inside ``latentbridge/models/weights/``.
+DCGAN_WEIGHTS: str = "mnist_dcgan.pt"
+EMBED_WEIGHTS: str = "mnist_embed.pt"
+
+_REBUILD = "rebuild it with `latentbridge train mnist` (or `python -m latentbridge.models.train`)"
+
+
+class DCGANGenerator(nn.Module):
+    """Unconditional DCGAN generator for 28×28 grey digits.
+
+    ``Linear(100 → 128·7·7) → BN → ReLU → reshape (128, 7, 7) → ConvT(128 → 64, 4, s2) → BN → ReLU
+    → ConvT(64 → 1, 4, s2) → tanh``: 7×7 → 14×14 → 28×28.
+
+    Args:
+        latent_dim: Length of z.
+        channels: Feature maps at 7×7 (halved at 14×14).
+    """
+
+    def __init__(self, latent_dim: int = LATENT_DIM, channels: int = 128) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.channels = channels
+        self.project = nn.Sequential(
+            nn.Linear(latent_dim, channels * 7 * 7, bias=False),
+            nn.BatchNorm1d(channels * 7 * 7),
+            nn.ReLU(inplace=True),
+        )
+        self.upsample = nn.Sequential(
+            nn.ConvTranspose2d(channels, channels // 2, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(channels // 2),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(channels // 2, 1, 4, stride=2, padding=1),
+            nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Generate digits.
+
+        Args:
+            z: float32 tensor of shape ``(n, latent_dim)``, drawn from N(0, I).
+
+        Returns:
+            float32 tensor of shape ``(n, 1, 28, 28)`` with values in [-1, 1] (-1 = background).
+
+        Raises:
+            InputError: if ``z`` is not 2-D with ``latent_dim`` columns.
+        """
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise InputError(f"z must have shape (n, {self.latent_dim}), found {tuple(z.shape)}")
+        h = self.project(z).view(-1, self.channels, 7, 7)
+        out: torch.Tensor = self.upsample(h)
+        return out
+
+
+class DigitCNN(nn.Module):
+    """Small CNN that classifies 28×28 digits and exposes its 128-d penultimate layer as an embedding.
+
+    ``[Conv3×3(1→32) → BN → ReLU → MaxPool] (14×14) → [Conv3×3(32→64) → BN → ReLU → MaxPool] (7×7)
+    → [Conv3×3(64→128) → BN → ReLU → MaxPool] (3×3) → Flatten(1152) → Linear(1152→128) → ReLU``
+    = features; ``Dropout(0.3) → Linear(128→10)`` = logits.
+
+    Args:
+        feature_dim: Width of the penultimate (embedding) layer.
+    """
+
+    def __init__(self, feature_dim: int = 128) -> None:
+        super().__init__()
+        self.feature_dim = feature_dim
+
+        def block(c_in: int, c_out: int) -> list[nn.Module]:
+            return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+        self.body = nn.Sequential(
+            *block(1, 32),
+            nn.MaxPool2d(2),
+            *block(32, 64),
+            nn.MaxPool2d(2),
+            *block(64, 128),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(128 * 3 * 3, feature_dim),
+            nn.ReLU(inplace=True),
+        )
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(feature_dim, 10))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate-layer embedding.
+
+        Args:
+            x: float32 tensor of shape ``(n, 1, 28, 28)`` with values in [-1, 1].
+
+        Returns:
+            float32 tensor of shape ``(n, feature_dim)`` (non-negative: after a ReLU).
+
+        Raises:
+            InputError: if ``x`` is not ``(n, 1, 28, 28)``.
+        """
+        if x.ndim != 4 or tuple(x.shape[1:]) != (1, 28, 28):
+            raise InputError(f"x must have shape (n, 1, 28, 28) with values in [-1, 1], found {tuple(x.shape)}")
+        out: torch.Tensor = self.body(x)
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits.
+
+        Args:
+            x: float32 tensor of shape ``(n, 1, 28, 28)`` with values in [-1, 1].
+
+        Returns:
+            float32 tensor of shape ``(n, 10)``: unnormalised logits for digits 0..9.
+        """
+        out: torch.Tensor = self.head(self.features(x))
+        return out
+
+    def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities.
+
+        Args:
+            x: float32 tensor of shape ``(n, 1, 28, 28)`` with values in [-1, 1].
+
+        Returns:
+            float32 tensor of shape ``(n, 10)``; rows sum to 1.
+        """
+        return torch.softmax(self.forward(x), dim=1)
+
+
+def default_weights_path(name: str) -> Path:
+    """Path of a shipped weight file.
+
+    Args:
+        name: File name inside ``latentbridge/models/weights/`` (e.g. ``"mnist_dcgan.pt"``).
+
+    Returns:
+        The file's path (it may not exist).
+    """
+    return Path(str(importlib.resources.files("latentbridge.models") / "weights" / name))
+
+
+def _read_state_dict(path: Path, device: str | torch.device) -> dict[str, torch.Tensor]:
+    """Load a state dict saved with ``torch.save`` and cast floating tensors to float32."""
+    if not path.is_file():
+        raise WeightsError(f"expected model weights at {path}, but no such file exists; {_REBUILD}")
+    try:
+        obj: Any = torch.load(path, weights_only=True, map_location=device)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise WeightsError(
+            f"expected a torch state dict in {path}, but it cannot be read ({type(exc).__name__}: {exc}); "
+            f"the file is corrupt or not a weights file: {_REBUILD}"
+        ) from exc
+    if not isinstance(obj, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+        raise WeightsError(f"expected a state dict (str → tensor) in {path}, found {type(obj).__name__}; {_REBUILD}")
+    return {k: (v.float() if v.is_floating_point() else v) for k, v in obj.items()}
+
+
+def _load_into(module: nn.Module, path: Path, device: str | torch.device) -> None:
+    """Load the weights at ``path`` into ``module`` strictly, turning mismatches into WeightsError."""
+    state = _read_state_dict(path, device)
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise WeightsError(
+            f"the weights in {path} do not fit {type(module).__name__}: missing keys {missing[:5]}"
+            f"{' ...' if len(missing) > 5 else ''}, unexpected keys {unexpected[:5]}"
+            f"{' ...' if len(unexpected) > 5 else ''}; pass the file of the right model or {_REBUILD}"
+        )
+    bad = [
+        f"{k}: expected {tuple(v.shape)}, found {tuple(state[k].shape)}"
+        for k, v in expected.items()
+        if tuple(v.shape) != tuple(state[k].shape)
+    ]
+    if bad:
+        raise WeightsError(f"the weights in {path} have wrong tensor shapes ({'; '.join(bad[:3])}); {_REBUILD}")
+    module.load_state_dict(state, strict=True)
+
+
+def _finish(module: nn.Module, device: str | torch.device) -> None:
+    module.to(device)
+    module.eval()
+    module.requires_grad_(False)
+
+
+def load_dcgan(path: str | Path | None = None, device: str | torch.device = "cpu") -> DCGANGenerator:
+    """Load the DCGAN generator, in eval mode with gradients off.
+
+    Args:
+        path: A state-dict file; ``None`` loads the shipped ``models/weights/mnist_dcgan.pt``.
+        device: Where to put the module.
+
+    Returns:
+        A :class:`DCGANGenerator` mapping ``(n, 100)`` float32 z to ``(n, 1, 28, 28)`` images in [-1, 1].
+
+    Raises:
+        WeightsError: if the file is missing, unreadable, or holds another model's weights.
+    """
+    file = default_weights_path(DCGAN_WEIGHTS) if path is None else Path(path)
+    model = DCGANGenerator()
+    _load_into(model, file, device)
+    _finish(model, device)
+    return model
+
+
+def load_digit_cnn(path: str | Path | None = None, device: str | torch.device = "cpu") -> DigitCNN:
+    """Load the digit classifier/embedder, in eval mode with gradients off.
+
+    Args:
+        path: A state-dict file; ``None`` loads the shipped ``models/weights/mnist_embed.pt``.
+        device: Where to put the module.
+
+    Returns:
+        A :class:`DigitCNN`: ``.features`` gives ``(n, 128)`` embeddings, ``forward`` ``(n, 10)`` logits.
+
+    Raises:
+        WeightsError: if the file is missing, unreadable, or holds another model's weights.
+    """
+    file = default_weights_path(EMBED_WEIGHTS) if path is None else Path(path)
+    model = DigitCNN()
+    _load_into(model, file, device)
+    _finish(model, device)
+    return model
