@@ -15,10 +15,11 @@ BUDGET = 1200
 def _evolve(problem: lb.TargetSimilarity, seed: int, pop: int = 40) -> float:
     """A plain generational GA with elitism: tournament 3, Gaussian mutation (σ=0.3, every gene)."""
     rng = np.random.default_rng(seed)
+    stop = problem.n_evals + BUDGET
     X = problem.sample(pop, seed=rng)
     f = problem.evaluate(X)
     best = float(f.min())
-    while problem.n_evals + pop <= BUDGET:
+    while problem.n_evals + pop - 1 <= stop:
         parents = X[tournament(f, pop - 1, k=3, rng=rng)]
         kids = gaussian_mutation(parents, sigma=0.3, prob=1.0, rng=rng)
         fk = problem.evaluate(kids)

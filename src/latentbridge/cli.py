@@ -82,6 +82,131 @@ def train_cmd(
     raise typer.Exit(train.main(argv))
 
 
+@app.command("bench")
+def bench_cmd(
+    suite: Annotated[str, typer.Option("--suite", help="A built-in suite ('quick') or a suite TOML file.")] = "quick",
+    optimizers: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated optimizers replacing the suite's: paper-ga, set-ga, random, map-elites, "
+            "pymoo:<Algorithm>, ng:<name>, or plugin names."
+        ),
+    ] = None,
+    budget: Annotated[int | None, typer.Option(help="Evaluations per run (overrides the suite).")] = None,
+    seeds: Annotated[int | None, typer.Option(help="Runs per (problem, optimizer) (overrides the suite).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Parallel runs (default: CPU cores, at most 4; 1 with --executor serial).")
+    ] = None,
+    executor: Annotated[
+        str | None, typer.Option(help="serial, process or dask (default: process when workers > 1, else serial).")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (default: a local cluster of --workers processes).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Output directory (bench.sqlite and reports).")] = Path("results"),
+    resume: Annotated[bool, typer.Option("--resume", help="Run only the runs not yet stored in OUT.")] = False,
+    threads: Annotated[
+        int | None, typer.Option(help="torch threads per run (default 1; use --workers to scale out).")
+    ] = None,
+    report: Annotated[bool, typer.Option(help="Write OUT/report.html, report.md and leaderboard.csv.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+) -> None:
+    """Run a benchmark suite: every (problem, optimizer, seed) run, stored in OUT/bench.sqlite, then the leaderboard."""
+    from rich.console import Console
+
+    from .bench import BenchInterrupted, Store, build_leaderboard, load_suite, print_leaderboard, run_suite
+    from .bench import report as bench_report
+    from .errors import LatentBridgeError
+
+    console = Console()
+    err = Console(stderr=True)
+    import os
+
+    if workers is None:
+        workers = 1 if executor == "serial" else min(4, os.cpu_count() or 1)
+    if workers < 1:
+        raise typer.BadParameter(f"--workers must be >= 1, got {workers}")
+    if executor is None:
+        executor = "dask" if scheduler is not None else ("process" if workers > 1 else "serial")
+    if executor not in ("serial", "process", "dask"):
+        raise typer.BadParameter(f"--executor must be serial, process or dask, got {executor!r}")
+    try:
+        spec = load_suite(suite).with_overrides(
+            optimizers=optimizers.split(",") if optimizers else None, budget=budget, seeds=seeds
+        )
+    except LatentBridgeError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    db = out / "bench.sqlite"
+    with Store(db) as store:
+        try:
+            summary = run_suite(
+                spec,
+                store,
+                executor=executor,  # type: ignore[arg-type]
+                workers=workers,
+                scheduler=scheduler,
+                resume=resume,
+                threads=threads,
+                console=err,
+                progress=progress,
+            )
+        except BenchInterrupted as exc:
+            err.print(
+                f"[yellow]interrupted:[/yellow] {exc.finished} runs finished and stored in {db}, "
+                f"{exc.remaining} not run. Continue with the same command plus --resume."
+            )
+            raise typer.Exit(130) from None
+        except KeyboardInterrupt:
+            err.print(f"[yellow]interrupted[/yellow] before any run finished; {db} is unchanged.")
+            raise typer.Exit(130) from None
+        except LatentBridgeError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+        board = build_leaderboard(store.runs(spec.name))
+    print_leaderboard(board, console)
+    console.print(summary.describe())
+    if report:
+        bench_report.to_html(board, out / "report.html", title=f"latentbridge bench: {spec.name}")
+        (out / "report.md").write_text(bench_report.to_markdown(board), encoding="utf-8")
+        bench_report.to_csv(board, out / "leaderboard.csv")
+        console.print(f"Reports: {out / 'report.html'}, {out / 'report.md'}, {out / 'leaderboard.csv'}")
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+@app.command("leaderboard")
+def leaderboard_cmd(
+    db: Annotated[Path, typer.Argument(help="A bench database (OUT/bench.sqlite).")],
+    html: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report here.")] = None,
+    md: Annotated[Path | None, typer.Option("--md", help="Write Markdown here.")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="Write CSV here.")] = None,
+    suite: Annotated[str | None, typer.Option(help="Only this suite (default: every suite in DB).")] = None,
+    images: Annotated[bool, typer.Option(help="Image grids in the HTML report (rebuilds the problems).")] = True,
+) -> None:
+    """Print the leaderboard of stored runs, or write it as HTML, Markdown or CSV."""
+    from rich.console import Console
+
+    from .bench import Store, build_leaderboard, print_leaderboard
+    from .bench import report as bench_report
+
+    if not db.is_file():
+        raise typer.BadParameter(f"no bench database at {db}", param_hint="DB")
+    with Store(db, readonly=True) as store:
+        board = build_leaderboard(store.runs(suite))
+    console = Console()
+    if html is None and md is None and csv is None:
+        print_leaderboard(board, console)
+        return
+    if html is not None:
+        bench_report.to_html(board, html, images=images)
+    if md is not None:
+        md.write_text(bench_report.to_markdown(board), encoding="utf-8")
+    if csv is not None:
+        bench_report.to_csv(board, csv)
+    console.print(f"wrote {', '.join(str(p) for p in (html, md, csv) if p is not None)}")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
