@@ -51,7 +51,7 @@ __all__ = [
 
 #: Epochs used for the shipped weights.
 CNN_EPOCHS: int = 8
-GAN_EPOCHS: int = 12
+GAN_EPOCHS: int = 40
 #: Number of generated samples (z from ``np.random.default_rng(0)``) the GAN is judged on.
 N_EVAL_SAMPLES: int = 512
 METADATA_FILE: str = "mnist_models.json"
@@ -319,6 +319,7 @@ def train_dcgan(
     ema_decay: float = 0.995,
     classifier: DigitCNN | None = None,
     eval_every: int = 0,
+    d_channels: int = 32,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Train the unconditional :class:`DCGANGenerator` on the 4,000 training digits and save it.
@@ -338,6 +339,7 @@ def train_dcgan(
         classifier: If given, the saved generator is judged with :func:`evaluate_generator`.
         eval_every: With a classifier, also judge the averaged generator every ``eval_every`` epochs
             (recorded as ``mean_max_prob`` in ``history``; uses its own RNG, so training is unchanged).
+        d_channels: Width of the (not shipped) discriminator's first convolution.
         log: Called with a one-line progress message after every epoch.
 
     Returns:
@@ -353,7 +355,7 @@ def train_dcgan(
     history: list[dict[str, Any]] = []
     with _reproducible(seed, threads) as gen:
         g = DCGANGenerator()
-        d = Discriminator()
+        d = Discriminator(d_channels)
         g.apply(_init_dcgan)
         d.apply(_init_dcgan)
         g_ema = copy.deepcopy(g).requires_grad_(False)
@@ -416,6 +418,7 @@ def train_dcgan(
         "threads": threads,
         "params": _n_params(g_ema),
         "discriminator_params": _n_params(d),
+        "d_channels": d_channels,
         "file": file_info,
         "history": history,
     }
@@ -465,8 +468,10 @@ def _card(meta: dict[str, Any], grid_rel: str) -> str:
     """Markdown model card for the two models from the metadata written by :func:`train_all`."""
     cnn, gan = meta["digit_cnn"], meta["dcgan"]
     mb = 1024 * 1024
+    dch = int(gan.get("d_channels", 32))
     argv = (
-        f"--seed {meta['seed']} --threads {meta['threads']} --cnn-epochs {cnn['epochs']} --gan-epochs {gan['epochs']}"
+        f"--seed {meta['seed']} --threads {meta['threads']} --cnn-epochs {cnn['epochs']} "
+        f"--gan-epochs {gan['epochs']} --d-channels {dch}"
     )
     return f"""# Embedded MNIST models
 
@@ -511,8 +516,8 @@ Pixels are scaled to [-1, 1] (`x / 127.5 - 1`, background = -1), shape `(n, 1, 2
   `ConvTranspose2d(64 → 1, 4, stride 2, pad 1)` → tanh → `(n, 1, 28, 28)` in [-1, 1].
   {gan["params"]:,} parameters.
 * **Training**: unconditional (labels never used), non-saturating GAN loss against a DCGAN
-  discriminator (`Conv 4×4 s2 1→32`, LeakyReLU 0.2, `Conv 4×4 s2 32→64`, BN, LeakyReLU, dropout 0.3,
-  `Linear 3136→1`; {gan["discriminator_params"]:,} parameters, not shipped); Adam lr 2e-4,
+  discriminator (`Conv 4×4 s2 1→{dch}`, LeakyReLU 0.2, `Conv 4×4 s2 {dch}→{2 * dch}`,
+  BN, LeakyReLU, dropout 0.3, `Linear → 1`; {gan["discriminator_params"]:,} parameters, not shipped); Adam lr 2e-4,
   β = (0.5, 0.999) for both; one-sided label smoothing (real target 0.9); DCGAN N(0, 0.02) init;
   batch {gan["batch_size"]}, {gan["epochs"]} epochs (one D and one G step per batch, last partial batch dropped).
   The shipped weights are an exponential moving average (decay {gan["ema_decay"]}) of the generator's
@@ -567,6 +572,7 @@ def train_all(
     threads: int = 2,
     cnn_epochs: int = CNN_EPOCHS,
     gan_epochs: int = GAN_EPOCHS,
+    d_channels: int = 32,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Train both MNIST models, evaluate them and write metadata (and optionally the model card).
@@ -596,6 +602,7 @@ def train_all(
         threads=threads,
         classifier=classifier,
         eval_every=3,
+        d_channels=d_channels,
         log=log,
     )
     wall = time.perf_counter() - t0
@@ -662,6 +669,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--cnn-epochs", type=int, default=CNN_EPOCHS, help=f"default {CNN_EPOCHS}")
     parser.add_argument("--gan-epochs", type=int, default=GAN_EPOCHS, help=f"default {GAN_EPOCHS}")
+    parser.add_argument("--d-channels", type=int, default=32, help="discriminator width (default 32)")
     args = parser.parse_args(argv)
     meta = train_all(
         args.out_dir,
@@ -670,6 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         threads=args.threads,
         cnn_epochs=args.cnn_epochs,
         gan_epochs=args.gan_epochs,
+        d_channels=args.d_channels,
         log=lambda msg: print(msg, file=sys.stderr, flush=True),
     )
     print(
