@@ -23,59 +23,18 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import random
 import statistics
 import sys
 import time
 import warnings
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
-import torch
-from numpy.typing import ArrayLike, NDArray
+from _common import TrivialProblem, deap_paper_ga
 
-import latentbridge as lb
 from latentbridge import operators as ops
 
 POP = 200
-
-
-class TrivialProblem(lb.LatentProblem):
-    """A LatentProblem whose fitness is ``sum(z**2)``: optimizer overhead without generator cost."""
-
-    kind = "trivial"
-
-    def __init__(self, dim: int) -> None:
-        # no generator/scorer: only what optimizers touch (dim, n_obj, latent, bounds, sample, evaluate)
-        self.k = 1
-        self._latent = lb.LatentSpace((dim,))
-        import threading
-
-        self._lock = threading.Lock()
-        self._n_evals = 0
-        self.batch_size = 10**9
-
-    @property
-    def latent(self) -> lb.LatentSpace:
-        return self._latent
-
-    @property
-    def n_obj(self) -> int:
-        return 1
-
-    def config(self) -> dict[str, Any]:
-        return {"kind": self.kind, "dim": self.dim}
-
-    def evaluate(self, Z: ArrayLike) -> NDArray[np.float64]:
-        Zf = np.asarray(Z, dtype=np.float64)
-        Zf = Zf.reshape(-1, self.dim)
-        self._n_evals += Zf.shape[0]
-        out: NDArray[np.float64] = np.einsum("ij,ij->i", Zf, Zf)
-        return out
-
-    def _fitness(self, images: torch.Tensor) -> torch.Tensor:  # pragma: no cover - never called
-        raise NotImplementedError
 
 
 # ------------------------------------------------------------------------------------------------
@@ -141,43 +100,8 @@ def run_pymoo_default_ga(dim: int, gens: int, seed: int) -> tuple[float, int]:
 
 def run_deap(dim: int, gens: int, seed: int) -> tuple[float, int]:
     """Seed 000's GA in DEAP's standard toolbox (cxBlend, mutGaussian, selTournament), batched evaluation."""
-    from deap import base, creator, tools
-
-    if not hasattr(creator, "FitnessMinLB"):
-        creator.create("FitnessMinLB", base.Fitness, weights=(-1.0,))
-        creator.create("IndividualLB", list, fitness=creator.FitnessMinLB)
-    problem = TrivialProblem(dim)
-    random.seed(seed)
-    rng = np.random.default_rng(seed)
-    tb = base.Toolbox()
-    tb.register("mate", tools.cxBlend, alpha=0.2)
-    tb.register("mutate", tools.mutGaussian, mu=0.0, sigma=1.0, indpb=0.001)
-    tb.register("select", tools.selTournament, tournsize=3)
-    hof = tools.HallOfFame(1)
-    t0 = time.perf_counter()
-
-    def evaluate(inds: list[Any]) -> None:  # the seed's batched evaluation of invalid individuals
-        if inds:
-            F = problem.evaluate(np.array(inds, dtype=np.float64))
-            for ind, f in zip(inds, F, strict=True):
-                ind.fitness.values = (float(f),)
-
-    pop = [creator.IndividualLB(z) for z in problem.sample(POP, rng).tolist()]
-    evaluate(pop)
-    hof.update(pop)
-    for _ in range(gens):  # eaSimple: select, varAnd (cxpb=0.75, mutpb=1 with per-gene indpb), evaluate invalid
-        off = [tb.clone(ind) for ind in tb.select(pop, len(pop))]
-        for i in range(1, len(off), 2):
-            if random.random() < 0.75:
-                off[i - 1], off[i] = tb.mate(off[i - 1], off[i])
-                del off[i - 1].fitness.values, off[i].fitness.values
-        for i in range(len(off)):
-            (off[i],) = tb.mutate(off[i])
-            del off[i].fitness.values
-        evaluate([ind for ind in off if not ind.fitness.valid])
-        hof.update(off)
-        pop[:] = off
-    return time.perf_counter() - t0, POP * (gens + 1)
+    secs, _, generated = deap_paper_ga(TrivialProblem(dim), generations=gens, seed=seed, pop_size=POP, batched=True)
+    return secs, generated
 
 
 def _nevergrad_runner(optimizer: str) -> Callable[[int, int, int], tuple[float, int]]:
