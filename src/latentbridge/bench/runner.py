@@ -286,39 +286,26 @@ _TIMED: dict[type, type] = {}
 
 
 def _timed_class(cls: type[LatentProblem]) -> type[LatentProblem]:
-    """A subclass of ``cls`` whose ``evaluate`` reports to the run's recorder.
+    """A subclass of ``cls`` whose evaluations report to the run's recorder.
 
-    ``evaluate_with`` (fitness plus descriptors, used by MAP-Elites) reports the same way.
+    ``evaluate`` and ``evaluate_with`` (fitness plus descriptors, used by MAP-Elites) both
+    run through ``LatentProblem._run``, which is the one method wrapped here.
     Optimizers that call ``_generate_chunks`` and ``_fitness`` directly are timed too and
     recognised afterwards because ``problem.n_evals`` exceeds what went through
     ``evaluate``; their best and trace are then taken from their result.
     """
     if cls not in _TIMED:
-        base_evaluate = cls.evaluate
-        base_evaluate_with = cls.evaluate_with
+        base_run = cls._run
         base_chunks = cls._generate_chunks
         base_fitness = cls._fitness
 
-        def evaluate(self: LatentProblem, Z: Any) -> NDArray[np.float64]:
+        def _run(self: LatentProblem, Z: Any, describe: Any) -> tuple[NDArray[np.float64], Any]:
+            # evaluate() and evaluate_with() both go through _run: one wrapper times and observes both
             rec: _Recorder = self._bench_recorder  # type: ignore[attr-defined]
             t0 = time.perf_counter()
             rec.depth += 1
             try:
-                out = base_evaluate(self, Z)
-            finally:
-                rec.depth -= 1
-            t1 = time.perf_counter()
-            rec.observe(Z, out)
-            rec.eval_time += t1 - t0
-            rec.book_time += time.perf_counter() - t1
-            return out
-
-        def evaluate_with(self: LatentProblem, Z: Any, describe: Any) -> tuple[NDArray[np.float64], Any]:
-            rec: _Recorder = self._bench_recorder  # type: ignore[attr-defined]
-            t0 = time.perf_counter()
-            rec.depth += 1
-            try:
-                out, desc = base_evaluate_with(self, Z, describe)
+                out, desc = base_run(self, Z, describe)
             finally:
                 rec.depth -= 1
             t1 = time.perf_counter()
@@ -353,9 +340,7 @@ def _timed_class(cls: type[LatentProblem]) -> type[LatentProblem]:
             cls.__name__,
             (cls,),
             {
-                "evaluate": evaluate,
-                "__call__": evaluate,
-                "evaluate_with": evaluate_with,
+                "_run": _run,
                 "_generate_chunks": _generate_chunks,
                 "_fitness": _fitness,
                 "__module__": __name__,
