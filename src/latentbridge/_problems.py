@@ -311,7 +311,21 @@ class TargetSimilarity(LatentProblem):
         return d.mean(dim=1, keepdim=True) if self.aggregate == "mean" else d
 
 
-class SetDiversity(LatentProblem):
+class _SingleScorerProblem(LatentProblem):
+    """A single-objective problem measured by one scorer (the seed-002 set problems)."""
+
+    @property
+    def scorer(self) -> Scorer:
+        """The scorer."""
+        return self.scorers[0]
+
+    @property
+    def n_obj(self) -> int:
+        """Always 1."""
+        return 1
+
+
+class SetDiversity(_SingleScorerProblem):
     """Seed 002: a solution is a *set* of ``k`` latents; minimise how alike their images are.
 
     Fitness is the mean pairwise similarity of the ``k`` images over the
@@ -335,16 +349,6 @@ class SetDiversity(LatentProblem):
         super().__init__(generator, scorer, k=k, batch_size=batch_size)
         self._iu = torch.triu_indices(self.k, self.k, offset=1)
 
-    @property
-    def scorer(self) -> Scorer:
-        """The scorer."""
-        return self.scorers[0]
-
-    @property
-    def n_obj(self) -> int:
-        """Always 1."""
-        return 1
-
     def _pair_values(self, images: torch.Tensor, *, similarity: bool) -> torch.Tensor:
         m, k = images.shape[:2]
         feats = self.scorer.embed(images.reshape(m * k, *images.shape[2:]))
@@ -367,7 +371,7 @@ class SetDiversity(LatentProblem):
         return out
 
 
-class CentroidDiversity(LatentProblem):
+class CentroidDiversity(_SingleScorerProblem):
     """Seed 002's supervisor: pick ``k`` generated images far from the class centroid.
 
     For a solution of ``k`` latents, the centroid is the pixel-wise mean image of the
@@ -408,16 +412,6 @@ class CentroidDiversity(LatentProblem):
         self.n_originals = int(imgs.shape[0])
         self._orig_sum = imgs.to(torch.float64).sum(dim=0).to(generator.device)
         self._orig_digest = hashlib.sha256(imgs.numpy().tobytes()).hexdigest()
-
-    @property
-    def scorer(self) -> Scorer:
-        """The scorer."""
-        return self.scorers[0]
-
-    @property
-    def n_obj(self) -> int:
-        """Always 1."""
-        return 1
 
     def _extra_config(self) -> dict[str, Any]:
         return {"originals_sha256": self._orig_digest, "n_originals": self.n_originals}
