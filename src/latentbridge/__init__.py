@@ -14,7 +14,7 @@ Importing latentbridge never imports nevergrad or pymoo.
 
 from __future__ import annotations
 
-from . import errors
+from . import errors, images
 from ._generators import TorchGenerator
 from ._latent import LatentSpace
 from ._plugins import (
@@ -65,4 +65,5 @@ __all__ = [
     # misc
     "__version__",
     "errors",
+    "images",
 ]
