@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import abc
 import difflib
 import importlib
 import inspect
@@ -227,15 +228,16 @@ class TournamentSelection(Selection):  # type: ignore[misc]
         return idx.reshape(n_select, n_parents)
 
 
-class _VectorCrossover(Crossover):  # type: ignore[misc]
+class _VectorCrossover(Crossover, abc.ABC):  # type: ignore[misc]
     """Two parents → two children; ``do`` gathers all parents into one array (no per-mating loop)."""
 
     def __init__(self, prob: float) -> None:
         super().__init__(n_parents=2, n_offsprings=2, prob=1.0)
         self.p_pair = ops.check_probability(prob, "prob")
 
+    @abc.abstractmethod
     def _kernel(self, p1: Array, p2: Array, prob: float, rng: np.random.Generator) -> tuple[Array, Array]:
-        raise NotImplementedError
+        """Children of parent pairs ``p1``, ``p2`` (each ``(m, d)``), pair probability ``prob``."""
 
     def cross(self, P: Array, rng: np.random.Generator) -> Array:
         """Array form: parents ``(2, m, d)`` → children ``(2 * m, d)`` (all first children, then all second).
@@ -305,7 +307,7 @@ class UniformCrossover(_VectorCrossover):
         return ops.uniform_crossover(p1, p2, swap=self.swap, prob=prob, rng=rng)
 
 
-class _VectorMutation(Mutation):  # type: ignore[misc]
+class _VectorMutation(Mutation, abc.ABC):  # type: ignore[misc]
     """Per-gene mutation applied to every individual (pymoo's per-individual ``prob`` is 1)."""
 
     def __init__(self, prob: float) -> None:
@@ -313,9 +315,9 @@ class _VectorMutation(Mutation):  # type: ignore[misc]
         super().__init__(prob=1.0, prob_var=p)
         self.p_gene = p
 
+    @abc.abstractmethod
     def mutate(self, X: Array, rng: np.random.Generator) -> Array:
         """Array form: mutated copy ``(n, d)`` of ``X``."""
-        raise NotImplementedError
 
     def _do(self, problem: Any, X: Array, *args: Any, random_state: Any = None, **kwargs: Any) -> Array:
         return self.mutate(np.asarray(X, dtype=np.float64), _rng(random_state))
