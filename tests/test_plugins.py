@@ -171,6 +171,17 @@ def test_import_does_not_load_optimization_frameworks() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_import_is_light_and_lazy_names_resolve() -> None:
+    code = (
+        "import sys, latentbridge as lb; assert 'torch' not in sys.modules, 'torch imported eagerly'; "
+        "from latentbridge import TargetSimilarity, NCCScorer; assert lb.TargetSimilarity is TargetSimilarity; "
+        "assert lb.images.grid and 'torch' in sys.modules; assert set(lb.__all__) <= set(dir(lb))"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        lb.nope  # noqa: B018
+
+
 def test_every_hookspec_is_documented_and_implemented_by_builtins() -> None:
     from latentbridge import _builtins, hookspecs
 

@@ -9,13 +9,16 @@ or pymoo optimizer can drive (see :mod:`latentbridge.pymoo` and
     gen = lb.load_generator("mnist-dcgan")
     scorer = lb.load_scorer("mnist-embed")
 
-Importing latentbridge never imports nevergrad or pymoo.
+Importing latentbridge never imports nevergrad or pymoo, and imports torch only when a
+torch-backed name (a problem, scorer, generator wrapper or ``images``) is first used.
 """
 
 from __future__ import annotations
 
-from . import errors, images
-from ._generators import TorchGenerator
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from . import errors
 from ._latent import LatentSpace
 from ._plugins import (
     get_plugin_manager,
@@ -26,11 +29,44 @@ from ._plugins import (
     registry,
     reset_plugins,
 )
-from ._problems import CentroidDiversity, LatentProblem, SetDiversity, TargetSimilarity
 from ._protocols import LatentGenerator, Scorer, SupportsSimilarity
 from ._result import OptimizeResult, Trace
-from ._scorers import EmbeddingScorer, NCCScorer, RMSEScorer
 from .hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from . import images
+    from ._generators import TorchGenerator
+    from ._problems import CentroidDiversity, LatentProblem, SetDiversity, TargetSimilarity
+    from ._scorers import EmbeddingScorer, NCCScorer, RMSEScorer
+
+# Names whose modules import torch are loaded on first access (PEP 562), so that `import latentbridge`
+# (and a plugin module that only needs `latentbridge.hookimpl`) does not pay torch's import time.
+_LAZY: dict[str, str] = {
+    "TorchGenerator": "._generators",
+    "CentroidDiversity": "._problems",
+    "LatentProblem": "._problems",
+    "SetDiversity": "._problems",
+    "TargetSimilarity": "._problems",
+    "EmbeddingScorer": "._scorers",
+    "NCCScorer": "._scorers",
+    "RMSEScorer": "._scorers",
+    "images": ".images",
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'latentbridge' has no attribute {name!r}")
+    module = importlib.import_module(target, __name__)
+    value = module if name == "images" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __version__ = "0.1.0"
 
