@@ -181,6 +181,52 @@ def test_fast_path_gives_identical_runs(name: str, set_problem: lb.SetDiversity)
     assert fast.trace.best == slow.trace.best
 
 
+def test_fast_driver_pauses_full_collections_only_during_the_run(
+    target_problem: lb.TargetSimilarity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    seen: list[tuple[bool, int]] = []
+    collect = gc.collect
+
+    def spy(generation: int = 2) -> int:
+        seen.append((gc.isenabled(), generation))
+        return collect(generation)
+
+    monkeypatch.setattr(gc, "collect", spy)
+    assert gc.isenabled()
+    lbng.minimize(target_problem, "TwoPointsDE", 60, batch=20, seed=0)
+    assert gc.isenabled()
+    assert seen == [(False, 1)] * 3  # young generations collected after every batch, automatic GC paused
+
+    seen.clear()
+    lbng.minimize(target_problem, "TwoPointsDE", 60, batch=20, seed=0, fast=False)
+    assert seen == []  # the stock driver leaves the collector alone
+
+    calls = iter(range(10))
+    evaluate = target_problem.evaluate
+
+    def failing(Z: Any) -> Any:
+        if next(calls) == 2:
+            raise RuntimeError("model exploded")
+        return evaluate(Z)
+
+    with monkeypatch.context() as m:
+        m.setattr(target_problem, "evaluate", failing)
+        with pytest.raises(RuntimeError, match="exploded"):
+            lbng.minimize(target_problem, "CMA", 100, batch=20, seed=0)
+    assert gc.isenabled()  # restored whatever way the run ends
+
+    gc.disable()
+    try:
+        seen.clear()
+        lbng.minimize(target_problem, "CMA", 40, batch=20, seed=0)
+        assert not gc.isenabled()  # a caller's choice is kept
+        assert seen == []
+    finally:
+        gc.enable()
+
+
 def test_default_batch(target_problem: lb.TargetSimilarity) -> None:
     res = lbng.minimize(target_problem, "OnePlusOne", 30, seed=0)
     assert res.params["batch"] == 30  # min(budget, batch_size // k)

@@ -1,0 +1,177 @@
+"""The nevergrad driver's lighter parameter tree (issue 7) changes no candidate and no state."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import latentbridge as lb
+from latentbridge.testing import tiny_generator
+
+ng = pytest.importorskip("nevergrad")
+lbng = pytest.importorskip("latentbridge.nevergrad")
+light = pytest.importorskip("latentbridge._ng_light")
+
+
+@pytest.fixture(scope="module")
+def target_problem() -> lb.TargetSimilarity:
+    gen = tiny_generator(latent_dim=8, seed=0)
+    z = torch.from_numpy(np.random.default_rng(42).standard_normal((1, 8)).astype(np.float32))
+    return lb.TargetSimilarity(gen, lb.load_scorer("rmse"), gen.generate(z)[0], batch_size=64)
+
+
+def _stock_items(param: Any) -> list[tuple[Any, Any]]:
+    """What nevergrad's own Subobjects scan yields for ``param``."""
+    from nevergrad.parametrization import utils
+
+    return list(utils.Subobjects.items(param._subobjects))
+
+
+def _state(node: Any, uids: dict[str, str]) -> dict[str, Any]:
+    """Every attribute of ``node``'s tree, comparable between a stock and a light tree.
+
+    uids are random: each is checked to be a uuid4 and replaced by its order of first
+    appearance (so parenthood links are still compared); layers by their types and
+    indices; the random state by its content.
+    """
+
+    def uid(u: str) -> str:
+        assert re.fullmatch(r"[0-9a-f]{32}", u)
+        assert uuid.UUID(hex=u).version == 4
+        return uids.setdefault(u, f"uid{len(uids)}")
+
+    out: dict[str, Any] = {"__class__": "Array" if type(node).__name__ == "LeanArray" else type(node).__name__}
+    for key, value in sorted(node.__dict__.items()):
+        if key == "uid":
+            out[key] = uid(value)
+        elif key == "parents_uids":
+            out[key] = [uid(u) for u in value]
+        elif key == "heritage":
+            out[key] = {k: uid(v) if k == "lineage" else v for k, v in value.items()}
+        elif key == "_layers":
+            assert value[0] is node
+            assert all(x._layers is value for x in value)
+            out[key] = [(type(x).__name__, x._layer_index, x.__dict__.keys() - {"_layers"}) for x in value[1:]]
+        elif key == "_subobjects":
+            assert value.obj is node
+            out[key] = (value.attribute, [k for k, _ in _stock_items(node)], [k for k, _ in value.items()])
+        elif key == "_random_state":
+            out[key] = None if value is None else str(value.get_state())
+        elif isinstance(value, np.ndarray):
+            out[key] = (value.dtype, value.shape, value.tobytes())
+        elif isinstance(value, ng.p.Parameter):
+            out[key] = _state(value, uids)
+        elif type(value).__module__.startswith("nevergrad") and not callable(value):
+            out[key] = (type(value).__name__, vars(value))  # FunctionInfo...: compared by content
+        elif key == "_content":
+            out[key] = {k: _state(v, uids) for k, v in value.items()}
+        else:
+            out[key] = value
+    return out
+
+
+def _life(param: Any) -> list[dict[str, Any]]:
+    """States of a candidate's life: spawned, given data, frozen, checked, and a grandchild."""
+    uids: dict[str, str] = {}
+    param.freeze()
+    states = [_state(param, uids)]
+    child = param.spawn_child()
+    states.append(_state(child, uids))
+    child.set_standardized_data(np.linspace(-1, 1, param.dimension), reference=param)
+    states.append(_state(child, uids))
+    assert child.satisfies_constraints(param)
+    child.freeze()
+    states.append(_state(child, uids))
+    grandchild = child.spawn_child()
+    grandchild.mutate() if not grandchild._frozen else None
+    states.append(_state(grandchild, uids))
+    states.append({"std": child.get_standardized_data(reference=param).tobytes(), "value": child.value.tobytes()})
+    states.append({"copy": _state(child.copy(), uids), "name": param.name, "repr": repr(child)})
+    return states
+
+
+@pytest.mark.parametrize("bounded", [False, True])
+def test_light_tree_has_every_attribute_of_the_stock_tree(target_problem: lb.TargetSimilarity, bounded: bool) -> None:
+    stock = lbng.parametrization(target_problem, bounded=bounded, seed=0)
+    lean = light.lighten(lbng.parametrization(target_problem, bounded=bounded, seed=0))
+    assert type(lean).__name__ == "LeanArray"
+    assert _life(lean) == _life(stock)
+
+
+def test_unnamed_array_keeps_nevergrad_name() -> None:
+    stock, lean = ng.p.Array(shape=(3,)), light.lighten(ng.p.Array(shape=(3,)))
+    assert lean.name == stock.name == "Array{(3,)}"
+
+
+def test_uuid4_hex_is_a_uuid4() -> None:
+    for _ in range(100):
+        u = light._uuid4_hex()
+        assert uuid.UUID(hex=u).version == 4
+        assert uuid.UUID(hex=u).hex == u
+
+
+def test_frozen_candidate_still_refuses_changes(target_problem: lb.TargetSimilarity) -> None:
+    lean = light.lighten(lbng.parametrization(target_problem, seed=0))
+    child = lean.spawn_child()
+    child.freeze()
+    with pytest.raises(RuntimeError, match="frozen"):
+        child.value = np.zeros(child.dimension)
+    with pytest.raises(RuntimeError, match="frozen"):
+        child.set_standardized_data(np.zeros(child.dimension))
+
+
+def test_lighten_rescans_after_a_new_attribute(target_problem: lb.TargetSimilarity) -> None:
+    lean = light.lighten(lbng.parametrization(target_problem))
+    extra = ng.p.Scalar()
+    lean.extra_param = extra  # a new sub-parameter: the recorded keys are stale, the count is not
+    assert ("extra_param", extra) in lean._subobjects.items()
+    with pytest.raises(light._NotClonable):  # a Scalar sub-parameter: copies take nevergrad's path
+        light._clone(lean)
+    child = lean.spawn_child()
+    assert child.extra_param is not extra
+    assert type(child.extra_param) is ng.p.Scalar
+
+
+def _first_negative(x: Any) -> bool:
+    return float(x[0]) < 0
+
+
+def test_constraints_take_nevergrads_path(target_problem: lb.TargetSimilarity) -> None:
+    lean = light.lighten(lbng.parametrization(target_problem, seed=0))
+    lean.register_cheap_constraint(_first_negative)
+    child = lean.spawn_child()
+    child.set_standardized_data(np.ones(lean.dimension), reference=lean)
+    assert not child.satisfies_constraints(lean)
+    child.set_standardized_data(-np.ones(lean.dimension), reference=lean)
+    assert child.satisfies_constraints(lean)
+
+
+def test_candidate_random_state_stays_lazy() -> None:
+    """A tree without a random state initialises it on first use, as stock nevergrad does (global numpy RNG)."""
+    results = []
+    for lean in (False, True):
+        p = ng.p.Array(shape=(4,))
+        if lean:
+            light.lighten(p)
+        np.random.seed(3)  # noqa: NPY002 - nevergrad seeds a missing random state from the legacy global RNG
+        child = p.spawn_child()
+        results.append((child.value.tobytes(), str(p.random_state.get_state())))
+    assert results[0] == results[1]
+
+
+_OPTIMIZERS = ["TwoPointsDE", "DE", "PSO", "OnePlusOne", "CMA", "DiagonalCMA", "RandomSearch", "TBPSA", "NGOpt"]
+
+
+@pytest.mark.parametrize("name", _OPTIMIZERS)
+@pytest.mark.parametrize("bounded", [False, True])
+def test_fast_driver_matches_stock(name: str, bounded: bool, target_problem: lb.TargetSimilarity) -> None:
+    fast = lbng.minimize(target_problem, name, 60, batch=20, seed=7, bounded=bounded)
+    slow = lbng.minimize(target_problem, name, 60, batch=20, seed=7, bounded=bounded, fast=False)
+    np.testing.assert_array_equal(fast.x, slow.x)
+    assert fast.trace.best == slow.trace.best
+    np.testing.assert_array_equal(fast.extra["recommendation"], slow.extra["recommendation"])
