@@ -276,6 +276,19 @@ def test_seed_gas_are_registered() -> None:
     assert repr(paper) == "LatentPaperGA"
 
 
+def test_seed_gas_have_the_pymoo_presets_settings() -> None:
+    """One algorithm under one name: nevergrad's registry entries use the pymoo presets' defaults."""
+    import inspect
+
+    pytest.importorskip("pymoo")
+    from latentbridge import pymoo as lbpm
+
+    for preset, seed_ga in ((lbpm.paper_ga, lbng.LatentPaperGA), (lbpm.set_ga, lbng.LatentSetGA)):
+        defaults = {k: p.default for k, p in inspect.signature(preset).parameters.items()}
+        cfg = seed_ga.config()
+        assert defaults == {k: cfg[k] for k in defaults}, preset.__name__
+
+
 def test_registration_is_idempotent() -> None:
     lbng.register_seed_gas()
     lbng.register_seed_gas()
@@ -299,7 +312,7 @@ def test_seed_ga_with_plain_nevergrad() -> None:
     opt.parametrization.random_state = np.random.RandomState(0)
     rec = opt.minimize(lambda x: float(np.sum((x - 1.0) ** 2)))
     assert float(np.sum((rec.value - 1.0) ** 2)) < 1.0
-    assert opt.generation >= 10  # 600 evals, 49 per generation after the first 50
+    assert opt.generation == 1 + (600 - 100) // 99  # 99 offspring per generation after the first 100
 
 
 @pytest.mark.parametrize(("name", "kind"), [("LatentPaperGA", "target"), ("LatentSetGA", "set")])

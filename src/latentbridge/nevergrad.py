@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._presets import PAPER_GA, SET_GA
 from ._problems import LatentProblem
 from ._result import OptimizeResult, Trace
 from ._validation import check_positive_int
@@ -71,35 +72,11 @@ __all__ = [
 
 Array = NDArray[np.float64]
 
-#: Registry names of the seeds' GAs and their configuration.
+#: Registry names of the seeds' GAs and their configuration (the values of the pymoo presets,
+#: ``latentbridge._presets``).
 _SEED_GA_CONFIGS: dict[str, dict[str, Any]] = {
-    # seed 000 (StyleGAN2 + FaceNet): pop 200, tournament 3, BLX-α (α=0.2, pC=0.75),
-    # Gaussian mutation μ=0 σ=1 with per-gene probability 0.001, generational replacement.
-    "LatentPaperGA": dict(
-        pop_size=200,
-        tournament_size=3,
-        crossover="blx",
-        alpha=0.2,
-        p_crossover=0.75,
-        mutation="gaussian",
-        mu=0.0,
-        sigma=1.0,
-        p_mutation=0.001,
-        elitism=0,
-    ),
-    # seed 002 (set diversity): tournament, uniform crossover, creep mutation, elitism 1.
-    # The seed gives no numbers for these; the values below are latentbridge's choice.
-    "LatentSetGA": dict(
-        pop_size=50,
-        tournament_size=3,
-        crossover="uniform",
-        swap=0.5,
-        p_crossover=0.9,
-        mutation="creep",
-        step=0.1,
-        p_mutation=0.1,
-        elitism=1,
-    ),
+    "LatentPaperGA": dict(crossover="blx", mutation="gaussian", **PAPER_GA),
+    "LatentSetGA": dict(crossover="uniform", mutation="creep", **SET_GA),
 }
 
 
@@ -299,7 +276,7 @@ def minimize(
             the same seed gives the same result.
         bounded: Passed to :func:`parametrization` (ignored for an instance).
         fast: Driver shortcuts that change no candidate, loss or recommendation
-            (see ``docs/nevergrad-driver.md``): drive the sub-optimizer that ``NGOpt`` /
+            (measured in ``benchmarks/README.md``): drive the sub-optimizer that ``NGOpt`` /
             ``CMA`` select directly; cache the CMA strategy object that nevergrad's
             ``_CMA.es`` re-validates at every tell; a lighter parameter tree (same
             attributes, fewer steps: ``latentbridge._ng_light``); and Python's

@@ -37,6 +37,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import operators as ops
+from ._presets import PAPER_GA, SET_GA
 from ._problems import LatentProblem
 from ._result import OptimizeResult, Trace
 from .errors import InputError, UnknownNameError, missing_extra
@@ -666,15 +667,15 @@ class PriorRandomSearch(Algorithm):  # type: ignore[misc]
 
 
 def paper_ga(
-    pop_size: int = 200,
-    alpha: float = 0.2,
-    p_crossover: float = 0.75,
-    sigma: float = 1.0,
-    p_mutation: float = 0.001,
-    tournament_size: int = 3,
+    pop_size: int = PAPER_GA["pop_size"],
+    alpha: float = PAPER_GA["alpha"],
+    p_crossover: float = PAPER_GA["p_crossover"],
+    sigma: float = PAPER_GA["sigma"],
+    p_mutation: float = PAPER_GA["p_mutation"],
+    tournament_size: int = PAPER_GA["tournament_size"],
     *,
-    mu: float = 0.0,
-    elitism: int = 0,
+    mu: float = PAPER_GA["mu"],
+    elitism: int = PAPER_GA["elitism"],
 ) -> GenerationalGA:
     """Seed 000's GA (DEAP ``eaSimple`` with the paper's operators) as a pymoo algorithm.
 
@@ -709,21 +710,21 @@ def paper_ga(
 
 
 def set_ga(
-    pop_size: int = 100,
-    step: float = 0.1,
-    p_mutation: float = 0.1,
-    tournament_size: int = 3,
+    pop_size: int = SET_GA["pop_size"],
+    step: float = SET_GA["step"],
+    p_mutation: float = SET_GA["p_mutation"],
+    tournament_size: int = SET_GA["tournament_size"],
     *,
-    swap: float = 0.5,
-    p_crossover: float = 1.0,
-    elitism: int = 1,
+    swap: float = SET_GA["swap"],
+    p_crossover: float = SET_GA["p_crossover"],
+    elitism: int = SET_GA["elitism"],
 ) -> GenerationalGA:
     """Seed 002's GA for sets of latents: uniform crossover, creep mutation, tournament, elitism 1.
 
     Seed 002 gives no numbers beyond "elitism of 1"; the defaults (population 100,
-    creep ``U(-0.1, 0.1)`` per gene with probability 0.1, tournament 3, swap 0.5) are
-    ours. Each generation the ``pop_size - 1`` offspring plus the best individual form
-    the new pool.
+    creep ``U(-0.1, 0.1)`` per gene with probability 0.1, tournament 3, swap 0.5 on
+    every pair) are ours, shared with nevergrad's ``"LatentSetGA"``. Each generation
+    the ``pop_size - 1`` offspring plus the best individual form the new pool.
 
     Args:
         pop_size: Pool size.
