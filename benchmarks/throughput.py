@@ -166,13 +166,13 @@ def run_paper_ga(problem: lb.LatentProblem, budget: int, seed: int) -> tuple[flo
     return secs, problem.n_evals
 
 
-def _ng_runner(optimizer: str, batch: int = 200) -> Contender:
+def _ng_runner(optimizer: str, batch: int = 200, fast: bool = True) -> Contender:
     def run(problem: lb.LatentProblem, budget: int, seed: int) -> tuple[float, int]:
         import latentbridge.nevergrad as lbng
 
         problem.reset_counter()
         t0 = time.perf_counter()
-        lbng.minimize(problem, optimizer, budget, batch=batch, seed=seed)
+        lbng.minimize(problem, optimizer, budget, batch=batch, seed=seed, fast=fast)
         return time.perf_counter() - t0, problem.n_evals
 
     return run
@@ -303,6 +303,8 @@ def section_optimizers(
         ("latentbridge paper_ga (pymoo, pop 200)", run_paper_ga),
         ("latentbridge nevergrad CMA (batch 200)", _ng_runner("CMA")),
         ("latentbridge nevergrad TwoPointsDE (batch 200)", _ng_runner("TwoPointsDE")),
+        ("same driver, stock nevergrad objects (fast=False), CMA", _ng_runner("CMA", fast=False)),
+        ("same driver, stock nevergrad objects (fast=False), TwoPointsDE", _ng_runner("TwoPointsDE", fast=False)),
         ("DEAP seed-000 GA, one evaluation per individual", _deap_runner(False, one_budget)),
         ("DEAP seed-000 GA, batched map", _deap_runner(True)),
     ]
@@ -515,9 +517,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=None, help="repeats (evaluate; 5, 2 in all)")
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     ap.add_argument("--batch-sizes", default=None, help="batch sizes (evaluate; 1,8,32,128,512, in all 32,128,512)")
-    ap.add_argument("--budget", type=int, default=1200, help="evaluations per optimizer run (optimizers)")
+    ap.add_argument("--budget", type=int, default=2400, help="evaluations per optimizer run (optimizers)")
     ap.add_argument("--one-budget", type=int, default=400, help="budget of DEAP one-at-a-time (optimizers)")
-    ap.add_argument("--rounds", type=int, default=4, help="interleaved rounds (optimizers, memory, scaling)")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (optimizers, memory, scaling)")
     ap.add_argument("--raw-batch-sizes", default="200,256,512", help="raw batch sizes tried for the limit")
     ap.add_argument("--memory-batch-size", type=int, default=128)
     ap.add_argument("--memory-generations", type=int, default=2)
