@@ -81,27 +81,28 @@ def _standin_weights() -> tuple[Path, Path]:
     return gen_path, emb_path
 
 
-def load_models(*, allow_standin: bool = True) -> tuple[Any, Any, NDArray[np.float32], str]:
+def load_models(*, allow_standin: bool = True, device: str | None = None) -> tuple[Any, Any, NDArray[np.float32], str]:
     """``(generator, scorer, target, weights_note)``: ``mnist-dcgan``, ``mnist-embed``, held-out digit 3.
 
     While the shipped weights do not exist yet, ``allow_standin`` loads the *same
     architectures* with seeded random weights through the same registry factories
     (``path=``), which costs the same per forward; ``weights_note`` says which.
+    ``device`` (``"cuda"``...) is where both models run; ``None`` is the CPU.
     """
     from latentbridge.data import heldout_digit
     from latentbridge.errors import WeightsError
 
     target = heldout_digit(3)
     try:
-        gen = lb.load_generator("mnist-dcgan")
-        scorer = lb.load_scorer("mnist-embed")
+        gen = lb.load_generator("mnist-dcgan", device=device)
+        scorer = lb.load_scorer("mnist-embed", device=device)
         return gen, scorer, target, "shipped weights"
     except WeightsError:
         if not allow_standin:
             raise
     gen_path, emb_path = _standin_weights()
-    gen = lb.load_generator("mnist-dcgan", path=gen_path)
-    scorer = lb.load_scorer("mnist-embed", path=emb_path)
+    gen = lb.load_generator("mnist-dcgan", path=gen_path, device=device)
+    scorer = lb.load_scorer("mnist-embed", path=emb_path, device=device)
     return gen, scorer, target, "STAND-IN: same architectures, random weights (shipped weights not built yet)"
 
 
@@ -127,16 +128,21 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def machine_header(threads: int) -> list[str]:
-    """Markdown bullet lines: date, machine, CPU, cores, threads, accelerator, versions."""
+def machine_header(threads: int, device: str = "cpu") -> list[str]:
+    """Markdown bullet lines: date, machine, CPU, threads, accelerator (used by ``device`` or not), versions."""
     vs = versions()
+    if device.startswith("cuda"):
+        index = torch.device(device).index or 0
+        accel = f"- accelerator: {torch.cuda.get_device_name(index)} (models on {device})"
+    elif torch.cuda.is_available():
+        accel = f"- accelerator: {torch.cuda.get_device_name(0)} present, not used (models on {device})"
+    else:
+        accel = "- accelerator: none (CPU only; no device was lent to this run)"
     return [
         f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}",
         f"- machine: {platform.system()} {platform.machine()}, {cpu_name()}, {os.cpu_count()} logical CPUs visible, "
         f"torch intra-op threads {threads}, load average {os.getloadavg()[0]:.1f} at start",
-        "- accelerator: none (CPU only; no device was lent to this run)"
-        if not torch.cuda.is_available()
-        else f"- accelerator: {torch.cuda.get_device_name(0)}",
+        accel,
         "- versions: " + ", ".join(f"{k} {v}" for k, v in vs.items()),
     ]
 

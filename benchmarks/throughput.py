@@ -24,7 +24,8 @@ Contenders are interleaved round by round and each ratio is the median of per-ro
 ratios (these 2-core machines are shared: compare ratios, not absolute numbers).
 
 Run: ``python benchmarks/throughput.py [--section evaluate|optimizers|memory|scaling|all]
-[--record]`` (``--record`` writes the tables into ``benchmarks/README.md``).
+[--device cpu|cuda] [--record]`` (``--record`` writes the tables into ``benchmarks/README.md``; a run
+on another device than the CPU gets its own block there).
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ from latentbridge.data import heldout_digit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import deap_paper_ga, load_models, machine_header
 
+#: Where the models run (``--device``); timers stop only after :func:`_sync`.
+DEVICE = torch.device("cpu")
+
+
+def _sync() -> None:
+    """Wait for the accelerator's queued work, so that a timer measures it (no-op on the CPU)."""
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
+
 
 def _best_of(fn: Callable[[], object], repeats: int) -> float:
     """Median wall time of ``repeats`` calls (after one warm-up)."""
@@ -65,14 +75,14 @@ def _best_of(fn: Callable[[], object], repeats: int) -> float:
 
 def section_evaluate(n: int, repeats: int, batch_sizes: list[int]) -> list[dict[str, float]]:
     """Throughput of evaluate() vs one-at-a-time vs raw forward, for each batch size."""
-    gen = lb.load_generator("mnist-dcgan")
-    scorer = lb.load_scorer("mnist-embed")
+    gen = lb.load_generator("mnist-dcgan", device=DEVICE)
+    scorer = lb.load_scorer("mnist-embed", device=DEVICE)
     target = heldout_digit(3)
     rows = []
     Z = lb.LatentSpace((100,)).sample(n, seed=0)
-    z_t = torch.from_numpy(Z.astype(np.float32))
+    z_t = torch.from_numpy(Z.astype(np.float32)).to(DEVICE)
     with torch.inference_mode():
-        t_feat = scorer.embed(torch.from_numpy(target)[None])
+        t_feat = scorer.embed(torch.from_numpy(target)[None].to(DEVICE))
 
     # one candidate at a time: a Python loop of single-row evaluate() calls (seed 000's starting point)
     one = lb.TargetSimilarity(gen, scorer, target, batch_size=1)
@@ -87,6 +97,7 @@ def section_evaluate(n: int, repeats: int, batch_sizes: list[int]) -> list[dict[
             with torch.inference_mode():
                 for s in range(0, n, bs):
                     scorer.distance(scorer.embed(gen.generate(z_t[s : s + bs])), t_feat)
+            _sync()
 
         def ev(problem: lb.TargetSimilarity = problem) -> None:
             problem.evaluate(Z)
@@ -134,11 +145,13 @@ def _raw_runner(bs: int) -> Contender:
     def run(problem: lb.LatentProblem, budget: int, seed: int) -> tuple[float, int]:
         assert isinstance(problem, lb.TargetSimilarity)
         gen, scorer, t_feat = problem.generator, problem.scorers[0], problem._target_feats[0]
-        z = torch.from_numpy(problem.sample(budget, seed=seed).astype(np.float32))
+        z = torch.from_numpy(problem.sample(budget, seed=seed).astype(np.float32)).to(DEVICE)
+        _sync()
         t0 = time.perf_counter()
         with torch.inference_mode():
             for s in range(0, budget, bs):
                 scorer.distance(scorer.embed(gen.generate(z[s : s + bs])), t_feat)
+        _sync()
         return time.perf_counter() - t0, budget
 
     return run
@@ -285,7 +298,7 @@ def section_optimizers(
     budget: int, rounds: int, batch_sizes: list[int], one_budget: int
 ) -> tuple[str, dict[str, float]]:
     """Optimizers end to end vs the raw limit and vs DEAP one-at-a-time, as a Markdown table."""
-    gen, scorer, target, note = load_models()
+    gen, scorer, target, note = load_models(device=str(DEVICE))
     probe = lb.TargetSimilarity(gen, scorer, target, batch_size=max(batch_sizes))
     # best batch size of the raw forward (median of 3 per size)
     best_bs, best_rate = batch_sizes[0], 0.0
@@ -408,7 +421,7 @@ def section_memory(batch_size: int, generations: int, rounds: int, threads: int)
 # -- scaling ----------------------------------------------------------------------------------------
 def section_scaling(ks: list[int], images: int, rounds: int, batch_size: int) -> str:
     """Evaluations/s as the latents per solution grow (k = 1: target similarity; k > 1: set diversity)."""
-    gen, scorer, target, note = load_models()
+    gen, scorer, target, note = load_models(device=str(DEVICE))
     lines = [
         f"Each measurement generates and scores {images} images (= {images} / k solutions), batch_size {batch_size} "
         f"images per forward; models: {note}. k = 1 is target similarity (a set needs two images), k > 1 "
@@ -428,13 +441,14 @@ def section_scaling(ks: list[int], images: int, rounds: int, batch_size: int) ->
         n = max(4, images // k)
         pop = min(200, n // 2)
         Z = problem.sample(n, seed=0)
-        z_img = torch.from_numpy(Z.reshape(n * k, -1).astype(np.float32))
+        z_img = torch.from_numpy(Z.reshape(n * k, -1).astype(np.float32)).to(DEVICE)
 
         def raw(_p: lb.LatentProblem, _b: int, _s: int, z_img: torch.Tensor = z_img, k: int = k) -> tuple[float, int]:
             t0 = time.perf_counter()
             with torch.inference_mode():
                 for s in range(0, z_img.shape[0], batch_size):
                     scorer.embed(gen.generate(z_img[s : s + batch_size]))
+            _sync()
             return time.perf_counter() - t0, z_img.shape[0] // k
 
         def ev(p: lb.LatentProblem, _b: int, _s: int, Z: np.ndarray = Z) -> tuple[float, int]:  # type: ignore[type-arg]
@@ -489,10 +503,19 @@ def _evaluate_md(n: int, repeats: int, batch_sizes: list[int]) -> str:
     return "\n".join(lines)
 
 
-def record(markdown: str) -> None:
-    """Write ``markdown`` between this benchmark's markers in its own README section (only there)."""
+def record(markdown: str, device: str = "cpu") -> None:
+    """Write ``markdown`` between this benchmark's markers in its own README section (only there).
+
+    CPU runs replace the ``issue7-tables`` block; runs on another device have their own
+    block (``issue7-tables:cuda``...), added at the end of the section the first time.
+    """
     text = README.read_text() if README.is_file() else "# Benchmarks\n"
-    block = f"{BEGIN}\n{markdown.strip()}\n{END}"
+    begin, end = (
+        (BEGIN, END)
+        if device == "cpu"
+        else (f"<!-- issue7-tables:{device}:begin -->", f"<!-- issue7-tables:{device}:end -->")
+    )
+    block = f"{begin}\n{markdown.strip()}\n{end}"
     if SECTION not in text:
         text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
     else:
@@ -500,8 +523,8 @@ def record(markdown: str) -> None:
         nxt = text.find("\n## ", start + len(SECTION))
         stop = len(text) if nxt < 0 else nxt
         section = text[start:stop]
-        if BEGIN in section and END in section:
-            i, j = section.index(BEGIN), section.index(END) + len(END)
+        if begin in section and end in section:
+            i, j = section.index(begin), section.index(end) + len(end)
             section = section[:i] + block + section[j:]
         else:
             section = section.rstrip("\n") + f"\n\n{block}\n"
@@ -516,6 +539,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--n", type=int, default=None, help="candidates per measurement (evaluate; 2048, 512 in all)")
     ap.add_argument("--repeats", type=int, default=None, help="repeats (evaluate; 5, 2 in all)")
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    ap.add_argument("--device", default="cpu", help="where the models run: cpu (default), cuda, cuda:1...")
     ap.add_argument("--batch-sizes", default=None, help="batch sizes (evaluate; 1,8,32,128,512, in all 32,128,512)")
     ap.add_argument("--budget", type=int, default=2400, help="evaluations per optimizer run (optimizers)")
     ap.add_argument("--one-budget", type=int, default=400, help="budget of DEAP one-at-a-time (optimizers)")
@@ -528,6 +552,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--record", action="store_true", help="write the tables into benchmarks/README.md")
     ap.add_argument("--memory-child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
+        ap.error(f"--device {args.device}: this torch ({torch.__version__}) sees no CUDA device; use --device cpu")
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
     logging.getLogger("evotorch").setLevel(logging.WARNING)
@@ -544,7 +572,7 @@ def main(argv: list[str] | None = None) -> None:
     sel = args.section
     t_start = time.perf_counter()
     command = " ".join(["python benchmarks/throughput.py", *(argv if argv is not None else sys.argv[1:])])
-    parts = ["\n".join([*machine_header(args.threads), f"- command: `{command}`"])]
+    parts = ["\n".join([*machine_header(args.threads, str(DEVICE)), f"- command: `{command}`"])]
     if sel in ("evaluate", "all"):
         full = sel == "evaluate"  # the lighter settings keep `all` within a few minutes
         n = args.n or (2048 if full else 512)
@@ -570,7 +598,7 @@ def main(argv: list[str] | None = None) -> None:
     parts[0] += f"\n- wall time of the run: {time.perf_counter() - t_start:.0f} s"
     print(parts[0])
     if args.record:
-        record("\n\n".join(parts))
+        record("\n\n".join(parts), "cpu" if DEVICE.type == "cpu" else str(DEVICE))
         print(f"recorded in {README}", file=sys.stderr)
 
 
