@@ -7,7 +7,7 @@ checked and converted to and from standardized data several times, through gener
 machinery: attribute scans to find sub-parameters, ``copy.copy``, ``uuid.uuid4``, layer
 dispatch, a recursion into the inert ``Dict`` of constants for every operation. With a
 model as cheap as the embedded MNIST pair (about 0.5 ms per image on two CPU cores) that
-bookkeeping was a third of the run.
+bookkeeping took two thirds of a CMA run (``benchmarks/README.md``).
 
 This module does the *same* operations in fewer steps and leaves every result bit for
 bit unchanged: same candidates, losses, recommendations, archives, random draws, and a
