@@ -355,13 +355,6 @@ class LeanArray(ngdata.Array):  # type: ignore[misc]  # nevergrad ships no type 
             value = self._value
         return (value / sigma).ravel()
 
-    def _internal_set_standardized_data(self, data: Any, reference: Any) -> None:
-        sigma = _sigma(reference)
-        if sigma is None or not _simple(self):
-            super()._internal_set_standardized_data(data, reference)
-            return
-        self._value = sigma * (data + reference._to_reduced_space()).reshape(reference._value.shape)
-
 
 def lighten(param: Any) -> Any:
     """Give ``param`` and its sub-parameters a :class:`FixedSubobjects`, and make an ``ng.p.Array`` root lean.
