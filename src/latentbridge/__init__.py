@@ -31,6 +31,7 @@ from ._plugins import (
 )
 from ._protocols import LatentGenerator, Scorer, SupportsSimilarity
 from ._result import OptimizeResult, Trace
+from ._tracking import Evaluation, EvaluationListener, Tracker
 from .hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -81,9 +82,12 @@ __all__ = [
     "LatentProblem",
     "SetDiversity",
     "TargetSimilarity",
-    # results
+    # results and observation
+    "Evaluation",
+    "EvaluationListener",
     "OptimizeResult",
     "Trace",
+    "Tracker",
     # building blocks
     "EmbeddingScorer",
     "NCCScorer",

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
@@ -15,6 +17,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._latent import LatentSpace
 from ._protocols import LatentGenerator, Scorer, SupportsSimilarity, describe
+from ._tracking import Evaluation, EvaluationListener
 from ._validation import as_image, check_latents, check_positive_int
 from .errors import ImageShapeError, InputError
 
@@ -33,12 +36,20 @@ class LatentProblem(ABC):
 
     Subclasses implement :meth:`_fitness` on a chunk of generated images.
 
+    Non-finite fitness (NaN or ±inf, e.g. from a generator that diverges) is a *failed
+    evaluation*: the row is returned as ``+inf`` in every objective (the worst value,
+    so any optimizer moves away from it) and counted in :attr:`n_failed`. Listeners
+    registered with :meth:`observe` see every evaluated batch.
+
+    Problems pickle and deep-copy (listeners and the counters' lock are not copied).
+
     Attributes:
         generator: The :class:`~latentbridge.LatentGenerator`.
         scorers: The :class:`~latentbridge.Scorer` s (one per objective family).
         k: Latents per solution.
         batch_size: Images per forward pass.
         n_evals: Solutions evaluated so far (thread-safe counter).
+        n_failed: Of those, how many had a non-finite fitness.
     """
 
     #: Registry name of the problem class (``"target-similarity"``, ...).
@@ -72,6 +83,18 @@ class LatentProblem(ABC):
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self._lock = threading.Lock()
         self._n_evals = 0
+        self._n_failed = 0
+        self._listeners: list[EvaluationListener] = []
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        state["_listeners"] = []
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     # -- description ---------------------------------------------------------------------------
     @property
@@ -94,10 +117,38 @@ class LatentProblem(ABC):
         """Solutions evaluated so far."""
         return self._n_evals
 
+    @property
+    def n_failed(self) -> int:
+        """Evaluations so far whose fitness was non-finite (returned as ``+inf``)."""
+        return self._n_failed
+
     def reset_counter(self) -> None:
-        """Set :attr:`n_evals` back to zero."""
+        """Set :attr:`n_evals` and :attr:`n_failed` back to zero."""
         with self._lock:
             self._n_evals = 0
+            self._n_failed = 0
+
+    @contextmanager
+    def observe(self, listener: EvaluationListener) -> Iterator[EvaluationListener]:
+        """Call ``listener`` with an :class:`~latentbridge.Evaluation` for every batch evaluated inside the block.
+
+        This is the one observation point of latentbridge: drivers and the bench pass a
+        :class:`~latentbridge.Tracker` to keep best, trace, front and failure counts::
+
+            with problem.observe(Tracker(problem.n_obj, budget=1000)) as tracker:
+                ...  # any optimizer calling problem.evaluate
+            tracker.best_x
+
+        Listeners nest and are removed on exit, even on error. Each is called in the
+        evaluating thread, after the batch's fitness is final and counted.
+        """
+        with self._lock:
+            self._listeners = [*self._listeners, listener]
+        try:
+            yield listener
+        finally:
+            with self._lock:
+                self._listeners = [x for x in self._listeners if x is not listener]
 
     @property
     def name(self) -> str:
@@ -142,7 +193,8 @@ class LatentProblem(ABC):
                 modified.
 
         Returns:
-            ``(n,)`` float64 if ``n_obj == 1`` else ``(n, n_obj)``.
+            ``(n,)`` float64 if ``n_obj == 1`` else ``(n, n_obj)``; failed (non-finite)
+            evaluations are ``+inf``.
 
         Raises:
             LatentShapeError: wrong shape or dtype, NaN or inf.
@@ -176,6 +228,7 @@ class LatentProblem(ABC):
         n = Zf.shape[0]
         out = np.empty((n, self.n_obj), dtype=np.float64)
         desc: NDArray[np.float64] | None = None
+        t0 = time.perf_counter()
         with torch.inference_mode():
             for start, stop, imgs in self._generate_chunks(Zf):
                 out[start:stop] = self._fitness(imgs).to("cpu", torch.float64).numpy()
@@ -184,8 +237,21 @@ class LatentProblem(ABC):
                     if desc is None:
                         desc = np.empty((n, d.shape[1]), dtype=np.float64)
                     desc[start:stop] = d.numpy()
+        seconds = time.perf_counter() - t0
+        failed = ~np.all(np.isfinite(out), axis=1)
+        n_failed = int(np.count_nonzero(failed))
+        if n_failed:
+            out[failed] = np.inf
         with self._lock:
+            first = self._n_evals
             self._n_evals += n
+            self._n_failed += n_failed
+            listeners = self._listeners
+        if listeners and n:
+            X = np.asarray(Z, dtype=np.float64).reshape(n, self.dim)
+            event = Evaluation(X=X, F=out, failed=failed, first=first, seconds=seconds)
+            for listener in listeners:
+                listener(event)
         if describe is not None and desc is None:  # n == 0
             desc = np.empty((0, 0), dtype=np.float64)
         return (out[:, 0] if self.n_obj == 1 else out), desc

@@ -52,6 +52,7 @@ class OptimizeResult:
         X_front: Non-dominated solutions ``(p, dim)`` for multi-objective runs, else None.
         F_front: Their fitness ``(p, n_obj)``, else None.
         extra: Anything else the adapter wants to report (e.g. hypervolume).
+        n_failed: Evaluations whose fitness was non-finite (counted as failed, scored ``+inf``).
     """
 
     x: NDArray[np.float64]
@@ -65,8 +66,23 @@ class OptimizeResult:
     X_front: NDArray[np.float64] | None = None
     F_front: NDArray[np.float64] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    n_failed: int = 0
 
     @property
     def best(self) -> float:
         """Best fitness as a float (first objective for multi-objective runs)."""
         return float(np.ravel(np.asarray(self.f, dtype=np.float64))[0])
+
+    def __repr__(self) -> str:
+        """A one-line summary (the full arrays are in the attributes)."""
+        if self.X_front is not None and self.F_front is not None:
+            what = f"front={self.F_front.shape[0]} points"
+            if "hypervolume" in self.extra:
+                what += f", hypervolume={float(self.extra['hypervolume']):.6g}"
+        else:
+            what = f"best={self.best:.6g}"
+        failed = f", n_failed={self.n_failed}" if self.n_failed else ""
+        return (
+            f"OptimizeResult(optimizer={self.optimizer!r}, {what}, n_evals={self.n_evals}{failed}, "
+            f"dim={np.asarray(self.x).size}, seed={self.seed}, wall_time={self.wall_time:.3g}s)"
+        )

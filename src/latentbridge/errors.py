@@ -12,7 +12,10 @@ working for code that does not know about latentbridge::
     ├── RegistryConflictError (ValueError) two plugins register the same name
     ├── PluginError (RuntimeError)         a plugin failed to import or to register
     ├── MissingDependencyError (ImportError)  an optional extra is not installed
-    └── WeightsError (FileNotFoundError)   model weights cannot be found or read
+    ├── WeightsError (FileNotFoundError)   model weights cannot be found or read
+    └── NonFiniteFitnessError (ArithmeticError)  every evaluation of a run gave NaN/inf
+
+    NonFiniteFitnessWarning (RuntimeWarning)  some evaluations of a run gave NaN/inf
 
 Messages name the offending argument, what was expected and what was found.
 """
@@ -25,6 +28,8 @@ __all__ = [
     "LatentBridgeError",
     "LatentShapeError",
     "MissingDependencyError",
+    "NonFiniteFitnessError",
+    "NonFiniteFitnessWarning",
     "PluginError",
     "RegistryConflictError",
     "UnknownNameError",
@@ -69,6 +74,19 @@ class MissingDependencyError(LatentBridgeError, ImportError):
 
 class WeightsError(LatentBridgeError, FileNotFoundError):
     """Model weights are missing or unreadable; the message says where to get them."""
+
+
+class NonFiniteFitnessError(LatentBridgeError, ArithmeticError):
+    """Every evaluation of a run gave a non-finite (NaN or inf) fitness, so there is no best solution.
+
+    Non-finite fitness is a *failed evaluation*: :meth:`LatentProblem.evaluate` returns
+    it as ``+inf`` (the worst value, so optimizers move away from it) and counts it in
+    ``n_failed``. A run with no finite evaluation at all has no result and raises this.
+    """
+
+
+class NonFiniteFitnessWarning(RuntimeWarning):
+    """Some evaluations of a run gave a non-finite fitness (counted as failed, scored ``+inf``)."""
 
 
 def missing_extra(module: str, extra: str, exc: BaseException | None = None) -> MissingDependencyError:
