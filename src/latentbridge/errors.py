@@ -12,7 +12,10 @@ working for code that does not know about latentbridge::
     ├── RegistryConflictError (ValueError) two plugins register the same name
     ├── PluginError (RuntimeError)         a plugin failed to import or to register
     ├── MissingDependencyError (ImportError)  an optional extra is not installed
-    └── WeightsError (FileNotFoundError)   model weights cannot be found or read
+    ├── WeightsError (FileNotFoundError)   model weights cannot be found or read
+    ├── UntrustedImportError (PermissionError)  an import path that was not allowed explicitly
+    └── StoreError (OSError)               a bench store is corrupt, locked, read-only or unreadable
+        └── StoreLockedError               another bench is writing to the same store
 
 Messages name the offending argument, what was expected and what was found.
 """
@@ -27,7 +30,10 @@ __all__ = [
     "MissingDependencyError",
     "PluginError",
     "RegistryConflictError",
+    "StoreError",
+    "StoreLockedError",
     "UnknownNameError",
+    "UntrustedImportError",
     "WeightsError",
 ]
 
@@ -69,6 +75,18 @@ class MissingDependencyError(LatentBridgeError, ImportError):
 
 class WeightsError(LatentBridgeError, FileNotFoundError):
     """Model weights are missing or unreadable; the message says where to get them."""
+
+
+class UntrustedImportError(LatentBridgeError, PermissionError):
+    """A suite or store names ``"pkg.module:factory"`` whose module was not allowed on the command line."""
+
+
+class StoreError(LatentBridgeError, OSError):
+    """A bench store cannot be used (corrupt, truncated, locked, read-only); the message names the path."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the lock of a bench output folder; the message names the path and its pid."""
 
 
 def missing_extra(module: str, extra: str, exc: BaseException | None = None) -> MissingDependencyError:
