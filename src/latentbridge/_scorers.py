@@ -9,7 +9,7 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from ._validation import check_images
+from ._validation import check_device, check_images
 from .errors import InputError
 
 __all__ = ["EmbeddingScorer", "NCCScorer", "RMSEScorer", "as_device"]
@@ -18,13 +18,8 @@ Metric = Literal["l2", "cosine"]
 
 
 def as_device(device: str | torch.device | None) -> torch.device:
-    """Normalise a device argument (None -> CPU) with a clear error for bad names."""
-    if device is None:
-        return torch.device("cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise InputError(f"device must be a torch device such as 'cpu' or 'cuda:0', got {device!r}") from exc
+    """Normalise a device argument (None -> CPU) with a clear error for bad names and absent devices."""
+    return check_device(device)
 
 
 def _flatten01(images: torch.Tensor) -> torch.Tensor:

@@ -40,6 +40,7 @@ from . import operators as ops
 from ._presets import PAPER_GA, SET_GA
 from ._problems import LatentProblem
 from ._result import OptimizeResult, Trace
+from ._validation import check_seed
 from .errors import InputError, UnknownNameError, missing_extra
 
 try:
@@ -987,11 +988,12 @@ def solve(
     if budget < n_pop:
         raise InputError(f"budget={budget} is smaller than one population of {label} ({n_pop} evaluations)")
 
+    seed = check_seed(seed)
     pp = as_pymoo(problem, bounds_width=bounds_width)
     rec = _Recorder(problem.n_obj, ref_point)
     pp.recorder = rec
     start = time.perf_counter()
-    alg.setup(pp, termination=("n_evals", budget), seed=int(seed), verbose=verbose)
+    alg.setup(pp, termination=("n_evals", budget), seed=seed, verbose=verbose)
     first = True
     while alg.has_next():
         if isinstance(alg, GenerationalGA) and alg._fast():
