@@ -13,6 +13,7 @@ working for code that does not know about latentbridge::
     ├── PluginError (RuntimeError)         a plugin failed to import or to register
     ├── MissingDependencyError (ImportError)  an optional extra is not installed
     ├── WeightsError (FileNotFoundError)   model weights cannot be found or read
+    ├── RunTimeoutError (TimeoutError)     a bench run took longer than its run_timeout
     ├── UntrustedImportError (PermissionError)  an import path that was not allowed explicitly
     └── StoreError (OSError)               a bench store is corrupt, locked, read-only or unreadable
         └── StoreLockedError               another bench is writing to the same store
@@ -30,6 +31,7 @@ __all__ = [
     "MissingDependencyError",
     "PluginError",
     "RegistryConflictError",
+    "RunTimeoutError",
     "StoreError",
     "StoreLockedError",
     "UnknownNameError",
@@ -75,6 +77,10 @@ class MissingDependencyError(LatentBridgeError, ImportError):
 
 class WeightsError(LatentBridgeError, FileNotFoundError):
     """Model weights are missing or unreadable; the message says where to get them."""
+
+
+class RunTimeoutError(LatentBridgeError, TimeoutError):
+    """A bench run exceeded its ``run_timeout``; it is stored as failed with this message."""
 
 
 class UntrustedImportError(LatentBridgeError, PermissionError):

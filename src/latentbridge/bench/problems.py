@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from .._plugins import load_generator, load_problem, load_scorer, registry
 from .._problems import LatentProblem
 from .._protocols import LatentGenerator
+from .._validation import read_npy
 from ..errors import InputError, UntrustedImportError
 from .suite import ProblemSpec
 
@@ -27,6 +28,7 @@ __all__ = [
     "load_target",
     "target_images",
     "trusted_imports",
+    "trusted_modules",
 ]
 
 _CACHE: OrderedDict[str, LatentProblem] = OrderedDict()
@@ -47,7 +49,7 @@ def load_target(source: dict[str, Any], generator: LatentGenerator) -> NDArray[n
 
         return heldout_digit(int(source["heldout_digit"]), int(source.get("index", 0)))
     if "npy" in source:
-        return np.asarray(np.load(source["npy"]), dtype=np.float32)
+        return np.asarray(read_npy(source["npy"], "target"), dtype=np.float32)
     if "path" in source:
         from .. import images
 
@@ -72,7 +74,10 @@ def load_originals(source: dict[str, Any]) -> NDArray[np.float32]:
             raise InputError(f"originals: no held-out digits of class {source['heldout_class']!r}")
         return to_float_images(images[rows])
     if "npy" in source:
-        return np.asarray(np.load(source["npy"]), dtype=np.float32)
+        arr = np.asarray(read_npy(source["npy"], "originals"), dtype=np.float32)
+        if arr.ndim != 4:
+            raise InputError(f"originals: {source['npy']} must hold images (N, C, H, W), got shape {arr.shape}")
+        return arr
     raise InputError(f"originals needs one of heldout_class, npy; got {sorted(source)}")
 
 
@@ -96,6 +101,11 @@ def trusted_imports(modules: Sequence[str]) -> Iterator[None]:
         yield
     finally:
         _TRUSTED = before
+
+
+def trusted_modules() -> tuple[str, ...]:
+    """The modules :func:`trusted_imports` allows in this process right now."""
+    return _TRUSTED
 
 
 def _check_module(name: Any) -> str:
