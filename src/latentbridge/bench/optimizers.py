@@ -22,6 +22,7 @@ lists ``problems`` for it):
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -284,6 +285,35 @@ def _bind(fn: Callable[..., Any], what: str, args: tuple[Any, ...], params: dict
         raise InputError(f"{what}: {what_wrong}{hint}; it accepts: {', '.join(named) or 'none'}") from None
 
 
+def _check_pymoo_params(spec_name: str, path: str, params: dict[str, Any]) -> None:
+    """pymoo classes pass ``**kwargs`` up their bases and ignore what none of them names: refuse those."""
+    import difflib
+    import importlib
+    import inspect
+
+    from ..errors import InputError
+
+    module, _, attr = path.partition(":")
+    cls = getattr(importlib.import_module(module), attr)
+    known: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        with contextlib.suppress(TypeError, ValueError):
+            for p in inspect.signature(init).parameters.values():
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self":
+                    known.add(p.name)
+    unknown = sorted(k for k in params if k not in known)
+    if unknown:
+        hints = [c for k in unknown for c in difflib.get_close_matches(k, sorted(known), n=1)]
+        hint = f" (did you mean {', '.join(map(repr, hints))}?)" if hints else ""
+        raise InputError(
+            f"{spec_name}: unknown parameter(s) {', '.join(map(repr, unknown))}{hint}; "
+            f"{attr} accepts: {', '.join(sorted(known))}"
+        )
+
+
 def validate_optimizer(spec_name: str, params: dict[str, Any], solver: Any, problem: LatentProblem | None) -> None:
     """Check an optimizer's name and parameters before any run, as far as can be done without running it.
 
@@ -307,9 +337,11 @@ def validate_optimizer(spec_name: str, params: dict[str, Any], solver: Any, prob
     if isinstance(solver, PymooOptimizer):
         from .. import pymoo as lb_pymoo
 
-        lb_pymoo._lookup(solver.algorithm)
+        canonical = lb_pymoo._lookup(solver.algorithm)
+        kw = {k: v for k, v in solver.params.items() if k not in _PYMOO_SOLVE_KWARGS}
+        if canonical in lb_pymoo._PYMOO_ALGORITHMS:
+            _check_pymoo_params(spec_name, lb_pymoo._PYMOO_ALGORITHMS[canonical], kw)
         if problem is not None:
-            kw = {k: v for k, v in solver.params.items() if k not in _PYMOO_SOLVE_KWARGS}
             try:
                 lb_pymoo.make_algorithm(solver.algorithm, problem, **kw)
             except LatentBridgeError:

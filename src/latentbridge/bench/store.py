@@ -312,6 +312,12 @@ class Store:
         self._lock = lock
         try:
             self.conn = sqlite3.connect(self.path, timeout=10.0)
+            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and "runs" not in tables:  # someone else's database: never write into it
+                raise StoreError(
+                    f"bench store {self.path} is not a latentbridge bench store (it has tables "
+                    f"{', '.join(sorted(tables)[:5])}); choose another --out"
+                )
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
