@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -161,10 +162,14 @@ def check_image_file(
     except ImportError as exc:  # pragma: no cover - pillow is a dependency
         raise InputError("reading image files needs Pillow: pip install pillow") from exc
     try:
-        with Image.open(p) as im:
-            w, h = im.size
-            frames = int(getattr(im, "n_frames", 1) or 1)
-    except Exception as exc:  # PIL raises OSError, SyntaxError, DecompressionBombError, ...
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below, with our limit
+            with Image.open(p) as im:
+                w, h = im.size
+                frames = int(getattr(im, "n_frames", 1) or 1)
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{what}: {p} is a decompression bomb ({exc}); latentbridge does not decode it") from exc
+    except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError, ...
         raise InputError(f"{what}: cannot read image {p}: {type(exc).__name__}: {exc}") from exc
     if w * h > max_pixels or w < 1 or h < 1:
         raise InputError(

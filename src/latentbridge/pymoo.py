@@ -969,6 +969,7 @@ def solve(
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
         raise InputError(f"budget must be a positive int (evaluations), got {budget!r}")
     budget = int(budget)
+    seed = check_seed(seed)
     if isinstance(algorithm, str):
         label = _lookup(algorithm)
         alg = make_algorithm(label, problem, bounds_width=bounds_width, **params)
@@ -988,7 +989,6 @@ def solve(
     if budget < n_pop:
         raise InputError(f"budget={budget} is smaller than one population of {label} ({n_pop} evaluations)")
 
-    seed = check_seed(seed)
     pp = as_pymoo(problem, bounds_width=bounds_width)
     rec = _Recorder(problem.n_obj, ref_point)
     pp.recorder = rec
