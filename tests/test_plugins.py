@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import latentbridge as lb
 from latentbridge._plugins import Entry, Registry, plugin_failures
 from latentbridge.cli import app
-from latentbridge.errors import InputError, RegistryConflictError, UnknownNameError
+from latentbridge.errors import InputError, UnknownNameError
 
 pytestmark = pytest.mark.usefixtures("fresh_plugins")
 
@@ -210,7 +210,8 @@ def test_plugin_that_exits_at_import_is_skipped_not_fatal(
     assert [f.plugin for f in plugin_failures()] == ["exiter"]
     result = CliRunner().invoke(app, ["plugins"])
     assert result.exit_code == 0, result.output
-    assert "exiter" in result.output and "mnist-dcgan" in result.output
+    assert "exiter" in result.output
+    assert "mnist-dcgan" in result.output
 
 
 def test_plugin_hook_that_exits_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -249,9 +250,11 @@ def test_block_plugins_by_entry_point_or_distribution_name(
 
 
 def test_load_functions_validate_name_and_options() -> None:
-    with pytest.raises(InputError, match="name must be a non-empty string.*got None"):
+    with pytest.raises(InputError, match=r"name must be a non-empty string.*got None"):
         lb.load_generator(None)  # type: ignore[arg-type]
-    with pytest.raises(InputError, match=r"generator 'mnist-dcgan'.*unknown option\(s\) 'foo'; it accepts: path, device"):
+    with pytest.raises(
+        InputError, match=r"generator 'mnist-dcgan'.*unknown option\(s\) 'foo'; it accepts: path, device"
+    ):
         lb.load_generator("mnist-dcgan", foo=1)
     with pytest.raises(InputError, match=r"unknown option\(s\) 'devise' \(did you mean 'device'\?\)"):
         lb.load_scorer("ncc", devise="cpu")

@@ -82,9 +82,16 @@ def test_as_image_errors(img: np.ndarray, match: str) -> None:
 def test_check_seed_refuses_what_it_would_have_to_coerce() -> None:
     from latentbridge._validation import check_seed
 
-    assert check_seed(3) == 3 and check_seed(np.int64(3)) == 3
+    assert check_seed(3) == 3
+    assert check_seed(np.int64(3)) == 3
     assert check_seed(None, allow_none=True) is None
-    for bad, match in [(None, "got None"), (1.5, "1.5 .float"), ("1", "'1' .str"), (True, "True"), (-1, r"\[0, 2\*\*63\)")]:
+    for bad, match in [
+        (None, "got None"),
+        (1.5, "1.5 .float"),
+        ("1", "'1' .str"),
+        (True, "True"),
+        (-1, r"\[0, 2\*\*63\)"),
+    ]:
         with pytest.raises(InputError, match=match):
             check_seed(bad)
 
@@ -155,7 +162,7 @@ def test_read_npy_is_bounded_and_never_unpickles(tmp_path: Path) -> None:
         read_npy(cut)
     junk = tmp_path / "junk.npy"
     junk.write_bytes(b"\x00" * 64)
-    with pytest.raises(InputError, match="not a readable .npy"):
+    with pytest.raises(InputError, match=r"not a readable \.npy"):
         read_npy(junk)
 
 
@@ -164,5 +171,5 @@ def test_images_load_refuses_decompression_bombs(tmp_path: Path) -> None:
 
     bomb = tmp_path / "bomb.png"
     Image.new("1", (10_000, 10_000)).save(bomb)
-    with pytest.raises(InputError, match="10000 x 10000 pixels.*decompression bomb"):
+    with pytest.raises(InputError, match=r"10000 x 10000 pixels.*decompression bomb"):
         lb.images.load(bomb)

@@ -229,7 +229,13 @@ def _build_state() -> _State:
             if ep.name in blocked or _norm_dist(dist) in blocked:
                 continue
             if ep.name in plugins or pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
-                _record(failures, ep.name, dist, f"from distribution {dist} {ver} failed to load", PluginError(f"plugin name {ep.name!r} is taken"))
+                _record(
+                    failures,
+                    ep.name,
+                    dist,
+                    f"from distribution {dist} {ver} failed to load",
+                    PluginError(f"plugin name {ep.name!r} is taken"),
+                )
                 continue
             try:
                 obj = ep.load()

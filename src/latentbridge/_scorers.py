@@ -145,7 +145,11 @@ class EmbeddingScorer:
         ):
             raise InputError(
                 f"input_size must be a (height, width) pair of positive ints, got {input_size!r}"
-                + (f"; for a square input write input_size=({input_size}, {input_size})" if isinstance(input_size, int) else "")
+                + (
+                    f"; for a square input write input_size=({input_size}, {input_size})"
+                    if isinstance(input_size, int)
+                    else ""
+                )
             )
         if preprocess is not None and not callable(preprocess):
             raise InputError(f"preprocess must be a callable or None, got {type(preprocess).__name__}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import torch
@@ -53,6 +53,10 @@ _NUMPY_TORCH_DTYPES = {
 }
 
 
+@overload
+def check_seed(value: Any, name: str = ..., *, allow_none: Literal[False] = ...) -> int: ...
+@overload
+def check_seed(value: Any, name: str = ..., *, allow_none: bool) -> int | None: ...
 def check_seed(value: Any, name: str = "seed", *, allow_none: bool = False) -> int | None:
     """``value`` as a seed: an int in ``[0, 2**63)`` (numpy ints too); None only if ``allow_none``.
 
@@ -122,9 +126,9 @@ def read_npy(path: str | Path, what: str = "array", *, max_bytes: int = MAX_FILE
         with p.open("rb") as fh:
             version = fmt.read_magic(fh)
             if version == (1, 0):
-                shape, fortran, dtype = fmt.read_array_header_1_0(fh)
+                shape, _, dtype = fmt.read_array_header_1_0(fh)
             else:
-                shape, fortran, dtype = fmt.read_array_header_2_0(fh)
+                shape, _, dtype = fmt.read_array_header_2_0(fh)
             offset = fh.tell()
     except (ValueError, OSError, SyntaxError, EOFError) as exc:
         raise InputError(f"{what}: {p} is not a readable .npy file ({exc})") from exc

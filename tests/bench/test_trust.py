@@ -63,8 +63,9 @@ def payload(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[s
 
 
 def _suite_text(generator: str, target: str, optimizers: str = '[[optimizers]]\nname = "prior"\n') -> str:
-    return textwrap.dedent(
-        f"""\
+    return (
+        textwrap.dedent(
+            f"""\
         [suite]
         name = "t"
         budget = 50
@@ -78,7 +79,9 @@ def _suite_text(generator: str, target: str, optimizers: str = '[[optimizers]]\n
         target = {{ npy = "{target}" }}
 
         """
-    ) + optimizers
+        )
+        + optimizers
+    )
 
 
 # -- code execution through names ----------------------------------------------------------------
@@ -133,10 +136,11 @@ def test_leaderboard_of_a_hostile_store_runs_nothing(
 def test_allow_import_is_the_explicit_opt_in(tmp_path: Path, target_npy: Path, untrusted: None) -> None:
     path = tmp_path / "ok.toml"
     path.write_text(_suite_text(TINY_GEN, str(target_npy)))
-    with pytest.raises(SuiteError, match="--allow-import latentbridge.testing"):
+    with pytest.raises(SuiteError, match=r"--allow-import latentbridge\.testing"):
         plan(load_suite(path))
     tasks = plan(load_suite(path), allow_imports=["latentbridge.testing"])
-    assert tasks and all(t.allow_imports == ("latentbridge.testing",) for t in tasks)
+    assert tasks
+    assert all(t.allow_imports == ("latentbridge.testing",) for t in tasks)
     with pytest.raises(lb.errors.InputError, match="dotted module name"):
         plan(load_suite(path), allow_imports=["latentbridge.testing:tiny_generator"])
 
@@ -181,7 +185,8 @@ def test_second_writer_is_refused_with_the_holders_pid(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(StoreLockedError, match=rf"in use by another bench \(pid {holder.pid}"):
             Store(db)
         res = CliRunner().invoke(app, ["bench", "--suite", "quick", "--out", str(db.parent), "--budget", "1"])
@@ -202,7 +207,8 @@ def test_failed_runs_do_not_ask_for_resume(tmp_path: Path, write_suite: Callable
     suite = load_suite(write_suite('[[optimizers]]\nname = "broken"\n', budget=20, seeds=1))
     with Store(tmp_path / "bench.sqlite") as store:
         first = run_suite(suite, store, progress=False)
-        assert first.failed == first.planned and first.finished == 0
+        assert first.failed == first.planned
+        assert first.finished == 0
         again = run_suite(suite, store, progress=False)  # no --resume needed: nothing finished
         assert again.failed == again.planned
 
@@ -328,7 +334,8 @@ def test_run_timeout_interrupts_optimizer_code(tmp_path: Path, write_suite: Call
             summary = run_suite(suite, store, progress=False, run_timeout=0.5)
             runs = store.runs(status="failed")
     assert time.perf_counter() - start < 20
-    assert summary.failed == 2 and all("RunTimeoutError" in (r.error or "") for r in runs)
+    assert summary.failed == 2
+    assert all("RunTimeoutError" in (r.error or "") for r in runs)
 
 
 def test_run_timeout_in_suites_and_cli_is_validated(tmp_path: Path, write_suite: Callable[..., Path]) -> None:
@@ -339,7 +346,8 @@ def test_run_timeout_in_suites_and_cli_is_validated(tmp_path: Path, write_suite:
     path.write_text(path.read_text().replace("run_timeout = -1", "run_timeout = 2.5"))
     assert load_suite(path).run_timeout == 2.5
     res = CliRunner().invoke(app, ["bench", "--suite", str(path), "--out", str(tmp_path / "o"), "--run-timeout", "0"])
-    assert res.exit_code == 2 and "--run-timeout must be a positive number" in res.output
+    assert res.exit_code == 2
+    assert "--run-timeout must be a positive number" in res.output
 
 
 # -- broken stores -------------------------------------------------------------------------------
@@ -362,11 +370,12 @@ def test_broken_store_gives_one_clear_error(tmp_path: Path, write_suite: Callabl
         with sqlite3.connect(db) as conn:
             conn.execute("CREATE TABLE other (x)")
     for readonly in (True, False):
-        with pytest.raises(StoreError, match=rf"bench store {db}"):
-            with Store(db, readonly=readonly) as store:
-                store.runs()
+        with pytest.raises(StoreError, match=rf"bench store {db}"), Store(db, readonly=readonly) as store:
+            store.runs()
     res = CliRunner().invoke(app, ["leaderboard", str(db)])
-    assert res.exit_code == 2 and "Traceback" not in res.output and "bench store" in res.output
+    assert res.exit_code == 2
+    assert "Traceback" not in res.output
+    assert "bench store" in res.output
 
 
 def test_forged_array_blob_is_refused(tmp_path: Path, write_suite: Callable[..., Path]) -> None:
@@ -415,7 +424,9 @@ def test_leaderboard_reads_a_store_in_a_readonly_folder(tmp_path: Path, write_su
 # -- output escaping -----------------------------------------------------------------------------
 def test_hostile_names_are_printed_and_written_as_text(tmp_path: Path, write_suite: Callable[..., Path]) -> None:
     label = "[red]x[/red] <script>alert(1)</script> <img src=x onerror=alert(1)>"
-    opts = f'[[optimizers]]\nname = "prior"\nlabel = "{label}"\n[[optimizers]]\nname = "random"\nlabel = "=HYPERLINK(1)"\n'
+    opts = (
+        f'[[optimizers]]\nname = "prior"\nlabel = "{label}"\n[[optimizers]]\nname = "random"\nlabel = "=HYPERLINK(1)"\n'
+    )
     path = write_suite(opts, budget=30, seeds=2)
     path.write_text(path.read_text().replace('id = "set"', 'id = "[bold]set[/"'))
     out = tmp_path / "o"
@@ -423,9 +434,13 @@ def test_hostile_names_are_printed_and_written_as_text(tmp_path: Path, write_sui
     res = CliRunner().invoke(app, cmd)
     assert res.exit_code == 0, res.output
     flat = "".join(res.output.split())
-    assert "[red]x[/red]" in flat and "[bold]set[/" in flat  # shown literally, not as markup
+    assert "[red]x[/red]" in flat
+    assert "[bold]set[/" in flat
     md = (out / "report.md").read_text()
-    assert "<script>" not in md and "<img" not in md and "&lt;script&gt;" in md
+    assert "<script>" not in md
+    assert "<img" not in md
+    assert "&lt;script&gt;" in md
     assert "<script>" not in (out / "report.html").read_text()
     csv_text = (out / "leaderboard.csv").read_text()
-    assert ",'=HYPERLINK(1)," in csv_text and ",=HYPERLINK" not in csv_text
+    assert ",'=HYPERLINK(1)," in csv_text
+    assert ",=HYPERLINK" not in csv_text

@@ -355,7 +355,7 @@ def validate_optimizer(spec_name: str, params: dict[str, Any], solver: Any, prob
         rest = {k: v for k, v in solver.params.items() if k not in _NG_MINIMIZE_KWARGS}
         lb_ng._configure(factory, spec_name, rest)
         if isinstance(factory, type) and rest:
-            _bind(factory.__init__, spec_name, (None, None), {"budget": 1, "num_workers": 1, **rest})
+            _bind(factory, spec_name, (None,), {"budget": 1, "num_workers": 1, **rest})
         for key in ("bounded", "fast"):
             if key in solver.params and not isinstance(solver.params[key], bool):
                 raise InputError(f"parameter {key!r} must be true or false, got {solver.params[key]!r}")

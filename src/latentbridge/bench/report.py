@@ -120,9 +120,8 @@ def _group_lines(group: Group) -> list[str]:
 def print_leaderboard(board: Leaderboard, console: Console | None = None) -> None:
     """Print per-instance tables and across-instance rankings with rich."""
     from rich.console import Console
-    from rich.table import Table
-
     from rich.markup import escape
+    from rich.table import Table
 
     # every name comes from a suite or a store: printed as text, never interpreted as rich markup
     console = console or Console()

@@ -38,8 +38,8 @@ from numpy.typing import NDArray
 from .._problems import LatentProblem
 from .._result import OptimizeResult
 from ..errors import InputError, LatentBridgeError, RunTimeoutError, UnknownNameError
-from .optimizers import applies, resolve, validate_optimizer
 from . import problems as problems_mod
+from .optimizers import applies, resolve, validate_optimizer
 from .problems import build_problem, cached_problem, trusted_imports
 from .store import RunRecord, Store
 from .suite import OptimizerSpec, ProblemSpec, Suite, SuiteError, Where, run_seed

@@ -195,8 +195,9 @@ def _lock_fd(fd: int) -> None:
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
-        import msvcrt
+        import importlib
 
+        msvcrt: Any = importlib.import_module("msvcrt")
         msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
         return
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -472,7 +472,9 @@ def parse_suite(text: str, *, origin: str = "<suite>", base_dir: Path | None = N
     if "run_timeout" in head:
         val = head["run_timeout"]
         if isinstance(val, bool) or not isinstance(val, (int, float)) or not val > 0 or val != val:
-            raise ctx.error("suite", 0, "run_timeout", f"expected a positive number of seconds, got {val!r}", array=False)
+            raise ctx.error(
+                "suite", 0, "run_timeout", f"expected a positive number of seconds, got {val!r}", array=False
+            )
         run_timeout = float(val)
 
     raw_problems = data.get("problems")
