@@ -118,7 +118,7 @@ def _clear(path: Path, exc: BaseException, doing: str) -> StoreError:
     low = text.lower()
     if "locked" in low or "busy" in low:
         why = "it is locked by another process (another bench writing to it?); wait for it or use another --out"
-    elif "readonly" in low or "read-only" in low:
+    elif "readonly" in low or "read-only" in low or isinstance(exc, PermissionError) or "permission denied" in low:
         why = "it (or its folder) is read-only; `latentbridge leaderboard` can still read it, or choose another --out"
     elif "not a database" in low or "malformed" in low or "corrupt" in low or "no such table" in low:
         why = "it is not a latentbridge bench store, or it is corrupt or truncated"
@@ -126,7 +126,7 @@ def _clear(path: Path, exc: BaseException, doing: str) -> StoreError:
         why = "it cannot be opened (missing folder or no permission)"
     else:
         why = text
-    err = StoreError(f"bench store {path}: cannot {doing}: {why} (sqlite: {text})")
+    err = StoreError(f"bench store {path}: cannot {doing}: {why} ({type(exc).__name__}: {text})")
     err.__cause__ = exc
     return err
 
