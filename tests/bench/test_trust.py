@@ -235,6 +235,7 @@ def test_bad_optimizers_fail_before_any_run(
     res = CliRunner().invoke(app, ["bench", "--suite", str(path), "--out", str(out), "--no-progress"])
     assert res.exit_code == 2, res.output
     assert path.name in "".join(res.output.split())
+    assert "optimizers[0]." in res.output  # bracketed text survives the console
     assert not out.exists()  # nothing created
 
 
