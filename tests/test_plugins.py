@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 import latentbridge as lb
-from latentbridge._plugins import Entry, Registry
+from latentbridge._plugins import Entry, Registry, plugin_failures
 from latentbridge.cli import app
-from latentbridge.errors import InputError, RegistryConflictError, UnknownNameError
+from latentbridge.errors import InputError, UnknownNameError
 
 pytestmark = pytest.mark.usefixtures("fresh_plugins")
 
@@ -117,7 +117,7 @@ def test_plugin_whose_hook_raises_is_reported(tmp_path: Path, monkeypatch: pytes
     monkeypatch.syspath_prepend(str(tmp_path))
     lb.reset_plugins()
     with pytest.warns(
-        RuntimeWarning, match="'hookfail' .lb-hookfail. failed in latentbridge_register_scorers: RuntimeError: boom"
+        RuntimeWarning, match="'hookfail' .lb-hookfail. failed in latentbridge_register_scorers .RuntimeError: boom"
     ):
         assert "ncc" in lb.registry("scorer")
 
@@ -143,8 +143,13 @@ def test_name_clash_names_both_distributions(tmp_path: Path, monkeypatch: pytest
     _write_dist_info(tmp_path, "lb-clash", "lb_clash", "clash", clash)
     monkeypatch.syspath_prepend(str(tmp_path))
     lb.reset_plugins()
-    with pytest.raises(RegistryConflictError, match=r"'ncc' is registered twice.*latentbridge \(built-in\).*lb-clash"):
-        lb.registry("scorer")
+    with pytest.warns(RuntimeWarning, match=r"'ncc' is registered twice.*latentbridge \(built-in\).*lb-clash"):
+        reg = lb.registry("scorer")
+    # the built-in wins, the clash is reported, every other load keeps working
+    assert reg.get("ncc").plugin == "latentbridge"
+    assert any(f.plugin == "clash" and "registered twice" in f.error for f in plugin_failures())
+    assert isinstance(lb.load_scorer("rmse"), lb.RMSEScorer)
+    assert lb.load_generator("mnist-dcgan").image_shape == (1, 28, 28)
 
 
 def test_unknown_names_list_known_ones_and_close_matches() -> None:
@@ -190,3 +195,71 @@ def test_every_hookspec_is_documented_and_implemented_by_builtins() -> None:
     for name in specs:
         assert getattr(hookspecs, name).__doc__, f"{name} has no docstring"
         assert hasattr(_builtins, name), f"built-ins do not implement {name}"
+
+
+@pytest.mark.parametrize("raise_", ["SystemExit(0)", "KeyboardInterrupt()", "SystemExit('bye')"])
+def test_plugin_that_exits_at_import_is_skipped_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raise_: str
+) -> None:
+    _write_dist_info(tmp_path, "lb-exit", "lb_exit", "exiter", f"raise {raise_}\n")
+    _write_dist_info(tmp_path, "lb-good", "lb_good", "good", THIRD_PARTY_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    lb.reset_plugins()
+    with pytest.warns(RuntimeWarning, match=r"'exiter' from distribution lb-exit 1.0 failed to load"):
+        assert lb.load_generator("thirdparty-gen").image_shape == (1, 4, 4)
+    assert [f.plugin for f in plugin_failures()] == ["exiter"]
+    result = CliRunner().invoke(app, ["plugins"])
+    assert result.exit_code == 0, result.output
+    assert "exiter" in result.output
+    assert "mnist-dcgan" in result.output
+
+
+def test_plugin_hook_that_exits_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = "import latentbridge as lb\n@lb.hookimpl\ndef latentbridge_register_scorers(register):\n    raise SystemExit(1)\n"
+    _write_dist_info(tmp_path, "lb-hookexit", "lb_hookexit", "hookexit", bad)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    lb.reset_plugins()
+    with pytest.warns(RuntimeWarning, match="'hookexit'.*SystemExit"):
+        assert isinstance(lb.load_scorer("ncc"), lb.NCCScorer)
+
+
+def test_plugin_cannot_take_a_builtin_name_even_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    clash = (
+        "import latentbridge as lb\n@lb.hookimpl(tryfirst=True)\ndef latentbridge_register_generators(register):\n"
+        "    register('mnist-dcgan', lambda **o: 1/0)\n    register('own-gen', lambda **o: 1)\n"
+    )
+    _write_dist_info(tmp_path, "lb-thief", "lb_thief", "thief", clash)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    lb.reset_plugins()
+    with pytest.warns(RuntimeWarning, match="'mnist-dcgan' is registered twice"):
+        assert lb.registry("generator").get("mnist-dcgan").plugin == "latentbridge"
+    assert lb.registry("generator").get("own-gen").plugin == "thief"  # the rest of the plugin still works
+    assert lb.load_generator("mnist-dcgan").image_shape == (1, 28, 28)
+
+
+@pytest.mark.parametrize("blocked", ["lb-good", "lb_good", "LB.Good", "good"])
+def test_block_plugins_by_entry_point_or_distribution_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, blocked: str
+) -> None:
+    _write_dist_info(tmp_path, "lb-good", "lb_good", "good", THIRD_PARTY_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("LATENTBRIDGE_BLOCK_PLUGINS", f"other, {blocked}")
+    lb.reset_plugins()
+    assert "thirdparty-gen" not in lb.registry("generator")
+    assert "good" not in {p.name for p in lb.list_plugins()}
+
+
+def test_load_functions_validate_name_and_options() -> None:
+    with pytest.raises(InputError, match=r"name must be a non-empty string.*got None"):
+        lb.load_generator(None)  # type: ignore[arg-type]
+    with pytest.raises(
+        InputError, match=r"generator 'mnist-dcgan'.*unknown option\(s\) 'foo'; it accepts: path, device"
+    ):
+        lb.load_generator("mnist-dcgan", foo=1)
+    with pytest.raises(InputError, match=r"unknown option\(s\) 'devise' \(did you mean 'device'\?\)"):
+        lb.load_scorer("ncc", devise="cpu")
+    gen = lb.load_generator("mnist-dcgan")
+    with pytest.raises(InputError, match=r"problem 'set-diversity'.*unknown option\(s\) 'kk'"):
+        lb.load_problem("set-diversity", gen, lb.NCCScorer(), kk=3)
+    with pytest.raises(InputError, match="device 'cuda:7' does not exist"):
+        lb.load_generator("mnist-dcgan", device="cuda:7")

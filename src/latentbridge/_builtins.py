@@ -21,8 +21,10 @@ def mnist_dcgan(*, path: str | Path | None = None, device: str | torch.device | 
         path: A weights file made by ``latentbridge train mnist``; default: the shipped one.
         device: Where to run it.
     """
+    from ._validation import check_device
     from .models.mnist import default_weights_path, load_dcgan
 
+    check_device(device)
     file = Path(path) if path is not None else default_weights_path("mnist_dcgan.pt")
     module = load_dcgan(path, device="cpu" if device is None else device)
     return TorchGenerator(
@@ -45,8 +47,10 @@ def mnist_embed(
         device: Where to run it.
         metric: ``"l2"`` or ``"cosine"``.
     """
+    from ._validation import check_device
     from .models.mnist import default_weights_path, load_digit_cnn
 
+    check_device(device)
     file = Path(path) if path is not None else default_weights_path("mnist_embed.pt")
     net = load_digit_cnn(path, device="cpu" if device is None else device)
     return EmbeddingScorer(

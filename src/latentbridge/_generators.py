@@ -71,13 +71,18 @@ class TorchGenerator:
         return out
 
     def config(self) -> dict[str, Any]:
-        """JSON-able identity for the bench store."""
-        return {
-            "name": self.name,
-            "latent": self._latent.config(),
-            "image_shape": list(self._image_shape),
-            **self._extra,
-        }
+        """JSON-able identity for the bench store.
+
+        Includes ``state_sha256``, a hash of the module's weights (computed once), so two
+        generators of the same architecture with different weights never look alike.
+        """
+        from ._protocols import weights_digest
+
+        out = {"name": self.name, "latent": self._latent.config(), "image_shape": list(self._image_shape)}
+        digest = weights_digest(self)
+        if digest is not None:
+            out["state_sha256"] = digest
+        return {**out, **self._extra}
 
     def __repr__(self) -> str:
         return (

@@ -16,9 +16,12 @@ __all__ = ["LatentSpace"]
 
 
 def _as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """A Generator from an int seed, a Generator, or None (fresh OS entropy, as numpy does)."""
     if isinstance(seed, np.random.Generator):
         return seed
-    return np.random.default_rng(seed)
+    from ._validation import check_seed
+
+    return np.random.default_rng(check_seed(seed, allow_none=True))
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,8 @@ class LatentSpace:
 
         Args:
             n: Number of latents.
-            seed: An int seed, a ``numpy.random.Generator`` or None.
+            seed: An int seed, a ``numpy.random.Generator`` or None (fresh OS entropy:
+                not reproducible). Floats and strings are refused.
 
         Returns:
             Array of shape ``(n, dim)``, dtype float64.

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib.metadata as md
+import inspect
 import os
+import re
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -14,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 import pluggy
 
 from . import hookspecs
-from .errors import InputError, RegistryConflictError, UnknownNameError
+from .errors import InputError, PluginError, RegistryConflictError, UnknownNameError
 
 if TYPE_CHECKING:
     from ._problems import LatentProblem
@@ -158,8 +161,29 @@ def _version() -> str:
         return "0+unknown"
 
 
+def _norm_dist(name: str) -> str:
+    """A distribution name normalised as in PEP 503 (``Latentbridge_StyleGAN2`` → ``latentbridge-stylegan2``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _blocked() -> set[str]:
-    return {s.strip() for s in os.environ.get(BLOCK_ENV, "").split(",") if s.strip()}
+    """Entry-point names and (normalised) distribution names listed in ``LATENTBRIDGE_BLOCK_PLUGINS``."""
+    raw = {s.strip() for s in os.environ.get(BLOCK_ENV, "").split(",") if s.strip()}
+    return raw | {_norm_dist(s) for s in raw}
+
+
+# Raised while a plugin imports or registers, these are the plugin's failure, not the user's wish to stop.
+_PLUGIN_FAILURES = (Exception, SystemExit, KeyboardInterrupt, GeneratorExit)
+
+
+def _record(failures: list[PluginFailure], plugin: str, dist: str, what: str, exc: BaseException) -> None:
+    failures.append(PluginFailure(plugin, dist, f"{type(exc).__name__}: {exc}"))
+    warnings.warn(
+        f"latentbridge plugin {plugin!r} {what} ({type(exc).__name__}: {exc}) and was skipped; "
+        f"the other plugins are still available. Fix or reinstall it, or skip it with {BLOCK_ENV}={plugin}",
+        RuntimeWarning,
+        stacklevel=4,
+    )
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -200,30 +224,37 @@ def _build_state() -> _State:
     if os.environ.get(DISABLE_AUTOLOAD_ENV, "").strip() not in ("1", "true", "yes"):
         blocked = _blocked()
         for ep in md.entry_points(group=ENTRY_POINT_GROUP):
-            if ep.name in blocked or pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
-                continue
             dist = ep.dist.name if ep.dist is not None else "<unknown distribution>"
             ver = ep.dist.version if ep.dist is not None else "?"
+            if ep.name in blocked or _norm_dist(dist) in blocked:
+                continue
+            if ep.name in plugins or pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+                _record(
+                    failures,
+                    ep.name,
+                    dist,
+                    f"from distribution {dist} {ver} failed to load",
+                    PluginError(f"plugin name {ep.name!r} is taken"),
+                )
+                continue
             try:
                 obj = ep.load()
                 pm.register(obj, name=ep.name)
-            except Exception as exc:  # a broken plugin must not break the others
-                failures.append(PluginFailure(ep.name, dist, f"{type(exc).__name__}: {exc}"))
-                warnings.warn(
-                    f"latentbridge plugin {ep.name!r} from distribution {dist} {ver} failed to load "
-                    f"({type(exc).__name__}: {exc}); the other plugins are still available. "
-                    f"Reinstall or fix it, or skip it with {BLOCK_ENV}={ep.name}",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
+            except _PLUGIN_FAILURES as exc:  # a broken plugin must not break the others (nor exit the program)
+                _record(failures, ep.name, dist, f"from distribution {dist} {ver} failed to load", exc)
+                with contextlib.suppress(Exception):
+                    pm.unregister(name=ep.name)
                 continue
             plugins[ep.name] = (dist, ver)
 
     registries: dict[Kind, Registry[Any]] = {k: Registry(k) for k in KINDS}
     for kind in KINDS:
         hook = getattr(pm.hook, _HOOKS[kind])
-        for impl in hook.get_hookimpls():
+        # built-ins register first, so a plugin can never take (or break) a built-in name
+        impls = sorted(hook.get_hookimpls(), key=lambda i: i.plugin_name != "latentbridge")
+        for impl in impls:
             dist, ver = plugins.get(impl.plugin_name, ("<unknown distribution>", "?"))
+            skipped: list[str] = []
 
             def register(
                 name: str,
@@ -234,20 +265,26 @@ def _build_state() -> _State:
                 _plugin: str = impl.plugin_name,
                 _dist: str = dist,
                 _ver: str = ver,
+                _skipped: list[str] = skipped,
             ) -> None:
-                registries[_kind].add(Entry(name, factory, _kind, _plugin, _dist, _ver, description))
+                try:
+                    registries[_kind].add(Entry(name, factory, _kind, _plugin, _dist, _ver, description))
+                except RegistryConflictError as exc:
+                    if _plugin == "latentbridge":
+                        raise
+                    _skipped.append(str(exc))
 
             try:
                 impl.function(register=register)
-            except RegistryConflictError:
-                raise
-            except Exception as exc:
-                failures.append(PluginFailure(impl.plugin_name, dist, f"{type(exc).__name__}: {exc}"))
-                warnings.warn(
-                    f"latentbridge plugin {impl.plugin_name!r} ({dist}) failed in {_HOOKS[kind]}: "
-                    f"{type(exc).__name__}: {exc}",
-                    RuntimeWarning,
-                    stacklevel=3,
+            except _PLUGIN_FAILURES as exc:
+                _record(failures, impl.plugin_name, dist, f"({dist}) failed in {_HOOKS[kind]}", exc)
+            for text in skipped:
+                _record(
+                    failures,
+                    impl.plugin_name,
+                    dist,
+                    f"({dist}) failed to register a {kind}",
+                    RegistryConflictError(f"{text}; the first registration is kept"),
                 )
     return _State(pm, registries, plugins, failures)
 
@@ -274,19 +311,77 @@ def list_plugins() -> list[PluginInfo]:
     return out
 
 
+def _entry(kind: Kind, name: Any) -> Entry[Any]:
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(
+            f"name must be a non-empty string naming a registered {kind} (see `latentbridge plugins`), got {name!r}"
+        )
+    return registry(kind).get(name)
+
+
+def _check_options(entry: Entry[Any], args: tuple[Any, ...], options: dict[str, Any]) -> None:
+    """Refuse options the factory does not take, before calling it (no TypeError from deep inside)."""
+    try:
+        sig = inspect.signature(entry.factory)
+    except (TypeError, ValueError):  # builtins and C callables: let the call decide
+        return
+    try:
+        sig.bind(*args, **options)
+    except TypeError as exc:
+        params = sig.parameters.values()
+        named = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in params)
+        unknown = [] if takes_any else [k for k in options if k not in sig.parameters]
+        what = f"unknown option(s) {', '.join(map(repr, unknown))}" if unknown else str(exc)
+        hints = [c for k in unknown for c in difflib.get_close_matches(k, named, n=1)]
+        hint = f" (did you mean {', '.join(map(repr, hints))}?)" if hints else ""
+        raise InputError(
+            f"{entry.kind} {entry.name!r} ({entry.distribution}): {what}{hint}; "
+            f"it accepts: {', '.join(named) or 'no options'}"
+        ) from None
+
+
 def load_generator(name: str, /, **options: Any) -> LatentGenerator:
-    """Build the generator registered as ``name`` (e.g. ``"mnist-dcgan"``) with ``options``."""
-    out: LatentGenerator = registry("generator").create(name, **options)
+    """Build the generator registered as ``name`` (e.g. ``"mnist-dcgan"``) with ``options``.
+
+    The result remembers ``name`` and ``options``: they are part of its identity in
+    problem configs (``config_hash``), together with a hash of its weights.
+
+    Raises:
+        InputError: ``name`` is not a string, or an option the factory does not accept.
+        UnknownNameError: no generator of that name.
+    """
+    from ._protocols import set_origin
+
+    entry = _entry("generator", name)
+    _check_options(entry, (), options)
+    out: LatentGenerator = set_origin(entry.factory(**options), name, options)
     return out
 
 
 def load_scorer(name: str, /, **options: Any) -> Scorer:
-    """Build the scorer registered as ``name`` (e.g. ``"mnist-embed"``, ``"ncc"``) with ``options``."""
-    out: Scorer = registry("scorer").create(name, **options)
+    """Build the scorer registered as ``name`` (e.g. ``"mnist-embed"``, ``"ncc"``) with ``options``.
+
+    Raises:
+        InputError: ``name`` is not a string, or an option the factory does not accept.
+        UnknownNameError: no scorer of that name.
+    """
+    from ._protocols import set_origin
+
+    entry = _entry("scorer", name)
+    _check_options(entry, (), options)
+    out: Scorer = set_origin(entry.factory(**options), name, options)
     return out
 
 
 def load_problem(name: str, /, *args: Any, **options: Any) -> LatentProblem:
-    """Build the problem registered as ``name`` (e.g. ``"target-similarity"``)."""
-    out: LatentProblem = registry("problem").create(name, *args, **options)
+    """Build the problem registered as ``name`` (e.g. ``"target-similarity"``).
+
+    Raises:
+        InputError: ``name`` is not a string, or an option the problem class does not accept.
+        UnknownNameError: no problem of that name.
+    """
+    entry = _entry("problem", name)
+    _check_options(entry, args, options)
+    out: LatentProblem = entry.factory(*args, **options)
     return out

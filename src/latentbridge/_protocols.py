@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+import contextlib
+import hashlib
+import json
+import weakref
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     import torch
 
     from ._latent import LatentSpace
 
-__all__ = ["LatentGenerator", "Scorer", "SupportsSimilarity"]
+__all__ = ["LatentGenerator", "Scorer", "SupportsSimilarity", "describe", "set_origin", "weights_digest"]
+
+T = TypeVar("T")
 
 
 @runtime_checkable
@@ -86,11 +92,103 @@ class SupportsSimilarity(Protocol):
         ...
 
 
+_ORIGIN_ATTR = "_latentbridge_origin"
+_DIGESTS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+_ORIGINS: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` reduced to JSON types (paths and devices as strings) for identities."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def set_origin(obj: T, name: str, options: dict[str, Any]) -> T:
+    """Record that ``obj`` was built as registry name ``name`` with ``options`` (part of :func:`describe`)."""
+    origin = {"name": name, "options": _jsonable(options)}
+    try:
+        object.__setattr__(obj, _ORIGIN_ATTR, origin)
+    except (AttributeError, TypeError):  # __slots__ or a frozen object: remember it on the side
+        with contextlib.suppress(TypeError):
+            _ORIGINS[obj] = origin
+    return obj
+
+
+def _origin(obj: Any) -> dict[str, Any] | None:
+    origin = getattr(obj, _ORIGIN_ATTR, None)
+    if isinstance(origin, dict):
+        return origin
+    try:
+        return _ORIGINS.get(obj)
+    except TypeError:
+        return None
+
+
+def _modules(obj: Any) -> list[Any]:
+    """The ``torch.nn.Module`` objects that hold ``obj``'s weights (itself, its attributes, a bound method's owner)."""
+    import torch
+
+    found: list[Any] = []
+    candidates = [obj, getattr(obj, "__self__", None)]
+    with contextlib.suppress(TypeError):
+        for value in vars(obj).values():
+            candidates += [value, getattr(value, "__self__", None)]
+    for c in candidates:
+        if isinstance(c, torch.nn.Module) and all(c is not f for f in found):
+            found.append(c)
+    return found
+
+
+def module_digest(module: Any) -> str:
+    """SHA-256 of a module's ``state_dict`` (names, dtypes, shapes and bytes), computed once per module object."""
+    cached = _DIGESTS.get(module)
+    if cached is not None:
+        return cached
+    import torch
+
+    h = hashlib.sha256()
+    for key, value in sorted(module.state_dict().items()):
+        h.update(key.encode())
+        if isinstance(value, torch.Tensor):
+            t = value.detach().to("cpu").contiguous()
+            h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        else:
+            h.update(repr(value).encode())
+    digest = h.hexdigest()
+    _DIGESTS[module] = digest
+    return digest
+
+
+def weights_digest(obj: Any) -> str | None:
+    """SHA-256 over the weights of every module ``obj`` holds, or None when it holds none."""
+    mods = _modules(obj)
+    if not mods:
+        return None
+    if len(mods) == 1:
+        return module_digest(mods[0])
+    return hashlib.sha256("".join(module_digest(m) for m in mods).encode()).hexdigest()
+
+
 def describe(obj: Any) -> dict[str, Any]:
-    """The ``config()`` of a generator or scorer, or its class name when it has none."""
+    """The identity of a generator or scorer: what a problem's ``config_hash`` is computed from.
+
+    Its ``config()`` (or its class name when it has none), plus ``registry`` (the registry
+    name and options it was built from by ``load_generator``/``load_scorer``) and
+    ``state_sha256`` (a hash of the weights of the torch modules it holds, computed once per
+    module). Two generators that differ in weights, registry name or options therefore
+    never describe alike.
+    """
+    out: dict[str, Any] = {"class": f"{type(obj).__module__}.{type(obj).__qualname__}"}
     cfg = getattr(obj, "config", None)
     if callable(cfg):
-        out = cfg()
-        if isinstance(out, dict):
-            return dict(out)
-    return {"class": f"{type(obj).__module__}.{type(obj).__qualname__}"}
+        got = cfg()
+        if isinstance(got, dict):
+            out = dict(got)
+    origin = _origin(obj)
+    if origin is not None:
+        out["registry"] = origin
+    if "state_sha256" not in out:
+        digest = weights_digest(obj)
+        if digest is not None:
+            out["state_sha256"] = digest
+    return out

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from ._validation import check_images
+from ._validation import check_device, check_images
 from .errors import InputError
 
 __all__ = ["EmbeddingScorer", "NCCScorer", "RMSEScorer", "as_device"]
@@ -18,13 +18,8 @@ Metric = Literal["l2", "cosine"]
 
 
 def as_device(device: str | torch.device | None) -> torch.device:
-    """Normalise a device argument (None -> CPU) with a clear error for bad names."""
-    if device is None:
-        return torch.device("cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise InputError(f"device must be a torch device such as 'cpu' or 'cuda:0', got {device!r}") from exc
+    """Normalise a device argument (None -> CPU) with a clear error for bad names and absent devices."""
+    return check_device(device)
 
 
 def _flatten01(images: torch.Tensor) -> torch.Tensor:
@@ -139,10 +134,25 @@ class EmbeddingScorer:
     ) -> None:
         if metric not in ("l2", "cosine"):
             raise InputError(f"metric must be 'l2' or 'cosine', got {metric!r}")
-        if channels not in (None, 1, 3):
+        if not callable(embedder):
+            raise InputError(f"embedder must be a callable (an nn.Module or its method), got {type(embedder).__name__}")
+        if isinstance(channels, bool) or channels not in (None, 1, 3):
             raise InputError(f"channels must be 1, 3 or None, got {channels!r}")
-        if input_size is not None and (len(input_size) != 2 or min(input_size) < 1):
-            raise InputError(f"input_size must be (height, width) with positive ints, got {input_size!r}")
+        if input_size is not None and (
+            not isinstance(input_size, (tuple, list))
+            or len(input_size) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in input_size)
+        ):
+            raise InputError(
+                f"input_size must be a (height, width) pair of positive ints, got {input_size!r}"
+                + (
+                    f"; for a square input write input_size=({input_size}, {input_size})"
+                    if isinstance(input_size, int)
+                    else ""
+                )
+            )
+        if preprocess is not None and not callable(preprocess):
+            raise InputError(f"preprocess must be a callable or None, got {type(preprocess).__name__}")
         self.embedder = embedder
         self.metric: Metric = metric
         self.input_size = tuple(input_size) if input_size is not None else None
@@ -152,6 +162,27 @@ class EmbeddingScorer:
         self._device = as_device(device)
         self.name = name
         self._extra = dict(extra_config or {})
+        if self.input_size is not None and channels is not None:
+            self._dry_run(channels)
+
+    def _dry_run(self, channels: int) -> None:
+        """Embed one blank image so that an ``input_size`` the embedder cannot take fails here, clearly."""
+        assert self.input_size is not None
+        x = torch.zeros(1, channels, *self.input_size, device=self._device)
+        try:
+            with torch.inference_mode():
+                feats = self.embedder(x if self.preprocess is None else self.preprocess(x))
+        except Exception as exc:
+            raise InputError(
+                f"{self.name}: the embedder fails on input_size={self.input_size} with {channels} channel(s) "
+                f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                "give the input_size and channels the embedder was built for"
+            ) from exc
+        if not isinstance(feats, torch.Tensor) or feats.ndim < 1 or feats.shape[0] != 1:
+            raise InputError(
+                f"{self.name}: the embedder must return a tensor of features (n, F); for one image it returned "
+                f"{type(feats).__name__}{tuple(feats.shape) if isinstance(feats, torch.Tensor) else ''}"
+            )
 
     @property
     def device(self) -> torch.device:
@@ -192,15 +223,20 @@ class EmbeddingScorer:
         return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
 
     def config(self) -> dict[str, Any]:
-        """JSON-able identity for the bench store."""
-        return {
+        """JSON-able identity for the bench store (with ``state_sha256``, a hash of the embedder's weights)."""
+        from ._protocols import weights_digest
+
+        out: dict[str, Any] = {
             "name": self.name,
             "metric": self.metric,
             "input_size": list(self.input_size) if self.input_size else None,
             "channels": self.channels,
             "normalize": self.normalize,
-            **self._extra,
         }
+        digest = weights_digest(self)
+        if digest is not None:
+            out["state_sha256"] = digest
+        return {**out, **self._extra}
 
     def __repr__(self) -> str:
         return f"EmbeddingScorer(name={self.name!r}, metric={self.metric!r}, device={str(self._device)!r})"

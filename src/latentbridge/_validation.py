@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+import warnings
+from pathlib import Path
+from typing import Any, Literal, overload
 
 import numpy as np
 import torch
@@ -10,7 +13,23 @@ from numpy.typing import NDArray
 
 from .errors import ImageShapeError, InputError, LatentShapeError
 
-__all__ = ["as_image", "check_images", "check_latents", "check_positive_int"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_IMAGE_PIXELS",
+    "as_image",
+    "check_device",
+    "check_image_file",
+    "check_images",
+    "check_latents",
+    "check_positive_int",
+    "check_seed",
+    "read_npy",
+]
+
+#: Largest ``.npy`` or image file read as a target or originals (bytes).
+MAX_FILE_BYTES = 256 * 2**20
+#: Largest image (width × height) decoded; bigger ones are refused before decoding (decompression bombs).
+MAX_IMAGE_PIXELS = 64 * 2**20
 
 
 def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
@@ -20,6 +39,150 @@ def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
     if value < minimum:
         raise InputError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
+
+
+_NUMPY_TORCH_DTYPES = {
+    torch.float16,
+    torch.float32,
+    torch.float64,
+    torch.int8,
+    torch.int16,
+    torch.int32,
+    torch.int64,
+    torch.uint8,
+}
+
+
+@overload
+def check_seed(value: Any, name: str = ..., *, allow_none: Literal[False] = ...) -> int: ...
+@overload
+def check_seed(value: Any, name: str = ..., *, allow_none: bool) -> int | None: ...
+def check_seed(value: Any, name: str = "seed", *, allow_none: bool = False) -> int | None:
+    """``value`` as a seed: an int in ``[0, 2**63)`` (numpy ints too); None only if ``allow_none``.
+
+    Floats, strings and bools are refused rather than coerced: ``1.5`` or ``'1'`` are
+    almost always a mistake, and a run that records its seed must really have one.
+    """
+    if value is None:
+        if allow_none:
+            return None
+        raise InputError(
+            f"{name} must be an int >= 0 (runs are reproducible only under a seed), got None; pass e.g. {name}=0"
+        )
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InputError(f"{name} must be an int >= 0, got {value!r} ({type(value).__name__})")
+    if not 0 <= int(value) < 2**63:
+        raise InputError(f"{name} must be an int in [0, 2**63), got {value}")
+    return int(value)
+
+
+def check_device(device: Any, name: str = "device") -> torch.device:
+    """``device`` as a ``torch.device`` that exists on this machine (None -> CPU).
+
+    Raises:
+        InputError: not a device name, or a CUDA/MPS device this machine does not have.
+    """
+    if device is None:
+        return torch.device("cpu")
+    if not isinstance(device, (str, torch.device)):
+        raise InputError(f"{name} must be a device name such as 'cpu' or 'cuda:0', got {device!r}")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be a torch device such as 'cpu' or 'cuda:0', got {device!r}") from exc
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = 0 if dev.index is None else dev.index
+        if index >= count:
+            have = f"this machine has {count} CUDA device(s) (cuda:0..cuda:{count - 1})" if count else "no CUDA here"
+            raise InputError(f"{name} {str(device)!r} does not exist: {have}; use 'cpu' or an existing device")
+    elif dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise InputError(f"{name} {str(device)!r} does not exist: MPS is not available here; use 'cpu'")
+    return dev
+
+
+def _regular_file(path: Any, what: str, max_bytes: int) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{what}: file not found (or not a regular file): {p}")
+    size = p.stat().st_size
+    if size > max_bytes:
+        raise InputError(f"{what}: {p} is {size:,} bytes, more than the {max_bytes:,} bytes latentbridge reads")
+    return p
+
+
+def read_npy(path: str | Path, what: str = "array", *, max_bytes: int = MAX_FILE_BYTES) -> NDArray[Any]:
+    """Read a ``.npy`` file of real numbers safely: size-capped, no pickles, no object or structured dtypes.
+
+    The header is checked before any data is read: its shape must match the file's size,
+    so a small file cannot make numpy allocate a huge array.
+
+    Raises:
+        InputError: missing, too large, truncated, not ``.npy`` or not a numeric array.
+    """
+    p = _regular_file(path, what, max_bytes)
+    fmt = np.lib.format
+    try:
+        with p.open("rb") as fh:
+            version = fmt.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = fmt.read_array_header_1_0(fh)
+            else:
+                shape, _, dtype = fmt.read_array_header_2_0(fh)
+            offset = fh.tell()
+    except (ValueError, OSError, SyntaxError, EOFError) as exc:
+        raise InputError(f"{what}: {p} is not a readable .npy file ({exc})") from exc
+    if dtype.hasobject or dtype.names is not None or dtype.subdtype is not None:
+        raise InputError(f"{what}: {p} holds dtype {dtype}; only plain numeric arrays are read (no objects)")
+    if dtype.kind not in "fiub":
+        raise InputError(f"{what}: {p} holds dtype {dtype}; expected float, int or uint8 values")
+    count = math.prod(int(v) for v in shape)
+    expected = offset + count * dtype.itemsize
+    if count < 0 or expected != p.stat().st_size:
+        raise InputError(
+            f"{what}: {p} declares shape {shape} ({expected:,} bytes) but the file has {p.stat().st_size:,} bytes "
+            "(truncated or forged header)"
+        )
+    try:
+        arr: NDArray[Any] = np.load(p, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise InputError(f"{what}: cannot read {p}: {exc}") from exc
+    return arr
+
+
+def check_image_file(
+    path: str | Path, what: str = "image", *, max_bytes: int = MAX_FILE_BYTES, max_pixels: int = MAX_IMAGE_PIXELS
+) -> Path:
+    """Check an image file before decoding it: size-capped, and at most ``max_pixels`` (decompression bombs).
+
+    Only the header is read (Pillow opens lazily).
+
+    Raises:
+        InputError: missing, too large, unreadable, or more pixels than ``max_pixels``.
+    """
+    p = _regular_file(path, what, max_bytes)
+    try:
+        from PIL import Image
+    except ImportError as exc:  # pragma: no cover - pillow is a dependency
+        raise InputError("reading image files needs Pillow: pip install pillow") from exc
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below, with our limit
+            with Image.open(p) as im:
+                w, h = im.size
+                frames = int(getattr(im, "n_frames", 1) or 1)
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{what}: {p} is a decompression bomb ({exc}); latentbridge does not decode it") from exc
+    except Exception as exc:  # PIL raises OSError, SyntaxError, ValueError, ...
+        raise InputError(f"{what}: cannot read image {p}: {type(exc).__name__}: {exc}") from exc
+    if w * h > max_pixels or w < 1 or h < 1:
+        raise InputError(
+            f"{what}: {p} is {w} x {h} pixels; latentbridge decodes at most {max_pixels:,} pixels "
+            "(a decompression bomb, or resize it first)"
+        )
+    if frames > 1:
+        raise InputError(f"{what}: {p} has {frames} frames; give a single still image")
+    return p
 
 
 def check_latents(Z: Any, dim: int, name: str = "Z") -> NDArray[np.float32]:
@@ -34,6 +197,11 @@ def check_latents(Z: Any, dim: int, name: str = "Z") -> NDArray[np.float32]:
         LatentShapeError: wrong rank or width, non-numeric dtype, NaN or inf values.
     """
     if isinstance(Z, torch.Tensor):
+        if Z.dtype not in _NUMPY_TORCH_DTYPES:
+            raise LatentShapeError(
+                f"{name} is a torch tensor of dtype {Z.dtype}, which latentbridge does not convert silently; "
+                f"pass {name}.float() (float32) or a numpy array"
+            )
         Z = Z.detach().cpu().numpy()
     try:
         arr = np.asarray(Z)

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from . import operators as ops
 from ._problems import LatentProblem
 from ._result import OptimizeResult, Trace
-from ._validation import check_positive_int
+from ._validation import check_positive_int, check_seed
 from .errors import InputError, missing_extra
 
 __all__ = ["image_descriptors", "map_elites", "random_search"]
@@ -62,7 +62,7 @@ def random_search(problem: LatentProblem, budget: int, seed: int, *, batch: int 
     problem = _check_problem(problem, "random_search")
     budget = check_positive_int(budget, "budget")
     batch = check_positive_int(batch, "batch")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     trace = Trace()
     best_x: Array | None = None
     best_f = np.inf
@@ -192,7 +192,7 @@ def map_elites(
 
     desc_fn = image_descriptors if descriptors is None else descriptors
     names: tuple[str, ...] | None = DESCRIPTOR_NAMES if descriptors is None else None
-    ss = np.random.SeedSequence(seed)
+    ss = np.random.SeedSequence(check_seed(seed))
     s_init, s_var = ss.spawn(2)
     init_rng, var_rng = np.random.default_rng(s_init), np.random.default_rng(s_var)
     archive_seed = int(ss.generate_state(1)[0])

@@ -42,15 +42,17 @@ def plugins_cmd(
         }
         typer.echo(json.dumps(out, indent=2))
         return
+    from rich.markup import escape
+
     console = Console()
     table = Table(title="latentbridge plugins")
     for col in _COLUMNS:
         table.add_column(col)
     for r in rows:
-        table.add_row(*r)
+        table.add_row(*(escape(str(c)) for c in r))
     console.print(table)
     for f in failures:
-        console.print(f"[red]failed:[/red] plugin {f.plugin!r} from {f.distribution}: {f.error}")
+        console.print("[red]failed:[/red] " + escape(f"plugin {f.plugin!r} from {f.distribution}: {f.error}"))
 
 
 @app.command("train")
@@ -110,13 +112,29 @@ def bench_cmd(
     ] = None,
     report: Annotated[bool, typer.Option(help="Write OUT/report.html, report.md and leaderboard.csv.")] = True,
     progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    run_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--run-timeout", help="Seconds one run may take; a run over it is stored as failed (overrides the suite)."
+        ),
+    ] = None,
+    allow_import: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-import",
+            metavar="MODULE",
+            help="Trust MODULE: let the suite name generators/scorers as 'MODULE:factory' (repeatable). "
+            "Without it only registered names resolve; never read from a suite or a store.",
+        ),
+    ] = None,
 ) -> None:
     """Run a benchmark suite: every (problem, optimizer, seed) run, stored in OUT/bench.sqlite, then the leaderboard."""
     from rich.console import Console
+    from rich.markup import escape
 
-    from .bench import BenchInterrupted, Store, build_leaderboard, load_suite, print_leaderboard, run_suite
+    from .bench import BenchInterrupted, Store, build_leaderboard, load_suite, plan, print_leaderboard, run_suite
     from .bench import report as bench_report
-    from .errors import LatentBridgeError
+    from .errors import LatentBridgeError, StoreError
 
     console = Console()
     err = Console(stderr=True)
@@ -130,15 +148,27 @@ def bench_cmd(
         executor = "dask" if scheduler is not None else ("process" if workers > 1 else "serial")
     if executor not in ("serial", "process", "dask"):
         raise typer.BadParameter(f"--executor must be serial, process or dask, got {executor!r}")
+    if threads is not None and threads < 1:
+        raise typer.BadParameter(f"--threads must be >= 1, got {threads}")
+    db = out / "bench.sqlite"
     try:
         spec = load_suite(suite).with_overrides(
-            optimizers=optimizers.split(",") if optimizers else None, budget=budget, seeds=seeds
+            optimizers=optimizers.split(",") if optimizers else None,
+            budget=budget,
+            seeds=seeds,
+            run_timeout=run_timeout,
         )
+        # the whole plan is validated (models, files, optimizers, parameters) before the store exists
+        tasks = plan(spec, threads=threads or 1, allow_imports=tuple(allow_import or ()))
     except LatentBridgeError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
-    db = out / "bench.sqlite"
-    with Store(db) as store:
+    try:
+        store = Store(db)
+    except StoreError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    with store:
         try:
             summary = run_suite(
                 spec,
@@ -150,27 +180,31 @@ def bench_cmd(
                 threads=threads,
                 console=err,
                 progress=progress,
+                tasks=tasks,
             )
         except BenchInterrupted as exc:
             err.print(
-                f"[yellow]interrupted:[/yellow] {exc.finished} runs finished and stored in {db}, "
+                f"[yellow]interrupted:[/yellow] {exc.finished} runs finished and stored in {escape(str(db))}, "
                 f"{exc.remaining} not run. Continue with the same command plus --resume."
             )
             raise typer.Exit(130) from None
         except KeyboardInterrupt:
-            err.print(f"[yellow]interrupted[/yellow] before any run finished; {db} is unchanged.")
+            err.print(f"[yellow]interrupted[/yellow] before any run finished; {escape(str(db))} is unchanged.")
             raise typer.Exit(130) from None
         except LatentBridgeError as exc:
-            err.print(f"[red]error:[/red] {exc}")
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(2) from None
         board = build_leaderboard(store.runs(spec.name))
     print_leaderboard(board, console)
-    console.print(summary.describe())
+    console.print(escape(summary.describe()))
     if report:
-        bench_report.to_html(board, out / "report.html", title=f"latentbridge bench: {spec.name}")
+        from .bench.problems import trusted_imports
+
+        with trusted_imports(tuple(allow_import or ())):
+            bench_report.to_html(board, out / "report.html", title=f"latentbridge bench: {spec.name}")
         (out / "report.md").write_text(bench_report.to_markdown(board), encoding="utf-8")
         bench_report.to_csv(board, out / "leaderboard.csv")
-        console.print(f"Reports: {out / 'report.html'}, {out / 'report.md'}, {out / 'leaderboard.csv'}")
+        console.print(escape(f"Reports: {out / 'report.html'}, {out / 'report.md'}, {out / 'leaderboard.csv'}"))
     if summary.failed:
         raise typer.Exit(1)
 
@@ -183,28 +217,50 @@ def leaderboard_cmd(
     csv: Annotated[Path | None, typer.Option("--csv", help="Write CSV here.")] = None,
     suite: Annotated[str | None, typer.Option(help="Only this suite (default: every suite in DB).")] = None,
     images: Annotated[bool, typer.Option(help="Image grids in the HTML report (rebuilds the problems).")] = True,
+    allow_import: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-import",
+            metavar="MODULE",
+            help="Trust MODULE when rebuilding problems for image grids ('MODULE:factory' names; repeatable). "
+            "Without it only registered names resolve.",
+        ),
+    ] = None,
 ) -> None:
-    """Print the leaderboard of stored runs, or write it as HTML, Markdown or CSV."""
+    """Print the leaderboard of stored runs, or write it as HTML, Markdown or CSV (the store is only read)."""
     from rich.console import Console
+    from rich.markup import escape
 
     from .bench import Store, build_leaderboard, print_leaderboard
     from .bench import report as bench_report
+    from .bench.problems import trusted_imports
+    from .errors import LatentBridgeError
 
     if not db.is_file():
         raise typer.BadParameter(f"no bench database at {db}", param_hint="DB")
-    with Store(db, readonly=True) as store:
-        board = build_leaderboard(store.runs(suite))
+    err = Console(stderr=True)
+    try:
+        with Store(db, readonly=True) as store:
+            board = build_leaderboard(store.runs(suite))
+    except LatentBridgeError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(2) from None
     console = Console()
     if html is None and md is None and csv is None:
         print_leaderboard(board, console)
         return
-    if html is not None:
-        bench_report.to_html(board, html, images=images)
-    if md is not None:
-        md.write_text(bench_report.to_markdown(board), encoding="utf-8")
-    if csv is not None:
-        bench_report.to_csv(board, csv)
-    console.print(f"wrote {', '.join(str(p) for p in (html, md, csv) if p is not None)}")
+    try:
+        if html is not None:
+            with trusted_imports(tuple(allow_import or ())):
+                bench_report.to_html(board, html, images=images)
+        if md is not None:
+            md.write_text(bench_report.to_markdown(board), encoding="utf-8")
+        if csv is not None:
+            bench_report.to_csv(board, csv)
+    except OSError as exc:
+        err.print(f"[red]error:[/red] cannot write the report: {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    console.print(escape(f"wrote {', '.join(str(p) for p in (html, md, csv) if p is not None)}"))
 
 
 def main() -> None:

@@ -13,7 +13,11 @@ working for code that does not know about latentbridge::
     ├── PluginError (RuntimeError)         a plugin failed to import or to register
     ├── MissingDependencyError (ImportError)  an optional extra is not installed
     ├── WeightsError (FileNotFoundError)   model weights cannot be found or read
-    └── NonFiniteFitnessError (ArithmeticError)  every evaluation of a run gave NaN/inf
+    ├── NonFiniteFitnessError (ArithmeticError)  every evaluation of a run gave NaN/inf
+    ├── RunTimeoutError (TimeoutError)     a bench run took longer than its run_timeout
+    ├── UntrustedImportError (PermissionError)  an import path that was not allowed explicitly
+    └── StoreError (OSError)               a bench store is corrupt, locked, read-only or unreadable
+        └── StoreLockedError               another bench is writing to the same store
 
     NonFiniteFitnessWarning (RuntimeWarning)  some evaluations of a run gave NaN/inf
 
@@ -32,7 +36,11 @@ __all__ = [
     "NonFiniteFitnessWarning",
     "PluginError",
     "RegistryConflictError",
+    "RunTimeoutError",
+    "StoreError",
+    "StoreLockedError",
     "UnknownNameError",
+    "UntrustedImportError",
     "WeightsError",
 ]
 
@@ -87,6 +95,20 @@ class NonFiniteFitnessError(LatentBridgeError, ArithmeticError):
 
 class NonFiniteFitnessWarning(RuntimeWarning):
     """Some evaluations of a run gave a non-finite fitness (counted as failed, scored ``+inf``)."""
+class RunTimeoutError(LatentBridgeError, TimeoutError):
+    """A bench run exceeded its ``run_timeout``; it is stored as failed with this message."""
+
+
+class UntrustedImportError(LatentBridgeError, PermissionError):
+    """A suite or store names ``"pkg.module:factory"`` whose module was not allowed on the command line."""
+
+
+class StoreError(LatentBridgeError, OSError):
+    """A bench store cannot be used (corrupt, truncated, locked, read-only); the message names the path."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the lock of a bench output folder; the message names the path and its pid."""
 
 
 def missing_extra(module: str, extra: str, exc: BaseException | None = None) -> MissingDependencyError:

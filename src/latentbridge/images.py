@@ -36,11 +36,13 @@ def load(
     Raises:
         InputError: missing file or unreadable image.
     """
+    from ._validation import check_image_file, read_npy
+
     p = Path(path)
     if not p.is_file():
         raise InputError(f"image file not found: {p}")
     if p.suffix.lower() == ".npy":
-        arr = np.load(p, allow_pickle=False)
+        arr = read_npy(p, "image")
         if arr.ndim == 2:
             arr = arr[None]
         elif arr.ndim == 3 and arr.shape[-1] in (1, 3) and arr.shape[0] not in (1, 3):
@@ -54,6 +56,7 @@ def load(
             from PIL import Image
         except ImportError as exc:  # pragma: no cover - pillow is a dependency
             raise InputError("reading image files needs Pillow: pip install pillow") from exc
+        check_image_file(p, "image")  # size cap and decompression-bomb guard before decoding
         try:
             with Image.open(p) as im:
                 rgb_or_l = im.convert("RGB") if im.mode not in ("L", "RGB") else im

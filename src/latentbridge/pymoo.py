@@ -40,6 +40,7 @@ from . import operators as ops
 from ._presets import PAPER_GA, SET_GA
 from ._problems import LatentProblem
 from ._result import OptimizeResult, Trace
+from ._validation import check_seed
 from .errors import InputError, UnknownNameError, missing_extra
 
 try:
@@ -968,6 +969,7 @@ def solve(
     if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
         raise InputError(f"budget must be a positive int (evaluations), got {budget!r}")
     budget = int(budget)
+    seed = check_seed(seed)
     if isinstance(algorithm, str):
         label = _lookup(algorithm)
         alg = make_algorithm(label, problem, bounds_width=bounds_width, **params)
@@ -991,7 +993,7 @@ def solve(
     rec = _Recorder(problem.n_obj, ref_point)
     pp.recorder = rec
     start = time.perf_counter()
-    alg.setup(pp, termination=("n_evals", budget), seed=int(seed), verbose=verbose)
+    alg.setup(pp, termination=("n_evals", budget), seed=seed, verbose=verbose)
     first = True
     while alg.has_next():
         if isinstance(alg, GenerationalGA) and alg._fast():

@@ -15,6 +15,15 @@ from latentbridge.testing import registered, tiny_generator
 TINY_GEN = "latentbridge.testing:tiny_generator"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _trust_testing_factories() -> Iterator[None]:
+    """Suites here name ``latentbridge.testing:tiny_generator``: trust that module, as ``--allow-import`` would."""
+    from latentbridge.bench.problems import trusted_imports
+
+    with trusted_imports(["latentbridge.testing"]):
+        yield
+
+
 class PriorSampler:
     """Random search from the prior in batches: deterministic under ``seed``, registered as ``prior``."""
 

@@ -40,6 +40,7 @@ def _count(db: Path) -> int:
 def _start(suite: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
     cmd = [sys.executable, "-m", "latentbridge.cli", "bench", "--suite", str(suite), "--out", str(out)]
     cmd += ["--no-progress", "--no-report", "--threads", "1", "--executor", "serial", *extra]
+    cmd += ["--allow-import", "latentbridge.testing"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 

@@ -22,6 +22,7 @@ lists ``problems`` for it):
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -41,6 +42,7 @@ __all__ = [
     "applies",
     "builtin_optimizer",
     "resolve",
+    "validate_optimizer",
 ]
 
 #: pymoo algorithms that handle several objectives (they run on multi-objective problems only).
@@ -230,3 +232,137 @@ def applies(solver: Any, problem: LatentProblem) -> bool:
     if callable(rule):
         return bool(rule(problem))
     return problem.n_obj == 1
+
+
+# --------------------------------------------------------------------------------------------
+# validation before any run
+# --------------------------------------------------------------------------------------------
+#: Parameters that count something: ints >= 1 wherever they appear.
+_POSITIVE_INT_PARAMS = frozenset(
+    {"pop_size", "n_offsprings", "batch", "n_init", "popsize", "num_workers", "tournament_size", "n_partitions"}
+)
+#: Parameters that are probabilities: numbers in [0, 1].
+_PROBABILITY_PARAMS = frozenset({"p_mutation", "swap", "CR", "prob", "crossover_prob", "mutation_prob", "pC", "pM"})
+#: Keyword arguments of :func:`latentbridge.pymoo.solve` itself (not the algorithm's).
+_PYMOO_SOLVE_KWARGS = frozenset({"bounds_width", "ref_point", "verbose"})
+#: Keyword arguments of :func:`latentbridge.nevergrad.minimize` itself (not the optimizer's).
+_NG_MINIMIZE_KWARGS = frozenset({"batch", "bounded", "fast"})
+
+
+def _check_param_values(params: dict[str, Any]) -> None:
+    from ..errors import InputError
+
+    for key, val in params.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            raise InputError(f"parameter names must be identifiers, got {key!r}")
+        if key in _POSITIVE_INT_PARAMS and (isinstance(val, bool) or not isinstance(val, int) or val < 1):
+            raise InputError(f"parameter {key!r} must be an integer >= 1, got {val!r}")
+        if key in _PROBABILITY_PARAMS and (
+            isinstance(val, bool) or not isinstance(val, (int, float)) or not 0.0 <= float(val) <= 1.0
+        ):
+            raise InputError(f"parameter {key!r} must be a probability in [0, 1], got {val!r}")
+        if key == "cells":
+            cells = val if isinstance(val, list) else [val]
+            if not cells or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in cells):
+                raise InputError(f"parameter 'cells' must be an integer >= 1 or a list of them, got {val!r}")
+
+
+def _bind(fn: Callable[..., Any], what: str, args: tuple[Any, ...], params: dict[str, Any]) -> None:
+    import difflib
+    import inspect
+
+    from ..errors import InputError
+
+    sig = inspect.signature(fn)
+    try:
+        sig.bind(*args, **params)
+    except TypeError as exc:
+        named = [p.name for p in list(sig.parameters.values())[len(args) :] if p.kind is not p.VAR_POSITIONAL]
+        unknown = [k for k in params if k not in sig.parameters]
+        hints = [c for k in unknown for c in difflib.get_close_matches(k, named, n=1)]
+        hint = f" (did you mean {', '.join(map(repr, hints))}?)" if hints else ""
+        what_wrong = f"unknown parameter(s) {', '.join(map(repr, unknown))}" if unknown else str(exc)
+        raise InputError(f"{what}: {what_wrong}{hint}; it accepts: {', '.join(named) or 'none'}") from None
+
+
+def _check_pymoo_params(spec_name: str, path: str, params: dict[str, Any]) -> None:
+    """pymoo classes pass ``**kwargs`` up their bases and ignore what none of them names: refuse those."""
+    import difflib
+    import importlib
+    import inspect
+
+    from ..errors import InputError
+
+    module, _, attr = path.partition(":")
+    cls = getattr(importlib.import_module(module), attr)
+    known: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        with contextlib.suppress(TypeError, ValueError):
+            for p in inspect.signature(init).parameters.values():
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self":
+                    known.add(p.name)
+    unknown = sorted(k for k in params if k not in known)
+    if unknown:
+        hints = [c for k in unknown for c in difflib.get_close_matches(k, sorted(known), n=1)]
+        hint = f" (did you mean {', '.join(map(repr, hints))}?)" if hints else ""
+        raise InputError(
+            f"{spec_name}: unknown parameter(s) {', '.join(map(repr, unknown))}{hint}; "
+            f"{attr} accepts: {', '.join(sorted(known))}"
+        )
+
+
+def validate_optimizer(spec_name: str, params: dict[str, Any], solver: Any, problem: LatentProblem | None) -> None:
+    """Check an optimizer's name and parameters before any run, as far as can be done without running it.
+
+    Checks that ``pymoo:<Algorithm>`` and ``ng:<name>`` exist (with close matches), that
+    counts (``pop_size``, ``batch``, ...) are positive ints and probabilities lie in [0, 1],
+    that every parameter is accepted, and, for pymoo, builds the algorithm on ``problem``.
+
+    Args:
+        spec_name: The name as written (``"pymoo:DE"``).
+        params: Its parameters.
+        solver: What :func:`resolve` built from them.
+        problem: A problem it will run on (None: skip the checks that need one).
+
+    Raises:
+        UnknownNameError: an unknown pymoo or nevergrad algorithm.
+        InputError: a bad parameter name or value.
+    """
+    from ..errors import InputError, LatentBridgeError
+
+    _check_param_values(params)
+    if isinstance(solver, PymooOptimizer):
+        from .. import pymoo as lb_pymoo
+
+        canonical = lb_pymoo._lookup(solver.algorithm)
+        kw = {k: v for k, v in solver.params.items() if k not in _PYMOO_SOLVE_KWARGS}
+        if canonical in lb_pymoo._PYMOO_ALGORITHMS:
+            _check_pymoo_params(spec_name, lb_pymoo._PYMOO_ALGORITHMS[canonical], kw)
+        if problem is not None:
+            try:
+                lb_pymoo.make_algorithm(solver.algorithm, problem, **kw)
+            except LatentBridgeError:
+                raise
+            except Exception as exc:
+                raise InputError(f"{spec_name} cannot be built with {kw}: {type(exc).__name__}: {exc}") from None
+    elif isinstance(solver, NevergradOptimizer):
+        from .. import nevergrad as lb_ng
+
+        factory = lb_ng._lookup(solver.optimizer)
+        rest = {k: v for k, v in solver.params.items() if k not in _NG_MINIMIZE_KWARGS}
+        lb_ng._configure(factory, spec_name, rest)
+        if isinstance(factory, type) and rest:
+            _bind(factory, spec_name, (None,), {"budget": 1, "num_workers": 1, **rest})
+        for key in ("bounded", "fast"):
+            if key in solver.params and not isinstance(solver.params[key], bool):
+                raise InputError(f"parameter {key!r} must be true or false, got {solver.params[key]!r}")
+    elif isinstance(solver, BaselineOptimizer):
+        from .. import baselines
+
+        fn = baselines.random_search if solver.method == "random" else baselines.map_elites
+        if solver.method == "random" and problem is not None and problem.n_obj > 1:
+            return
+        _bind(fn, spec_name, (None, 1, 0), solver.params)

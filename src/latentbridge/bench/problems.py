@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
@@ -14,10 +16,20 @@ from numpy.typing import NDArray
 from .._plugins import load_generator, load_problem, load_scorer, registry
 from .._problems import LatentProblem
 from .._protocols import LatentGenerator
-from ..errors import InputError
+from .._validation import read_npy
+from ..errors import InputError, UntrustedImportError
 from .suite import ProblemSpec
 
-__all__ = ["build_problem", "cached_problem", "load_originals", "load_target", "target_images"]
+__all__ = [
+    "build_problem",
+    "cached_problem",
+    "is_import_path",
+    "load_originals",
+    "load_target",
+    "target_images",
+    "trusted_imports",
+    "trusted_modules",
+]
 
 _CACHE: OrderedDict[str, LatentProblem] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
@@ -37,7 +49,7 @@ def load_target(source: dict[str, Any], generator: LatentGenerator) -> NDArray[n
 
         return heldout_digit(int(source["heldout_digit"]), int(source.get("index", 0)))
     if "npy" in source:
-        return np.asarray(np.load(source["npy"]), dtype=np.float32)
+        return np.asarray(read_npy(source["npy"], "target"), dtype=np.float32)
     if "path" in source:
         from .. import images
 
@@ -62,37 +74,91 @@ def load_originals(source: dict[str, Any]) -> NDArray[np.float32]:
             raise InputError(f"originals: no held-out digits of class {source['heldout_class']!r}")
         return to_float_images(images[rows])
     if "npy" in source:
-        return np.asarray(np.load(source["npy"]), dtype=np.float32)
+        arr = np.asarray(read_npy(source["npy"], "originals"), dtype=np.float32)
+        if arr.ndim != 4:
+            raise InputError(f"originals: {source['npy']} must hold images (N, C, H, W), got shape {arr.shape}")
+        return arr
     raise InputError(f"originals needs one of heldout_class, npy; got {sorted(source)}")
 
 
-def _import_path(name: str) -> Any | None:
-    """``"package.module:attr"`` → the attribute, or None if ``name`` is not such a path."""
+#: Module prefixes whose ``"pkg.module:factory"`` names this process may import (see :func:`trusted_imports`).
+_TRUSTED: tuple[str, ...] = ()
+
+
+@contextmanager
+def trusted_imports(modules: Sequence[str]) -> Iterator[None]:
+    """Allow generator/scorer names ``"pkg.module:factory"`` whose module is in ``modules`` (or below one).
+
+    The only way to let a suite name an unregistered factory: the command line's
+    ``--allow-import pkg.module`` wraps each run in this context. It is never read from a
+    suite file or a store, so opening either can only resolve registered names.
+    """
+    global _TRUSTED
+    mods = tuple(_check_module(m) for m in modules)
+    before = _TRUSTED
+    _TRUSTED = tuple(dict.fromkeys((*before, *mods)))
+    try:
+        yield
+    finally:
+        _TRUSTED = before
+
+
+def trusted_modules() -> tuple[str, ...]:
+    """The modules :func:`trusted_imports` allows in this process right now."""
+    return _TRUSTED
+
+
+def _check_module(name: Any) -> str:
+    if not isinstance(name, str) or not name or not all(p.isidentifier() for p in name.split(".")):
+        raise InputError(f"--allow-import takes a dotted module name such as 'mypkg.models', got {name!r}")
+    return name
+
+
+def is_import_path(name: str) -> bool:
+    """Whether ``name`` has the form ``"package.module:attr"`` (an import, not a registry name)."""
     module, sep, attr = name.partition(":")
-    if not sep or not attr or not all(part.isidentifier() for part in (*module.split("."), *attr.split("."))):
-        return None
+    return bool(sep and attr) and all(p.isidentifier() for p in (*module.split("."), *attr.split(".")))
+
+
+def _import_path(kind: str, name: str) -> Any:
+    """``"package.module:attr"`` → the attribute, if its module is trusted in this process."""
+    module = name.partition(":")[0]
+    if not any(module == t or module.startswith(t + ".") for t in _TRUSTED):
+        raise UntrustedImportError(
+            f"{kind} {name!r} is an import path, not a registered {kind} name; suites and stored results "
+            f"resolve registered names only (see `latentbridge plugins`). If you trust module {module!r}, "
+            f"allow it explicitly: latentbridge bench --allow-import {module} ..."
+        )
+    module, _, attr = name.partition(":")
     obj: Any = importlib.import_module(module)
     for part in attr.split("."):
         obj = getattr(obj, part)
+    if not callable(obj):
+        raise InputError(f"{kind} {name!r}: {type(obj).__name__} is not callable")
     return obj
 
 
 def _load(kind: Literal["generator", "scorer"], name: str, options: dict[str, Any]) -> Any:
-    """A registered generator/scorer, or one built by an import path ``"pkg.mod:factory"``."""
-    if name not in registry(kind):
-        factory = _import_path(name)
-        if factory is not None:
-            return factory(**options)
+    """A registered generator/scorer, or (opt-in only) one built by a trusted import path."""
+    if name not in registry(kind) and is_import_path(name):
+        obj = _import_path(kind, name)(**options)
+        from .._protocols import set_origin
+
+        return set_origin(obj, name, options)
     return load_generator(name, **options) if kind == "generator" else load_scorer(name, **options)
 
 
 def build_problem(spec: ProblemSpec) -> LatentProblem:
     """A fresh problem from ``spec``.
 
-    Generators and scorers are looked up by registry name; a name of the form
-    ``"package.module:factory"`` that is not registered is imported and called with the
-    options instead (handy for a model that has no plugin yet; every worker must be able to
-    import it).
+    Generators and scorers are looked up by registry name. A name of the form
+    ``"package.module:factory"`` is imported only inside :func:`trusted_imports` for that
+    module (the command line's ``--allow-import``); a suite file or a stored spec alone
+    never imports anything.
+
+    Raises:
+        UntrustedImportError: an import path that was not allowed.
+        UnknownNameError: an unknown registry name.
     """
     gen = _load("generator", spec.generator, spec.generator_options)
     scorer = _load("scorer", spec.scorer, spec.scorer_options)
@@ -108,7 +174,7 @@ def build_problem(spec: ProblemSpec) -> LatentProblem:
 
 def cached_problem(spec: ProblemSpec) -> LatentProblem:
     """:func:`build_problem`, memoised per process (models are loaded once per worker)."""
-    key = spec.cache_key()
+    key = f"{spec.cache_key()}|{_TRUSTED}"  # an import path built while trusted is not reused untrusted
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
         if hit is not None:

@@ -120,45 +120,61 @@ def _group_lines(group: Group) -> list[str]:
 def print_leaderboard(board: Leaderboard, console: Console | None = None) -> None:
     """Print per-instance tables and across-instance rankings with rich."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
+    # every name comes from a suite or a store: printed as text, never interpreted as rich markup
     console = console or Console()
     if not board.instances:
         console.print("[yellow]no finished runs[/yellow]")
         return
     for inst in board.instances:
-        table = Table(title=_instance_header(inst), title_justify="left")
+        table = Table(title=escape(_instance_header(inst)), title_justify="left")
         for h in _CONSOLE_HEADERS:
             table.add_column(h, justify="left" if h == "optimizer" else "right", no_wrap=h == "optimizer")
         for cells in _row_cells(inst):
-            table.add_row(*(cells[_ROW_HEADERS.index(h)] for h in _CONSOLE_HEADERS))
+            table.add_row(*(escape(cells[_ROW_HEADERS.index(h)]) for h in _CONSOLE_HEADERS))
         console.print(table)
         sig = [c for c in inst.pairwise if c.significant()]
         if sig:
             console.print(
-                "  significant (Mann–Whitney, Holm): "
-                + "; ".join(
-                    f"{c.winner} beats {c.b if c.winner == c.a else c.a} (A12 {_fmt(max(c.a12, 1 - c.a12), 2)})"
-                    for c in sig
+                escape(
+                    "  significant (Mann–Whitney, Holm): "
+                    + "; ".join(
+                        f"{c.winner} beats {c.b if c.winner == c.a else c.a} (A12 {_fmt(max(c.a12, 1 - c.a12), 2)})"
+                        for c in sig
+                    )
                 )
             )
     for group in board.groups:
-        table = Table(title=f"Across instances — {group.name}", title_justify="left")
+        table = Table(title=escape(f"Across instances — {group.name}"), title_justify="left")
         table.add_column("mean rank", justify="right")
         table.add_column("optimizer")
         for name, rank in group.ranking():
-            table.add_row(_fmt(rank, 3), name)
+            table.add_row(_fmt(rank, 3), escape(name))
         console.print(table)
         for line in _group_lines(group):
-            console.print(f"  {line}")
+            console.print(escape(f"  {line}"))
 
 
 # --------------------------------------------------------------------------------------------
 # Markdown and CSV
 # --------------------------------------------------------------------------------------------
+def _md(text: str) -> str:
+    """Text safe inside Markdown: no raw HTML (``<script>``, ``<img onerror>``), links, emphasis or line breaks.
+
+    HTML-significant characters become entities and Markdown punctuation is backslash-escaped,
+    so a suite or store cannot inject markup into ``report.md``.
+    """
+    out = html.escape(" ".join(str(text).split()), quote=False)
+    return "".join("\\" + c if c in _MD_SPECIAL else c for c in out)
+
+
+_MD_SPECIAL = set("\\`*_{}[]()#+!|~")
+
+
 def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    def esc(s: str) -> str:
-        return s.replace("|", "\\|")
+    esc = _md
 
     lines = ["| " + " | ".join(map(esc, headers)) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
@@ -179,14 +195,14 @@ def to_markdown(board: Leaderboard) -> str:
     """The leaderboard as Markdown (per-instance tables, rankings, pairwise tests)."""
     parts = ["# Leaderboard", ""]
     for inst in board.instances:
-        parts += [f"## {_instance_header(inst)}", "", _md_table(_ROW_HEADERS, _row_cells(inst)), ""]
+        parts += [f"## {_md(_instance_header(inst))}", "", _md_table(_ROW_HEADERS, _row_cells(inst)), ""]
         if inst.pairwise:
             parts += ["Pairwise Mann–Whitney U over seeds (Holm-adjusted within the instance):", ""]
             parts += [_md_table(_PAIR_HEADERS, _pairwise_rows(inst.pairwise)), ""]
     for group in board.groups:
-        parts += [f"## Across instances — {group.name}", ""]
+        parts += [f"## Across instances — {_md(group.name)}", ""]
         parts += [_md_table(_GROUP_HEADERS, [[_fmt(r, 3), n] for n, r in group.ranking()]), ""]
-        parts += [f"- {line}" for line in _group_lines(group)] + [""]
+        parts += [f"- {_md(line)}" for line in _group_lines(group)] + [""]
         parts += ["Pairwise Wilcoxon signed-rank on per-instance medians (Holm-adjusted; A12 averaged):", ""]
         parts += [_md_table(_PAIR_HEADERS, _pairwise_rows(group.pairwise)), ""]
     return "\n".join(parts)
@@ -254,13 +270,23 @@ def _csv_rows(board: Leaderboard) -> list[dict[str, Any]]:
     return rows
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(value: Any) -> Any:
+    """A text cell that a spreadsheet will not run: one starting with ``= + - @`` (a formula) gets a ``'`` prefix."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(board: Leaderboard, path: str | Path | None = None) -> str:
     """One CSV row per (instance, optimizer); written to ``path`` if given, always returned."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in _csv_rows(board):
-        writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+        writer.writerow({k: (repr(v) if isinstance(v, float) else _csv_text(v)) for k, v in row.items()})
     text = buf.getvalue()
     if path is not None:
         Path(path).write_text(text, encoding="utf-8")

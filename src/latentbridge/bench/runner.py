@@ -37,11 +37,12 @@ from numpy.typing import NDArray
 
 from .._problems import LatentProblem
 from .._result import OptimizeResult
-from ..errors import InputError
-from .optimizers import applies, resolve
-from .problems import build_problem, cached_problem
+from ..errors import InputError, LatentBridgeError, RunTimeoutError, UnknownNameError
+from . import problems as problems_mod
+from .optimizers import applies, resolve, validate_optimizer
+from .problems import build_problem, cached_problem, trusted_imports
 from .store import RunRecord, Store
-from .suite import OptimizerSpec, ProblemSpec, Suite, run_seed
+from .suite import OptimizerSpec, ProblemSpec, Suite, SuiteError, Where, run_seed
 
 __all__ = [
     "BenchInterrupted",
@@ -52,6 +53,7 @@ __all__ = [
     "execute",
     "plan",
     "run_suite",
+    "run_task",
 ]
 
 ExecutorName = Literal["serial", "process", "dask"]
@@ -80,6 +82,8 @@ class RunTask:
     seed: int
     budget: int
     threads: int = 1
+    timeout: float | None = None
+    allow_imports: tuple[str, ...] = ()
 
 
 @dataclass
@@ -131,20 +135,104 @@ def run_key(suite: str, problem_hash: str, optimizer: OptimizerSpec, seed: int, 
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def plan(suite: Suite, *, threads: int = 1) -> list[RunTask]:
-    """All runs of ``suite`` in a deterministic order (problem, optimizer, replicate).
+class SuiteNameError(SuiteError, UnknownNameError):
+    """An unknown name in a suite (a :class:`SuiteError` that is also an ``UnknownNameError``/``KeyError``)."""
 
-    Builds each problem once in this process (for its config hash and the applicability
-    rule) and resolves each optimizer once (unknown names fail here, before any run).
+
+def _located(where: Where, key: str, exc: BaseException) -> SuiteError:
+    """``exc`` re-raised as a :class:`SuiteError` that names the suite file, line and key."""
+    text = str(exc) if isinstance(exc, LatentBridgeError) else f"{type(exc).__name__}: {exc}"
+    cls = SuiteNameError if isinstance(exc, UnknownNameError) else SuiteError
+    err = cls(f"{where.at(key)}: {text}")
+    err.__cause__ = exc
+    return err
+
+
+def _plan_problem(spec: ProblemSpec) -> LatentProblem:
+    """Build ``spec`` step by step, so that an error names the key it comes from."""
+    where = spec.where
+    try:
+        return cached_problem(spec)
+    except SuiteError:
+        raise
+    except Exception as exc:
+        first = exc
+    # find the step that fails, for the message (models are small to reload next to a failed build)
+    from .._plugins import load_problem
+    from .problems import _load, load_originals, load_target
+
+    try:
+        gen = _load("generator", spec.generator, spec.generator_options)
+    except Exception as exc:
+        raise _located(where, "generator", exc) from None
+    try:
+        scorer = _load("scorer", spec.scorer, spec.scorer_options)
+    except Exception as exc:
+        raise _located(where, "scorer", exc) from None
+    kwargs = dict(spec.options)
+    if spec.target is not None:
+        try:
+            target = load_target(spec.target, gen)
+        except Exception as exc:
+            raise _located(where, "target", exc) from None
+        kwargs["target"] = list(target) if target.ndim == len(gen.image_shape) + 1 else target
+    if spec.originals is not None:
+        try:
+            kwargs["originals"] = load_originals(spec.originals)
+        except Exception as exc:
+            raise _located(where, "originals", exc) from None
+    try:
+        load_problem(spec.kind, gen, scorer, **kwargs)
+    except UnknownNameError as exc:
+        raise _located(where, "kind", exc) from None
+    except Exception as exc:
+        keys = [k for k in ("options", "k", "batch_size", "aggregate") if k in dict(where.keys)]
+        raise _located(where, keys[0] if keys else "kind", exc) from None
+    raise _located(where, "kind", first) from None  # pragma: no cover - the stepwise build succeeded
+
+
+def plan(
+    suite: Suite,
+    *,
+    threads: int = 1,
+    allow_imports: Sequence[str] = (),
+    run_timeout: float | None = None,
+) -> list[RunTask]:
+    """All runs of ``suite`` in a deterministic order (problem, optimizer, replicate), validated.
+
+    Everything that can be checked before a run is checked here, so a bad suite fails
+    before any run starts and before anything is stored: every problem is built (models,
+    options, devices, target and originals files), every optimizer name is resolved
+    (``pymoo:``/``ng:`` names included, with close matches) and its parameters are checked.
+    Errors name the suite file, line and key.
+
+    Args:
+        suite: The suite.
+        threads: torch threads per run.
+        allow_imports: Modules whose ``"pkg.module:factory"`` names may be imported
+            (``--allow-import``); nothing else is ever imported by name.
+        run_timeout: Seconds per run (default: the suite's ``run_timeout``).
 
     Raises:
-        UnknownNameError: an unknown generator, scorer, problem kind or optimizer.
-        InputError: an optimizer restricted to problems that it does not apply to.
+        SuiteError: an invalid problem or optimizer (file, line and key in the message).
+        InputError: no optimizer applies to any problem.
     """
-    solvers = {o.label: resolve(o.name, o.params) for o in suite.optimizers}
+    timeout = suite.run_timeout if run_timeout is None else float(run_timeout)
+    imports = tuple(dict.fromkeys((*problems_mod.trusted_modules(), *allow_imports)))  # travels with each task
+    with trusted_imports(imports):
+        built = {spec.id: _plan_problem(spec) for spec in suite.problems}
+        solvers: dict[str, Any] = {}
+        for opt in suite.optimizers:
+            try:
+                solvers[opt.label] = resolve(opt.name, opt.params)
+            except UnknownNameError as exc:
+                raise _located(opt.where, "name", exc) from None
+            except Exception as exc:
+                raise _located(opt.where, "params", exc) from None
     tasks: list[RunTask] = []
+    validated: set[str] = set()
     for spec in suite.problems:
-        problem = cached_problem(spec)
+        problem = built[spec.id]
         phash = problem.config_hash()
         for opt in suite.optimizers:
             if opt.problems is not None:
@@ -152,13 +240,30 @@ def plan(suite: Suite, *, threads: int = 1) -> list[RunTask]:
                     continue
             elif not applies(solvers[opt.label], problem):
                 continue
+            if opt.label not in validated:
+                _validate_optimizer(opt, solvers[opt.label], problem)
+                validated.add(opt.label)
             for rep in range(suite.seeds):
                 seed = run_seed(suite.seed, spec.id, opt.label, rep)
                 key = run_key(suite.name, phash, opt, seed, suite.budget)
-                tasks.append(RunTask(key, suite.name, spec, phash, opt, rep, seed, suite.budget, threads))
+                tasks.append(
+                    RunTask(key, suite.name, spec, phash, opt, rep, seed, suite.budget, threads, timeout, imports)
+                )
+    for opt in suite.optimizers:
+        if opt.label not in validated:
+            _validate_optimizer(opt, solvers[opt.label], None)
     if not tasks:
         raise InputError(f"suite {suite.name!r}: no optimizer applies to any problem (see the applicability rule)")
     return tasks
+
+
+def _validate_optimizer(opt: OptimizerSpec, solver: Any, problem: LatentProblem | None) -> None:
+    try:
+        validate_optimizer(opt.name, opt.params, solver, problem)
+    except UnknownNameError as exc:
+        raise _located(opt.where, "name", exc) from None
+    except Exception as exc:
+        raise _located(opt.where, "params", exc) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -516,13 +621,111 @@ def _exit_with(sentinel: int) -> None:
     os._exit(1)
 
 
+class _Deadline:
+    """A run's time limit: checked after every evaluation, and enforced by SIGALRM where possible.
+
+    The alarm interrupts optimizer code between evaluations too, but only in a process's
+    main thread on POSIX (the serial and process executors); Dask runs tasks in worker
+    threads, where the limit is checked after each evaluation.
+    """
+
+    def __init__(self, task: RunTask) -> None:
+        self.limit = task.timeout
+        self.what = f"{task.problem.id} x {task.optimizer.label} (seed {task.seed})"
+        self.end = None if self.limit is None else time.monotonic() + self.limit
+        self.fired = False
+        self._old: Any = None
+
+    def error(self) -> RunTimeoutError:
+        self.fired = True
+        return RunTimeoutError(f"run {self.what} exceeded run_timeout = {self.limit:g} s and was stopped")
+
+    def check(self) -> None:
+        if self.end is not None and time.monotonic() > self.end:
+            raise self.error()
+
+    def _alarm(self, signum: int, frame: Any) -> None:
+        raise self.error()
+
+    def __enter__(self) -> _Deadline:
+        import signal
+
+        if (
+            self.limit is not None
+            and hasattr(signal, "setitimer")
+            and threading.current_thread() is threading.main_thread()
+        ):
+            self._old = signal.signal(signal.SIGALRM, self._alarm)
+            signal.setitimer(signal.ITIMER_REAL, self.limit)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self._old is not None:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._old)
+            self._old = None
+
+
+def _timed_out(task: RunTask, message: str, elapsed: float) -> RunOutcome:
+    """The outcome of a run stopped by its time limit outside the optimizer (e.g. while building the problem)."""
+    return RunOutcome(
+        task=task,
+        status="failed",
+        best=float("inf"),
+        best_x=None,
+        reported_best=None,
+        n_evals=0,
+        trace_evals=np.zeros(0, dtype=np.int64),
+        trace_best=np.zeros(0, dtype=np.float64),
+        front=None,
+        ref_point=None,
+        n_obj=1,
+        problem_kind=task.problem.kind,
+        problem_config={},
+        wall_time=elapsed,
+        solve_time=0.0,
+        eval_time=0.0,
+        book_time=0.0,
+        error=message,
+        host=socket.gethostname(),
+        python=platform.python_version(),
+        versions=library_versions(),
+    )
+
+
+def run_task(task: RunTask, on_evals: Callable[[int], None] | None = None) -> RunOutcome:
+    """:func:`execute` under the task's time limit and import permissions (what every executor runs).
+
+    A run over ``task.timeout`` is stopped and returned with ``status="failed"`` and a
+    :class:`~latentbridge.errors.RunTimeoutError` message.
+    """
+    start = time.perf_counter()
+    deadline = _Deadline(task)
+
+    def guarded(n: int) -> None:
+        if on_evals is not None:
+            on_evals(n)
+        deadline.check()
+
+    try:
+        with trusted_imports(task.allow_imports), deadline:
+            outcome = execute(task, guarded if task.timeout is not None else on_evals)
+    except RunTimeoutError as exc:
+        return _timed_out(task, str(exc), time.perf_counter() - start)
+    if deadline.fired and outcome.status == "finished":  # fired as the run returned: keep the promise anyway
+        outcome.status, outcome.error = "failed", str(deadline.error())
+    return outcome
+
+
 def _serial(tasks: Sequence[RunTask], on_evals: Callable[[int], None] | None) -> Iterator[RunOutcome]:
     import torch
 
     before = torch.get_num_threads()
     try:
         for task in tasks:
-            yield execute(task, on_evals)
+            yield run_task(task, on_evals)
     finally:
         torch.set_num_threads(before)
 
@@ -532,7 +735,7 @@ def _process(tasks: Sequence[RunTask], workers: int) -> Iterator[RunOutcome]:
         return
     pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(tasks[0].threads,))
     try:
-        yield from pool.imap_unordered(execute, tasks, chunksize=1)
+        yield from pool.imap_unordered(run_task, tasks, chunksize=1)
         pool.close()
     finally:
         pool.terminate()  # on Ctrl-C or an error: abandon the runs in flight
@@ -560,7 +763,7 @@ def _dask(tasks: Sequence[RunTask], workers: int, scheduler: str | None) -> Iter
         client = Client(scheduler)
     futures = []
     try:
-        futures = [client.submit(execute, t, key=f"latentbridge-run-{t.key}", pure=False) for t in tasks]
+        futures = [client.submit(run_task, t, key=f"latentbridge-run-{t.key}", pure=False) for t in tasks]
         for fut in as_completed(futures):
             yield fut.result()
     finally:
@@ -679,6 +882,9 @@ def run_suite(
     console: Any = None,
     progress: bool = True,
     on_stored: Callable[[RunRecord], None] | None = None,
+    allow_imports: Sequence[str] = (),
+    run_timeout: float | None = None,
+    tasks: Sequence[RunTask] | None = None,
 ) -> BenchSummary:
     """Run every unfinished run of ``suite`` and store each as it finishes.
 
@@ -698,6 +904,12 @@ def run_suite(
         console: A :class:`rich.console.Console` for the progress bar.
         progress: Show the progress bar.
         on_stored: Called with each stored record.
+        allow_imports: Modules whose ``"pkg.module:factory"`` generator/scorer names may be
+            imported (the command line's ``--allow-import``); by default only registered
+            names resolve.
+        run_timeout: Seconds one run may take (default: the suite's ``run_timeout``); a run
+            over it is stored as failed.
+        tasks: The runs, if already planned with :func:`plan` (default: planned here).
 
     Returns:
         The :class:`BenchSummary`.
@@ -716,14 +928,15 @@ def run_suite(
         workers = 1
     if threads is None:
         threads = 1
-    stored = store.count(suite.name)
-    if stored and not resume:
+    if tasks is None:
+        tasks = plan(suite, threads=threads, allow_imports=allow_imports, run_timeout=run_timeout)
+    finished = store.finished_keys(suite.name)  # failed runs do not count: they are simply run again
+    if finished and not resume:
         raise InputError(
-            f"{store.path} already holds {stored} runs of suite {suite.name!r}; pass --resume to continue it "
-            "or choose another --out directory"
+            f"{store.path} already holds {len(finished)} finished runs of suite {suite.name!r}; pass --resume to "
+            "continue it or choose another --out directory"
         )
-    tasks = plan(suite, threads=threads)
-    done = store.finished_keys(suite.name) if resume else set()
+    done = finished if resume else set()
     todo = [t for t in tasks if t.key not in done]
     summary = BenchSummary(planned=len(tasks), skipped=len(tasks) - len(todo), workers=workers)
     store.save_suite(suite.name, suite.to_dict())
@@ -734,13 +947,15 @@ def run_suite(
         "argv": sys.argv,
     }
 
+    from rich.markup import escape
+
     if console is None:
         from rich.console import Console
 
         console = Console(stderr=True)
     start = time.perf_counter()
     with _progress(console, progress and bool(todo)) as bar:
-        task_id = bar.add_task(f"{suite.name}: {len(todo)} runs", total=sum(t.budget for t in todo))
+        task_id = bar.add_task(escape(f"{suite.name}: {len(todo)} runs"), total=sum(t.budget for t in todo))
         runs_done = 0
 
         def on_evals(n: int) -> None:
@@ -766,13 +981,17 @@ def run_suite(
                     summary.finished += 1
                 else:
                     summary.failed += 1
+                    last = (outcome.error or "").strip().splitlines()[-1:]
                     console.print(
-                        f"[red]failed:[/red] {outcome.task.problem.id} × {outcome.task.optimizer.label} "
-                        f"seed {outcome.task.seed}: {(outcome.error or '').strip().splitlines()[-1:]}"
+                        "[red]failed:[/red] "
+                        + escape(
+                            f"{outcome.task.problem.id} × {outcome.task.optimizer.label} "
+                            f"seed {outcome.task.seed}: {last[0] if last else 'unknown error'}"
+                        )
                     )
                 counted = min(outcome.n_evals, outcome.task.budget) if executor == "serial" else 0
                 bar.advance(task_id, outcome.task.budget - counted)
-                bar.update(task_id, description=f"{suite.name}: {runs_done}/{len(todo)} runs")
+                bar.update(task_id, description=escape(f"{suite.name}: {runs_done}/{len(todo)} runs"))
                 if on_stored is not None:
                     on_stored(record)
         except KeyboardInterrupt:

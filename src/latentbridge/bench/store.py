@@ -16,19 +16,25 @@ Schema::
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import json
+import math
+import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["RunRecord", "Store"]
+from ..errors import StoreError, StoreLockedError
+
+__all__ = ["RunRecord", "Store", "StoreError", "StoreLockedError"]
 
 SCHEMA_VERSION = 1
 
@@ -88,10 +94,113 @@ def _to_blob(arr: NDArray[Any] | None) -> bytes | None:
 
 
 def _from_blob(blob: bytes | None) -> NDArray[np.float64] | None:
+    """An array stored by :func:`_to_blob`; a header that does not match the blob's size is refused
+    before numpy allocates anything (a forged row cannot make the reader allocate without bound)."""
     if blob is None:
         return None
-    out: NDArray[np.float64] = np.load(io.BytesIO(blob), allow_pickle=False)
+    buf = io.BytesIO(bytes(blob))
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(buf)
+        shape, _, dtype = fmt.read_array_header_1_0(buf) if version == (1, 0) else fmt.read_array_header_2_0(buf)
+    except (ValueError, OSError, SyntaxError, EOFError) as exc:
+        raise StoreError(f"a stored array is not a valid .npy blob ({exc})") from exc
+    count = math.prod(int(v) for v in shape)
+    if dtype.hasobject or dtype.kind not in "fiub" or buf.tell() + count * dtype.itemsize != len(blob):
+        raise StoreError(f"a stored array declares dtype {dtype} and shape {shape} that do not match its bytes")
+    out: NDArray[np.float64] = np.load(io.BytesIO(bytes(blob)), allow_pickle=False)
     return out
+
+
+def _clear(path: Path, exc: BaseException, doing: str) -> StoreError:
+    """One clear error for whatever sqlite3 raised while ``doing`` with the store at ``path``."""
+    text = str(exc)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        why = "it is locked by another process (another bench writing to it?); wait for it or use another --out"
+    elif "readonly" in low or "read-only" in low or isinstance(exc, PermissionError) or "permission denied" in low:
+        why = "it (or its folder) is read-only; `latentbridge leaderboard` can still read it, or choose another --out"
+    elif "not a database" in low or "malformed" in low or "corrupt" in low or "no such table" in low:
+        why = "it is not a latentbridge bench store, or it is corrupt or truncated"
+    elif "unable to open" in low:
+        why = "it cannot be opened (missing folder or no permission)"
+    else:
+        why = text
+    err = StoreError(f"bench store {path}: cannot {doing}: {why} ({type(exc).__name__}: {text})")
+    err.__cause__ = exc
+    return err
+
+
+LOCK_SUFFIX = ".lock"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(doing: str) -> Callable[[F], F]:
+    """Turn sqlite3 errors of a :class:`Store` method into one clear :class:`StoreError` naming the path."""
+
+    def wrap(method: F) -> F:
+        @functools.wraps(method)
+        def inner(self: Store, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                raise _clear(self.path, exc, doing) from None
+
+        return inner  # type: ignore[return-value]
+
+    return wrap
+
+
+class _WriterLock:
+    """An exclusive lock on ``<store>.lock`` held while a bench writes; it dies with its process.
+
+    ``fcntl.flock`` (``msvcrt.locking`` on Windows) on an open file: the OS releases it when
+    the process exits, however it exits (SIGKILL included), so no stale lock ever blocks
+    a later bench. The file holds the holder's pid, for the message a second bench gets.
+    """
+
+    def __init__(self, db: Path) -> None:
+        self.path = db.with_name(db.name + LOCK_SUFFIX)
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            _lock_fd(fd)
+        except OSError:
+            try:
+                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            except OSError:
+                holder = "unknown"
+            os.close(fd)
+            raise StoreLockedError(
+                f"bench store {self.path.with_suffix('')} is in use by another bench (pid {holder}, lock "
+                f"{self.path}); two benches on one --out would overwrite each other's runs. Wait for it to finish, "
+                "or use another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, 0)
+            os.close(self.fd)  # closing the descriptor releases the lock
+            self.fd = None
+
+
+def _lock_fd(fd: int) -> None:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        import importlib
+
+        msvcrt: Any = importlib.import_module("msvcrt")
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 @dataclass
@@ -183,13 +292,33 @@ class Store:
 
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.readonly = readonly
+        self._lock: _WriterLock | None = None
         if readonly:
-            if not self.path.is_file():
-                raise FileNotFoundError(f"no bench database at {self.path}")
-            self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
-        else:
+            self.conn = self._open_readonly()
+            return
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(self.path)
+        except OSError as exc:
+            raise StoreError(f"bench store {self.path}: cannot create its folder: {exc}") from exc
+        if self.path.exists() and not self.path.is_file():
+            raise StoreError(f"bench store {self.path} is not a file")
+        lock = _WriterLock(self.path)
+        try:
+            lock.acquire()
+        except StoreLockedError:
+            raise
+        except OSError as exc:
+            raise _clear(self.path, exc, "take the writer lock") from None
+        self._lock = lock
+        try:
+            self.conn = sqlite3.connect(self.path, timeout=10.0)
+            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if tables and "runs" not in tables:  # someone else's database: never write into it
+                raise StoreError(
+                    f"bench store {self.path} is not a latentbridge bench store (it has tables "
+                    f"{', '.join(sorted(tables)[:5])}); choose another --out"
+                )
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
@@ -200,13 +329,64 @@ class Store:
                 self.conn.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
+            self._check_schema()
+        except sqlite3.Error as exc:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            lock.release()
+            raise _clear(self.path, exc, "open it for writing") from None
+        except StoreError:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            lock.release()
+            raise
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        """A read-only connection; in a read-only folder (no WAL index can be made) the file is read as immutable."""
+        if not self.path.is_file():
+            raise StoreError(f"no bench database at {self.path}")
+        uri = self.path.resolve().as_uri()
+        last: sqlite3.Error | None = None
+        for query in ("?mode=ro", "?mode=ro&immutable=1"):
+            conn = None
+            try:
+                conn = sqlite3.connect(f"{uri}{query}", uri=True, timeout=10.0)
+                self.conn = conn
+                self._check_schema()
+                return conn
+            except sqlite3.Error as exc:
+                last = exc
+                if conn is not None:
+                    conn.close()
+            except StoreError:
+                if conn is not None:
+                    conn.close()
+                raise
+        assert last is not None
+        raise _clear(self.path, last, "read it") from None
+
+    def _check_schema(self) -> None:
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        missing = {"runs", "traces"} - tables
+        if missing:
+            raise StoreError(
+                f"bench store {self.path} is not a latentbridge bench store (no {', '.join(sorted(missing))} table)"
+            )
+        missing_cols = set(_COLUMNS) - {"warnings"} - self._columns()
+        if missing_cols:
+            raise StoreError(f"bench store {self.path} lacks columns {sorted(missing_cols)}: not a bench store")
 
     def _columns(self) -> set[str]:
         return {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
 
     def close(self) -> None:
-        """Close the connection."""
-        self.conn.close()
+        """Close the connection (and release the writer lock)."""
+        try:
+            self.conn.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
     def __enter__(self) -> Store:
         return self
@@ -215,6 +395,7 @@ class Store:
         self.close()
 
     # -- writing -------------------------------------------------------------------------------
+    @_guarded("write to it")
     def save_suite(self, name: str, spec: dict[str, Any]) -> None:
         """Remember the suite description (latest wins)."""
         with self.conn:
@@ -223,6 +404,7 @@ class Store:
                 (name, json.dumps(spec, sort_keys=True), time.time()),
             )
 
+    @_guarded("store a run in it")
     def add_run(self, record: RunRecord) -> None:
         """Insert (or replace, for a re-run failure) one run and its trace in one transaction."""
         values: list[Any] = []
@@ -251,6 +433,7 @@ class Store:
                 ],
             )
 
+    @_guarded("delete from it")
     def delete_suite(self, suite: str) -> int:
         """Delete every run of ``suite``; returns how many."""
         with self.conn:
@@ -258,6 +441,7 @@ class Store:
         return int(cur.rowcount)
 
     # -- reading -------------------------------------------------------------------------------
+    @_guarded("read it")
     def finished_keys(self, suite: str | None = None) -> set[str]:
         """Keys of finished runs (of ``suite``)."""
         if suite is None:
@@ -266,16 +450,19 @@ class Store:
             rows = self.conn.execute("SELECT run_key FROM runs WHERE status = 'finished' AND suite = ?", (suite,))
         return {r[0] for r in rows}
 
+    @_guarded("read it")
     def count(self, suite: str | None = None) -> int:
         """Number of stored runs (of ``suite``)."""
         if suite is None:
             return int(self.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
         return int(self.conn.execute("SELECT COUNT(*) FROM runs WHERE suite = ?", (suite,)).fetchone()[0])
 
+    @_guarded("read it")
     def suites(self) -> list[str]:
         """Names of the suites with stored runs."""
         return [r[0] for r in self.conn.execute("SELECT DISTINCT suite FROM runs ORDER BY suite")]
 
+    @_guarded("read it")
     def runs(self, suite: str | None = None, *, status: str | None = "finished") -> list[RunRecord]:
         """Stored runs with their traces, ordered by (suite, problem, optimizer, replicate)."""
         where, args = [], []

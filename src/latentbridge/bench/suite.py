@@ -50,6 +50,7 @@ __all__ = [
     "ProblemSpec",
     "Suite",
     "SuiteError",
+    "Where",
     "load_suite",
     "parse_suite",
     "run_seed",
@@ -78,7 +79,39 @@ PROBLEM_KEYS = (
 #: Keys accepted in a ``[[optimizers]]`` entry.
 OPTIMIZER_KEYS = ("name", "label", "params", "problems")
 #: Keys accepted in ``[suite]``.
-SUITE_KEYS = ("name", "budget", "seeds", "seed", "batch_size", "description")
+SUITE_KEYS = ("name", "budget", "seeds", "seed", "batch_size", "description", "run_timeout")
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a suite entry was written, for errors found after parsing (``file:line: table[i].key``).
+
+    Attributes:
+        origin: The suite file (or ``builtin:<name>``, or ``--optimizers`` for command-line entries).
+        table: ``"problems"`` or ``"optimizers"``.
+        index: Position of the entry in its table.
+        header: Line of the entry's ``[[table]]`` header.
+        keys: ``(key, line)`` for each key of the entry.
+    """
+
+    origin: str = ""
+    table: str = ""
+    index: int = 0
+    header: int | None = None
+    keys: tuple[tuple[str, int], ...] = ()
+
+    def at(self, key: str | None = None) -> str:
+        """``origin:line: table[index].key`` (the line of ``key``'s first part, else of the header)."""
+        line = dict(self.keys).get(key.split(".")[0]) if key else None
+        line = line or self.header
+        pos = f"{self.origin}:{line}" if line and self.origin else self.origin
+        path = f"{self.table}[{self.index}]" + (f".{key}" if key else "")
+        return f"{pos}: {path}" if pos else path
+
+
+def _where(ctx: _Ctx, table: str, i: int, raw: Any) -> Where:
+    keys = tuple((str(k), ctx.loc.line(table, i, str(k)) or 0) for k in raw) if isinstance(raw, dict) else ()
+    return Where(ctx.origin, table, i, ctx.loc.line(table, i), keys)
 
 
 @dataclass(frozen=True)
@@ -111,6 +144,7 @@ class ProblemSpec:
     options: dict[str, Any] = field(default_factory=dict)
     success: float | None = None
     ref_point: list[float] | None = None
+    where: Where = field(default_factory=Where, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (stored with every run so the problem can be rebuilt from the database)."""
@@ -167,6 +201,7 @@ class OptimizerSpec:
     params: dict[str, Any] = field(default_factory=dict)
     label: str = ""
     problems: tuple[str, ...] | None = None
+    where: Where = field(default_factory=Where, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.label:
@@ -205,6 +240,8 @@ class Suite:
         seeds: Replicates per (problem, optimizer).
         seed: Base seed from which every run's seed is derived.
         source: Where the suite came from (file path or ``builtin:<name>``).
+        run_timeout: Seconds one run may take before it is stopped and stored as failed
+            (None: no limit).
     """
 
     name: str
@@ -214,6 +251,7 @@ class Suite:
     seeds: int
     seed: int = 0
     source: str = ""
+    run_timeout: float | None = None
 
     def with_overrides(
         self,
@@ -221,6 +259,7 @@ class Suite:
         optimizers: Sequence[str] | None = None,
         budget: int | None = None,
         seeds: int | None = None,
+        run_timeout: float | None = None,
     ) -> Suite:
         """A copy with command-line overrides applied.
 
@@ -236,7 +275,8 @@ class Suite:
                 name = raw.strip()
                 if not name:
                     continue
-                chosen.append(by_label.get(name) or by_name.get(name) or OptimizerSpec(name))
+                cli = OptimizerSpec(name, where=Where("--optimizers", "optimizers", len(chosen)))
+                chosen.append(by_label.get(name) or by_name.get(name) or cli)
             if not chosen:
                 raise SuiteError("--optimizers: give at least one optimizer name")
             _check_unique([o.label for o in chosen], "optimizer label", where="--optimizers")
@@ -249,6 +289,10 @@ class Suite:
             if seeds < 1:
                 raise SuiteError(f"--seeds must be >= 1, got {seeds}")
             new = replace(new, seeds=int(seeds))
+        if run_timeout is not None:
+            if isinstance(run_timeout, bool) or not isinstance(run_timeout, (int, float)) or not run_timeout > 0:
+                raise SuiteError(f"--run-timeout must be a positive number of seconds, got {run_timeout!r}")
+            new = replace(new, run_timeout=float(run_timeout))
         return new
 
     def to_dict(self) -> dict[str, Any]:
@@ -259,6 +303,7 @@ class Suite:
             "seeds": self.seeds,
             "seed": self.seed,
             "source": self.source,
+            "run_timeout": self.run_timeout,
             "problems": [p.to_dict() for p in self.problems],
             "optimizers": [o.to_dict() for o in self.optimizers],
         }
@@ -381,10 +426,12 @@ def parse_suite(text: str, *, origin: str = "<suite>", base_dir: Path | None = N
 
     ``[suite]`` keys: ``name`` (str, required), ``budget`` (int >= 1, evaluations per run,
     required), ``seeds`` (int >= 1, default 5), ``seed`` (int, default 0), ``batch_size`` (int,
-    default problem ``batch_size``), ``description``.
+    default problem ``batch_size``), ``run_timeout`` (seconds one run may take; a run over it
+    is stored as failed), ``description``.
 
     ``[[problems]]`` keys: ``id`` (unique), ``kind``, ``generator`` and ``scorer`` (a registry
-    name or a table ``{ name = ..., <options> }``), ``target`` (``{ heldout_digit, index }``,
+    name or a table ``{ name = ..., <options> }``; ``"pkg.module:factory"`` only with the
+    command line's ``--allow-import pkg.module``), ``target`` (``{ heldout_digit, index }``,
     ``{ path }`` or ``{ npy }``), ``originals`` (``{ heldout_class, count }`` or ``{ npy }``),
     ``k``, ``batch_size``, ``aggregate``, ``success`` (threshold for the success rate),
     ``ref_point`` (hypervolume reference), ``options`` (other keyword arguments).
@@ -421,6 +468,14 @@ def parse_suite(text: str, *, origin: str = "<suite>", base_dir: Path | None = N
     seeds = _int(ctx, "suite", 0, head, "seeds", minimum=1, default=5, array=False)
     seed = _int(ctx, "suite", 0, head, "seed", minimum=0, default=0, array=False)
     batch_size = _int(ctx, "suite", 0, head, "batch_size", minimum=1, default=0, array=False)
+    run_timeout = None
+    if "run_timeout" in head:
+        val = head["run_timeout"]
+        if isinstance(val, bool) or not isinstance(val, (int, float)) or not val > 0 or val != val:
+            raise ctx.error(
+                "suite", 0, "run_timeout", f"expected a positive number of seconds, got {val!r}", array=False
+            )
+        run_timeout = float(val)
 
     raw_problems = data.get("problems")
     if not isinstance(raw_problems, list) or not raw_problems:
@@ -439,7 +494,7 @@ def parse_suite(text: str, *, origin: str = "<suite>", base_dir: Path | None = N
     for i, lab in enumerate(labels):
         if lab in labels[:i]:
             raise ctx.error("optimizers", i, "label", f"optimizer label {lab!r} is used twice; set a distinct label")
-    return Suite(name, problems, optimizers, budget, seeds, seed, origin)
+    return Suite(name, problems, optimizers, budget, seeds, seed, origin, run_timeout)
 
 
 def _top_key_line(text: str, key: str) -> int | None:
@@ -569,6 +624,7 @@ def _parse_problem(ctx: _Ctx, i: int, raw: Any, base: Path, batch_size: int | No
         options=options,
         success=success,
         ref_point=ref_point,
+        where=_where(ctx, "problems", i, raw),
     )
 
 
@@ -613,7 +669,8 @@ def _parse_optimizer(ctx: _Ctx, i: int, raw: Any, problem_ids: set[str]) -> Opti
         unknown = sorted(set(problems) - problem_ids)
         if unknown:
             raise ctx.error("optimizers", i, "problems", f"unknown problem ids {unknown}; known: {sorted(problem_ids)}")
-    return OptimizerSpec(name, dict(params), label, tuple(problems) if problems is not None else None)
+    probs = tuple(problems) if problems is not None else None
+    return OptimizerSpec(name, dict(params), label, probs, where=_where(ctx, "optimizers", i, raw))
 
 
 # --------------------------------------------------------------------------------------------
