@@ -13,11 +13,15 @@ working for code that does not know about latentbridge::
     ├── PluginError (RuntimeError)         a plugin failed to import or to register
     ├── MissingDependencyError (ImportError)  an optional extra is not installed
     └── WeightsError (FileNotFoundError)   model weights cannot be found or read
+        └── UnsafeFileError                a weights file is forged, corrupt or exceeds the readers' bounds
+            └── UnsafePickleError (pickle.UnpicklingError)  a pickle asks for code outside the allow-list
 
 Messages name the offending argument, what was expected and what was found.
 """
 
 from __future__ import annotations
+
+import pickle
 
 __all__ = [
     "ImageShapeError",
@@ -28,6 +32,8 @@ __all__ = [
     "PluginError",
     "RegistryConflictError",
     "UnknownNameError",
+    "UnsafeFileError",
+    "UnsafePickleError",
     "WeightsError",
 ]
 
@@ -69,6 +75,19 @@ class MissingDependencyError(LatentBridgeError, ImportError):
 
 class WeightsError(LatentBridgeError, FileNotFoundError):
     """Model weights are missing or unreadable; the message says where to get them."""
+
+
+class UnsafeFileError(WeightsError):
+    """A weights file or snapshot was refused before anything in it was run or allocated beyond its size.
+
+    Raised for forged or corrupt files: a tensor larger than its data, a declared length past the end
+    of the file, nesting or object counts beyond the readers' bounds, absurd declared sizes. The
+    message names the offending field.
+    """
+
+
+class UnsafePickleError(UnsafeFileError, pickle.UnpicklingError):
+    """A pickle asked for a global, an opcode or an operation outside the allow-list; nothing was executed."""
 
 
 def missing_extra(module: str, extra: str, exc: BaseException | None = None) -> MissingDependencyError:
