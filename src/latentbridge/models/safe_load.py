@@ -231,7 +231,7 @@ def _counted(op: Callable[[Any], None]) -> Callable[[Any], None]:
         self._ops += 1
         if self._ops > self.limits.max_ops:
             raise UnsafeFileError(f"{self.label}: more than {self.limits.max_ops} pickle opcodes")
-        if len(self.memo) > self.limits.max_memo:
+        if len(self.memo) > self.limits.max_memo:  # type: ignore[attr-defined]
             raise UnsafeFileError(f"{self.label}: more than {self.limits.max_memo} pickle memo entries")
         op(self)
 
@@ -273,7 +273,7 @@ class RestrictedUnpickler(pickle._Unpickler):
             file if isinstance(file, _BoundedReader) else _BoundedReader(file, _stream_size(file), label, self.limits)
         )
         self.reader = reader
-        super().__init__(reader, fix_imports=False)  # type: ignore[arg-type]
+        super().__init__(reader, fix_imports=False)
         self._ops = 0
         self._globals = self.allowed_globals()
         self._callables = {id(f) for f in self._globals.values()}
@@ -334,7 +334,8 @@ class RestrictedUnpickler(pickle._Unpickler):
     def _newobj(self, cls: Any, args: Any, kwargs: Any) -> None:
         if not (isinstance(cls, type) and cls in self.newobj_types) or args != () or kwargs:
             raise UnsafePickleError(f"{self.label}: refusing to instantiate {brief(cls)} (pickle NEWOBJ)")
-        self.append(cls.__new__(cls))  # type: ignore[attr-defined]
+        new: Any = cls.__new__
+        self.append(new(cls))  # type: ignore[attr-defined]
 
     def load_newobj(self) -> None:
         args = self.stack.pop()  # type: ignore[attr-defined]
@@ -439,7 +440,7 @@ class RestrictedUnpickler(pickle._Unpickler):
 
     @classmethod
     def _install_dispatch(cls) -> None:
-        table: dict[int, Callable[[Any], None]] = dict(pickle._Unpickler.dispatch)  # type: ignore[attr-defined]
+        table: dict[int, Callable[[Any], None]] = dict(pickle._Unpickler.dispatch)
         for op_name, method in cls._overrides.items():
             table[_OPS[op_name]] = getattr(cls, method)
         cls.dispatch = {code: _counted(f) for code, f in table.items()}
@@ -531,10 +532,8 @@ def rebuild_parameter(
 
 
 def _storage_from_bytes(data: bytes, dtype: torch.dtype) -> torch.TypedStorage:
-    untyped = (
-        torch.UntypedStorage.from_buffer(data, dtype=torch.uint8) if data else torch.UntypedStorage(0)  # type: ignore[attr-defined]
-    )
-    return torch.TypedStorage(wrap_storage=untyped, dtype=dtype, _internal=True)
+    untyped = torch.UntypedStorage.from_buffer(data, dtype=torch.uint8) if data else torch.UntypedStorage(0)  # type: ignore[no-untyped-call]
+    return torch.TypedStorage(wrap_storage=untyped, dtype=dtype, _internal=True)  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True)

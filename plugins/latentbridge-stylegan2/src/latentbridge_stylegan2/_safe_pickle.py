@@ -130,7 +130,7 @@ def _check_dtype_state(inst: np.dtype[Any], state: Any) -> tuple[Any, ...]:
             f"numpy.dtype state {brief(state)} is not that of a plain numeric dtype {inst.str[1:]!r} "
             f"(expected {canonical!r} with byte order '<', '>' or '=')"
         )
-    return state  # type: ignore[no-any-return]
+    return state
 
 
 def _np_scalar(dtype: Any, data: Any = None) -> Any:
