@@ -59,11 +59,13 @@ class _Pickler(pickle.Pickler):
         return None
 
 
-def torch_zip(path: Path, obj: Any, records: dict[str, bytes] | None = None, *, data_pkl: bytes | None = None) -> Path:
+def torch_zip(
+    path: Path, obj: Any, records: dict[str, bytes] | None = None, *, data_pkl: bytes | None = None, protocol: int = 2
+) -> Path:
     """A zip-format torch.save file holding ``obj`` (or raw ``data_pkl``) and raw storage ``records``."""
     if data_pkl is None:
         buf = io.BytesIO()
-        _Pickler(buf, protocol=2).dump(obj)
+        _Pickler(buf, protocol=protocol).dump(obj)
         data_pkl = buf.getvalue()
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
         z.writestr("archive/data.pkl", data_pkl)
@@ -309,3 +311,17 @@ def test_mnist_loader_refuses_a_forged_file(tmp_path: Path) -> None:
     with pytest.raises(UnsafePickleError):
         load_dcgan(evil)
     assert issubclass(UnsafeFileError, LatentBridgeError)
+
+
+def test_hash_flooding_keys_are_capped(tmp_path: Path) -> None:
+    # ints k·(2**61 − 1) all hash to 0: a dict of n of them costs n²/2 comparisons to build.
+    colliding = {k * (2**61 - 1): 0 for k in range(1, 2001)}
+    t0 = time.perf_counter()
+    with pytest.raises(UnsafeFileError, match="more than 1024 dict keys / set items that are not strings"):
+        load_torch_file(torch_zip(tmp_path / "d.pt", {"x": colliding}))
+    assert time.perf_counter() - t0 < 5.0
+    with pytest.raises(UnsafeFileError, match="not strings"):
+        load_torch_file(torch_zip(tmp_path / "s.pt", {"x": frozenset(colliding)}, protocol=4))
+    with pytest.raises(UnsafeFileError, match="PUT index 99999999999999999999 out of range"):
+        load_torch_file(torch_zip(tmp_path / "p.pt", None, data_pkl=b"(lp99999999999999999999\n."))
+    assert len(load_torch_file(torch_zip(tmp_path / "ok.pt", {str(k): k for k in range(10_000)}))) == 10_000

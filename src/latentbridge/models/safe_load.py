@@ -71,6 +71,8 @@ class Limits:
         max_records: Storages per file, entries of a zip archive.
         view_ratio: Elements of all tensors built / elements of all storages read (overlapping
             views could otherwise turn a small storage into huge tensors once copied).
+        max_hashed_keys: Dict keys and set items per file whose hash is not randomised (anything
+            but ``str`` / ``bytes``: ints, floats, tuples collide at will and make inserts quadratic).
     """
 
     max_ops: int = 5_000_000
@@ -82,6 +84,7 @@ class Limits:
     max_tensor_dims: int = 16
     max_records: int = 100_000
     view_ratio: int = 2
+    max_hashed_keys: int = 1024
 
 
 DEFAULT_LIMITS = Limits()
@@ -138,10 +141,12 @@ def _name(value: Any) -> str:
     return value if isinstance(value, str) and len(value) <= 80 and value.isprintable() else brief(value)
 
 
-def ordered_dict(items: Any = ()) -> OrderedDict[Any, Any]:
+def ordered_dict(items: Any = (), *, budget: Budget | None = None, label: str = "pickle") -> OrderedDict[Any, Any]:
     """``collections.OrderedDict`` as a pickle may call it: from nothing or a list of ``(key, value)`` pairs."""
     if type(items) not in (list, tuple) or not all(type(i) in (list, tuple) and len(i) == 2 for i in items):
         raise UnsafePickleError(f"OrderedDict: expected a list of (key, value) pairs, found {brief(items)}")
+    if budget is not None:
+        budget.add_keys((k for k, _ in items), label)
     return OrderedDict(items)
 
 
@@ -153,6 +158,17 @@ class Budget:
     storage_elements: int = 0
     view_elements: int = 0
     storages: int = 0
+
+    hashed_keys: int = 0
+
+    def add_keys(self, keys: Iterable[Any], where: str) -> None:
+        """Count dict keys / set items whose hash an attacker can choose (not ``str`` / ``bytes``)."""
+        self.hashed_keys += sum(1 for k in keys if type(k) not in (str, bytes))
+        if self.hashed_keys > self.limits.max_hashed_keys:
+            raise UnsafeFileError(
+                f"{where}: more than {self.limits.max_hashed_keys} dict keys / set items that are not strings "
+                "(their hashes can be made to collide, making the file slow to read); refused"
+            )
 
     def add_storage(self, numel: int, where: str) -> None:
         """Count a storage of ``numel`` elements."""
@@ -281,7 +297,12 @@ class RestrictedUnpickler(pickle._Unpickler):
     # ---- hooks for subclasses
     def allowed_globals(self) -> dict[tuple[str, str], Any]:
         """``(module, name) -> object`` handed out for ``GLOBAL``/``STACK_GLOBAL``; nothing else is importable."""
-        return {("collections", "OrderedDict"): ordered_dict}
+        budget, label = self.budget, self.label
+
+        def _ordered_dict(items: Any = ()) -> OrderedDict[Any, Any]:
+            return ordered_dict(items, budget=budget, label=label)
+
+        return {("collections", "OrderedDict"): _ordered_dict}
 
     def build(self, inst: Any, state: Any) -> None:
         """Apply ``BUILD`` state ``state`` to ``inst``, or refuse."""
@@ -369,19 +390,42 @@ class RestrictedUnpickler(pickle._Unpickler):
     def load_setitem(self) -> None:
         value = self.stack.pop()  # type: ignore[attr-defined]
         key = self.stack.pop()  # type: ignore[attr-defined]
-        self._target(self._dict_types(), "SETITEM")[key] = value
+        target = self._target(self._dict_types(), "SETITEM")
+        self.budget.add_keys((key,), self.label)
+        target[key] = value
 
     def load_setitems(self) -> None:
         items = self.pop_mark()  # type: ignore[attr-defined]
         target = self._target(self._dict_types(), "SETITEMS")
         if len(items) % 2:
             raise UnsafeFileError(f"{self.label}: malformed pickle: SETITEMS with an odd number of items")
+        self.budget.add_keys(items[::2], self.label)
         for i in range(0, len(items), 2):
             target[items[i]] = items[i + 1]
 
     def load_additems(self) -> None:
         items = self.pop_mark()  # type: ignore[attr-defined]
-        self._target((set,), "ADDITEMS").update(items)
+        target = self._target((set,), "ADDITEMS")
+        self.budget.add_keys(items, self.label)
+        target.update(items)
+
+    def load_dict(self) -> None:
+        items = self.pop_mark()  # type: ignore[attr-defined]
+        if len(items) % 2:
+            raise UnsafeFileError(f"{self.label}: malformed pickle: DICT with an odd number of items")
+        self.budget.add_keys(items[::2], self.label)
+        self.append({items[i]: items[i + 1] for i in range(0, len(items), 2)})  # type: ignore[attr-defined]
+
+    def load_frozenset(self) -> None:
+        items = self.pop_mark()  # type: ignore[attr-defined]
+        self.budget.add_keys(items, self.label)
+        self.append(frozenset(items))  # type: ignore[attr-defined]
+
+    def load_put(self) -> None:
+        index = int(self.readline()[:-1])  # type: ignore[attr-defined]
+        if not 0 <= index < 1 << 32:  # memo keys are ints: keep them where their hashes cannot collide
+            raise UnsafeFileError(f"{self.label}: pickle PUT index {index} out of range")
+        self.memo[index] = self.stack[-1]  # type: ignore[attr-defined]
 
     def _dict_types(self) -> tuple[type, ...]:
         return _DICT_TYPES + tuple(t for t in self.newobj_types if issubclass(t, dict))
@@ -422,6 +466,9 @@ class RestrictedUnpickler(pickle._Unpickler):
         "SETITEM": "load_setitem",
         "SETITEMS": "load_setitems",
         "ADDITEMS": "load_additems",
+        "DICT": "load_dict",
+        "FROZENSET": "load_frozenset",
+        "PUT": "load_put",
         "LONG1": "load_long1",
         "LONG4": "load_long4",
         "INST": "load_inst",

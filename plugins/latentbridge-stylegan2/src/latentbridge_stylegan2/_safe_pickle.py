@@ -142,8 +142,8 @@ def _np_scalar(dtype: Any, data: Any = None) -> Any:
 
 
 def _set(items: Any = ()) -> set[Any]:
-    if type(items) not in (list, tuple) or not all(type(i) in (str, int) for i in items):
-        raise UnsafePickleError(f"set: expected a list of strings / ints, found {brief(items)}")
+    if type(items) not in (list, tuple) or not all(type(i) is str for i in items):
+        raise UnsafePickleError(f"set: expected a list of strings (buffer names), found {brief(items)}")
     return set(items)
 
 
@@ -173,7 +173,7 @@ ALLOWED_GLOBALS: dict[tuple[str, str], Callable[..., Any]] = {
     ("builtins", "set"): _set,
 }
 
-_NEEDS_BUDGET = frozenset({_load_from_bytes, _rebuild_tensor_v2})
+_NEEDS_BUDGET = frozenset({_load_from_bytes, _rebuild_tensor_v2, ordered_dict})
 
 
 class _RestrictedUnpickler(RestrictedUnpickler):
