@@ -13,6 +13,8 @@ working for code that does not know about latentbridge::
     ├── PluginError (RuntimeError)         a plugin failed to import or to register
     ├── MissingDependencyError (ImportError)  an optional extra is not installed
     ├── WeightsError (FileNotFoundError)   model weights cannot be found or read
+    │   └── UnsafeFileError                a weights file is forged, corrupt or exceeds the readers' bounds
+    │       └── UnsafePickleError (pickle.UnpicklingError)  a pickle asks for code outside the allow-list
     ├── NonFiniteFitnessError (ArithmeticError)  every evaluation of a run gave NaN/inf
     ├── RunTimeoutError (TimeoutError)     a bench run took longer than its run_timeout
     ├── UntrustedImportError (PermissionError)  an import path that was not allowed explicitly
@@ -25,6 +27,8 @@ Messages name the offending argument, what was expected and what was found.
 """
 
 from __future__ import annotations
+
+import pickle
 
 __all__ = [
     "ImageShapeError",
@@ -40,6 +44,8 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "UnknownNameError",
+    "UnsafeFileError",
+    "UnsafePickleError",
     "UntrustedImportError",
     "WeightsError",
 ]
@@ -95,6 +101,8 @@ class NonFiniteFitnessError(LatentBridgeError, ArithmeticError):
 
 class NonFiniteFitnessWarning(RuntimeWarning):
     """Some evaluations of a run gave a non-finite fitness (counted as failed, scored ``+inf``)."""
+
+
 class RunTimeoutError(LatentBridgeError, TimeoutError):
     """A bench run exceeded its ``run_timeout``; it is stored as failed with this message."""
 
@@ -109,6 +117,19 @@ class StoreError(LatentBridgeError, OSError):
 
 class StoreLockedError(StoreError):
     """Another process holds the lock of a bench output folder; the message names the path and its pid."""
+
+
+class UnsafeFileError(WeightsError):
+    """A weights file or snapshot was refused before anything in it was run or allocated beyond its size.
+
+    Raised for forged or corrupt files: a tensor larger than its data, a declared length past the end
+    of the file, nesting or object counts beyond the readers' bounds, absurd declared sizes. The
+    message names the offending field.
+    """
+
+
+class UnsafePickleError(UnsafeFileError, pickle.UnpicklingError):
+    """A pickle asked for a global, an opcode or an operation outside the allow-list; nothing was executed."""
 
 
 def missing_extra(module: str, extra: str, exc: BaseException | None = None) -> MissingDependencyError:

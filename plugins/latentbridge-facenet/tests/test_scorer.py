@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
+import shutil
 import sys
 import types
 from collections.abc import Iterator
@@ -15,7 +17,7 @@ import latentbridge
 import pytest
 import torch
 import torch.nn.functional as F
-from latentbridge.errors import ImageShapeError, InputError, WeightsError
+from latentbridge.errors import ImageShapeError, InputError, UnsafeFileError, UnsafePickleError, WeightsError
 
 from latentbridge_facenet import INPUT_SIZE, FaceNetScorer, facenet_module, pixel_box, standardize
 
@@ -292,3 +294,54 @@ def test_pretrained_from_cache(offline: list[str], tmp_path: Path, weights_file:
     assert offline == []
     assert s.config()["pretrained"] == "casia-webface"
     assert s.config()["weights"] == str(cache / "20180408-102900-casia-webface.pt")
+
+
+class _Call:
+    """Pickles as ``func(*args)`` (written by reference; never called by the test)."""
+
+    def __init__(self, func: Any, *args: Any) -> None:
+        self.func, self.args = func, args
+
+    def __reduce__(self) -> Any:
+        return (self.func, self.args)
+
+
+def _hostile_files(tmp_path: Path) -> dict[str, tuple[Path, type[Exception], str]]:
+    marker = tmp_path / "payload_ran"
+    code = tmp_path / "code.pt"
+    torch.save({"conv.weight": _Call(os.system, f"touch {marker}")}, code)
+    big = tmp_path / "big.pt"
+    storage = torch.zeros(6)._typed_storage()  # 6 floats, declared as a 1000×1000 tensor
+    torch.save({"conv.weight": _Call(torch._utils._rebuild_tensor_v2, storage, 0, (1000, 1000), (1000, 1))}, big)
+    return {
+        "code": (code, UnsafePickleError, r"refusing to load global (posix|os)\.system"),
+        "beyond-storage": (big, UnsafeFileError, r"needs 1000000 elements but its torch.float32 storage holds 6"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["code", "beyond-storage"])
+def test_hostile_weight_files_are_refused(tmp_path: Path, kind: str) -> None:
+    path, error, match = _hostile_files(tmp_path)[kind]
+    with pytest.raises(error, match=match):
+        latentbridge.load_scorer("facenet", weights=path)
+    assert not (tmp_path / "payload_ran").exists()
+
+
+def test_downloaded_weights_are_read_by_the_safe_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, weights_file: Path
+) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    served = {"file": _hostile_files(tmp_path)["code"][0]}
+
+    def fake_download(url: str, dst: str, *args: Any, **kwargs: Any) -> None:
+        shutil.copyfile(served["file"], dst)
+
+    monkeypatch.setattr(facenet_module().module, "download_url_to_file", fake_download)
+    with pytest.raises(UnsafePickleError):
+        latentbridge.load_scorer("facenet", pretrained="vggface2")
+    assert not (tmp_path / "payload_ran").exists()
+    (tmp_path / "torch" / "checkpoints" / "20180402-114759-vggface2.pt").unlink()
+    served["file"] = weights_file
+    s = latentbridge.load_scorer("facenet", pretrained="vggface2")
+    assert s.config()["pretrained"] == "vggface2"
+    assert s.embed(_images(2)).shape == (2, 512)

@@ -81,7 +81,7 @@ class Global:
 
 
 @contextlib.contextmanager
-def _fake_nvidia_modules() -> Iterator[None]:
+def fake_nvidia_modules() -> Iterator[None]:
     """Temporarily make ``torch_utils.persistence`` and ``dnnlib.util`` importable names for the pickler."""
     names = ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util")
     saved = {n: sys.modules.get(n) for n in names}
@@ -157,7 +157,38 @@ def write_snapshot(
     g = module_meta(net, dict(net.init_kwargs), module_src, g_ema_extra)
     snap: dict[str, Any] = {"training_set_kwargs": None, "G": g, "D": None, "G_ema": g, "augment_pipe": None}
     snap.update(top_extra or {})
-    with _fake_nvidia_modules():
+    with fake_nvidia_modules():
         data = pickle.dumps(snap, protocol=protocol)
     path.write_bytes(data)
     return path
+
+
+# ---------------------------------------------------------------- hostile payload builders (tests only)
+class Call:
+    """Pickles as ``func(*args)`` (``func`` written by reference), optionally followed by ``BUILD state``."""
+
+    def __init__(self, func: Callable[..., Any], *args: Any, state: Any = None) -> None:
+        self.func, self.args, self.state = func, args, state
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self.state is None:
+            return (self.func, self.args)
+        return (self.func, self.args, self.state)
+
+
+def storage_of(t: torch.Tensor) -> Any:
+    """``t``'s typed storage: pickles as ``torch.storage._load_from_bytes(<legacy torch.save blob>)``."""
+    return t._typed_storage()
+
+
+def forged_tensor(numel: int, offset: int, size: tuple[int, ...], stride: tuple[int, ...]) -> Call:
+    """``_rebuild_tensor_v2`` over a real ``numel``-float storage with the given (possibly forged) geometry."""
+    return Call(torch._utils._rebuild_tensor_v2, storage_of(torch.zeros(numel)), offset, size, stride, False, {})
+
+
+def laughs(levels: int, width: int = 10) -> Any:
+    """``levels`` lists of ``width`` references to the previous one: width**levels nodes as a tree."""
+    node: Any = ["lol"]
+    for _ in range(levels):
+        node = [node] * width
+    return node

@@ -5,19 +5,23 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import struct
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import latentbridge
+import numpy as np
 import pytest
 import torch
-from latentbridge.errors import LatentBridgeError, WeightsError
+from latentbridge.errors import LatentBridgeError, UnsafeFileError, WeightsError
 
 from latentbridge_stylegan2 import SnapshotLayoutError, StyleGAN2Generator, UnsafePickleError, load_file
-from latentbridge_stylegan2._safe_pickle import PersistentRecord, safe_load
-from sg2_support import TINY_COND_KWARGS, TINY_KWARGS, make_net
+from latentbridge_stylegan2._safe_pickle import EasyDict, PersistentRecord, safe_load
+from sg2_support import TINY_COND_KWARGS, TINY_KWARGS, Call, fake_nvidia_modules, make_net
+from sg2_support import _EasyDict as NvidiaEasyDict
 
 
 @pytest.mark.parametrize("name", ["malicious.pkl", "malicious_src.pkl"])
@@ -184,3 +188,63 @@ def test_foreign_class_layout_is_refused(tmp_path: Path, snapshot_writer: Callab
         SnapshotLayoutError, match=r"mapping: snapshot has class 'MappingNetwerk', expected 'MappingNetwork'"
     ):
         load_file(path)
+
+
+# ---------------------------------------------------------------- numpy dtypes, constructors, embedded storages
+def _load(obj: Any, protocol: int = 4) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return safe_load(io.BytesIO(pickle.dumps(obj, protocol=protocol)))
+
+
+@pytest.mark.parametrize("spec", ["O", "V8", "U4", "S4", "M8", "m8[s]", "f8,i4", "(2,)f8", "f" * 9])
+def test_only_plain_numeric_dtypes_are_rebuilt(spec: str) -> None:
+    with pytest.raises(UnsafePickleError, match=r"numpy\.dtype: only plain numeric"):
+        _load(Call(np.dtype, spec, False, True))
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        (3, "<", None, None, None, -1, -1, 63),  # NPY_ITEM_HASOBJECT & co: raw bytes read as object pointers
+        (3, "<", None, None, None, 16, -1, 0),  # element size
+        (3, "<", None, ("a",), None, -1, -1, 0),  # field names
+        (3, "<", None, None, None, -1, 64, 0),  # alignment
+        (3, "!", None, None, None, -1, -1, 0),  # byte order
+        (3, "|", None, None, None, -1, -1, 0),  # '|' is for one-byte types only
+        (4, "<", None, None, None, -1, -1, 0, None),
+    ],
+)
+def test_dtype_state_must_be_that_of_a_plain_numeric_dtype(state: tuple[Any, ...]) -> None:
+    with pytest.raises(UnsafePickleError, match="not that of a plain numeric dtype"):
+        _load(Call(np.dtype, "f8", False, True, state=state))
+
+
+def test_numeric_scalars_of_either_byte_order_load() -> None:
+    values = [np.float64(1.5), np.array(2.5, dtype=">f8")[()], np.int32(-3), np.bool_(True), np.complex64(1 + 2j)]
+    got = _load(values)
+    assert got == values
+    assert [type(v) for v in got] == [type(v) for v in values]
+
+
+@pytest.mark.parametrize("func", ["EasyDict", "OrderedDict", "set"])
+def test_allowed_constructors_take_plain_data_only(func: str) -> None:
+    # dict(tensor), set(tensor), OrderedDict(tensor) would iterate over a tensor and build one object per row.
+    with warnings.catch_warnings(), fake_nvidia_modules():
+        warnings.simplefilter("ignore")
+        cls = {"EasyDict": NvidiaEasyDict, "OrderedDict": OrderedDict, "set": set}[func]
+        data = pickle.dumps(Call(cls, torch.zeros(1000, 2)), protocol=4)
+    with pytest.raises(UnsafePickleError, match=f"{func}: .*(called with arguments|expected a list)"):
+        safe_load(io.BytesIO(data))
+    assert EasyDict is not NvidiaEasyDict
+
+
+def test_embedded_storage_declaring_more_than_its_bytes_is_refused() -> None:
+    buf = io.BytesIO()
+    torch.save(torch.arange(6.0)._typed_storage(), buf, _use_new_zipfile_serialization=False)
+    blob = buf.getvalue()
+    forged = blob.replace(b"K\x06Ntq", b"\x8a\x06" + (10**12).to_bytes(6, "little") + b"Ntq")
+    forged = forged[:-32] + struct.pack("<q", 10**12) + forged[-24:]
+    with pytest.raises(UnsafeFileError, match=r"declares 4000000000000 bytes but only 24 remain"):
+        _load({"G_ema": Call(torch.storage._load_from_bytes, forged)})
+    assert torch.equal(_load({"t": torch.arange(6.0)})["t"], torch.arange(6.0))

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import importlib.resources
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from ..errors import InputError, WeightsError
+from ..errors import InputError, UnsafeFileError, WeightsError
+from .safe_load import load_torch_file
 
 __all__ = [
     "DCGAN_WEIGHTS",
@@ -169,15 +168,12 @@ def _read_state_dict(path: Path, device: str | torch.device) -> dict[str, torch.
     if not path.is_file():
         raise WeightsError(f"expected model weights at {path}, but no such file exists; {_REBUILD}")
     try:
-        obj: Any = torch.load(path, weights_only=True, map_location=device)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise WeightsError(
-            f"expected a torch state dict in {path}, but it cannot be read ({type(exc).__name__}: {exc}); "
-            f"the file is corrupt or not a weights file: {_REBUILD}"
-        ) from exc
+        obj: Any = load_torch_file(path)  # checked and bounded; never torch.load on a user's file
+    except UnsafeFileError as exc:
+        raise type(exc)(f"expected a torch state dict in {path}, but it cannot be read: {exc}; {_REBUILD}") from exc
     if not isinstance(obj, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
         raise WeightsError(f"expected a state dict (str → tensor) in {path}, found {type(obj).__name__}; {_REBUILD}")
-    return {k: (v.float() if v.is_floating_point() else v) for k, v in obj.items()}
+    return {k: (v.detach().float() if v.is_floating_point() else v.detach()).to(device) for k, v in obj.items()}
 
 
 def _load_into(module: nn.Module, path: Path, device: str | torch.device) -> None:

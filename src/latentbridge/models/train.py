@@ -490,7 +490,7 @@ latentbridge ships two small models trained by project code
 | epochs | {gan["epochs"]} | {cnn["epochs"]} |
 | training wall time | {gan["wall_time_s"]:.0f} s | {cnn["wall_time_s"]:.0f} s |
 
-Weights are float32 state dicts, loaded with `torch.load(..., weights_only=True)`;
+Weights are float32 state dicts, read with `latentbridge.models.safe_load` (checked and bounded, never `torch.load`);
 both loaders return modules in eval mode with gradients turned off.
 The numbers are also in `src/latentbridge/models/weights/{METADATA_FILE}`.
 

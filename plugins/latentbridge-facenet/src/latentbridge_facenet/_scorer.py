@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from latentbridge import EmbeddingScorer
 from latentbridge._scorers import as_device
 from latentbridge._validation import check_images
-from latentbridge.errors import ImageShapeError, InputError, WeightsError
+from latentbridge.errors import ImageShapeError, InputError, UnsafeFileError, WeightsError
+from latentbridge.models.safe_load import load_torch_file
 from torch import nn
 
 from ._loader import facenet_module
@@ -136,15 +137,15 @@ def _where_to_get(name: str | None = None) -> str:
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """A state_dict from a ``torch.save`` file, without unpickling arbitrary objects."""
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise WeightsError(
-            f"cannot read FaceNet weights from {path} ({type(exc).__name__}: {exc}); expected a state_dict "
-            f"saved with torch.save. {_where_to_get()}"
+        obj = load_torch_file(path)  # checked and bounded (latentbridge.models.safe_load), never torch.load
+    except UnsafeFileError as exc:
+        raise type(exc)(
+            f"cannot read FaceNet weights from {path} ({exc}); expected a state_dict saved with torch.save. "
+            f"{_where_to_get()}"
         ) from exc
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+    if not isinstance(obj, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
         raise WeightsError(f"{path} does not hold an InceptionResnetV1 state_dict (found {type(obj).__name__})")
     return {k: v for k, v in obj.items() if not k.startswith("logits.")}  # classifier head: unused
 
@@ -357,12 +358,11 @@ def _pretrained(module: Any, name: str, download: bool) -> tuple[nn.Module, Path
     )
     if not download:
         raise WeightsError(f"{hint} and download=False. {fix}")
-    try:
-        model: nn.Module = module.InceptionResnetV1(pretrained=name, classify=False)  # facenet-pytorch downloads
+    try:  # facenet-pytorch's own downloader; the file is then read like any other (its load_weights would torch.load)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        module.download_url_to_file(url, str(cache))
     except Exception as exc:
         raise WeightsError(
             f"{hint}, and facenet-pytorch could not download them ({type(exc).__name__}: {exc}). {fix}"
         ) from exc
-    if hasattr(model, "logits"):
-        del model.logits  # classifier head, unused for embeddings
-    return model, cache
+    return _build(module, _read_state_dict(cache), str(cache)), cache

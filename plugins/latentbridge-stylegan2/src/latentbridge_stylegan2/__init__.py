@@ -6,7 +6,7 @@ from latentbridge import hookimpl
 from latentbridge.hookspecs import Register
 
 from ._safe_pickle import ALLOWED_GLOBALS
-from .errors import SnapshotLayoutError, UnsafePickleError
+from .errors import SnapshotLayoutError, SnapshotLimitError, UnsafePickleError
 from .generator import SPACES, StyleGAN2Generator
 from .loading import load_file, read_snapshot, read_state_dict
 from .networks import Generator
@@ -18,6 +18,7 @@ __all__ = [
     "SPACES",
     "Generator",
     "SnapshotLayoutError",
+    "SnapshotLimitError",
     "StyleGAN2Generator",
     "UnsafePickleError",
     "__version__",

@@ -97,7 +97,7 @@ def make_fir_filter(taps: Sequence[float] = (1, 3, 3, 1)) -> torch.Tensor:
     Returns:
         ``(K, K)`` float32 filter.
     """
-    t = torch.as_tensor(list(taps), dtype=torch.float32)
+    t = torch.as_tensor(list(taps), dtype=torch.float32, device="cpu")  # tiny: CPU even under a meta device context
     if t.ndim != 1 or t.numel() == 0:
         raise ValueError(f"FIR taps must be a non-empty 1-D sequence, got {taps!r}")
     f = t[:, None] * t[None, :]

@@ -1,29 +1,57 @@
-"""A restricted unpickler for NVIDIA network snapshots: an allow-list of globals, no imports, no exec."""
+"""A restricted unpickler for NVIDIA network snapshots: an allow-list of globals, no imports, no exec, bounded.
+
+Built on :class:`latentbridge.models.safe_load.RestrictedUnpickler` (plain containers only, declared
+lengths checked against the bytes present, opcodes / memo / nesting / tree size capped, every tensor's
+extent checked against its storage before it is created); this module adds what NVIDIA's
+``stylegan2-ada-pytorch`` snapshots contain: persistent modules (kept as data, their source never
+run), ``EasyDict``, numpy scalars of plain numeric dtypes, and storages embedded as legacy
+``torch.save`` blobs (parsed here, not by ``torch.load``).
+"""
 
 from __future__ import annotations
 
-import io
-import pickle
-import warnings
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, ClassVar
 
 import numpy as np
 import torch
+from latentbridge.errors import UnsafeFileError
+from latentbridge.models.safe_load import (
+    DEFAULT_LIMITS,
+    Budget,
+    Limits,
+    RestrictedUnpickler,
+    brief,
+    check_graph,
+    ordered_dict,
+    read_legacy_storage,
+    rebuild_parameter,
+    rebuild_tensor,
+)
 
 from .errors import SnapshotLayoutError, UnsafePickleError
 
-__all__ = ["ALLOWED_GLOBALS", "EasyDict", "PersistentRecord", "safe_load"]
+__all__ = ["ALLOWED_GLOBALS", "EasyDict", "PersistentRecord", "safe_load", "snapshot_children"]
 
-# numpy dtype kinds a scalar may have: bool, int, uint, float, complex (never object 'O').
+# numpy dtype kinds a scalar may have: bool, int, uint, float, complex (never object 'O', void, str, time).
 _NUMERIC_KINDS = frozenset("biufc")
-_MAX_DTYPE_STR = 8
+_DTYPE_STR = re.compile(r"[<>|=]?[biufc][0-9]{1,2}")
+_BYTE_ORDERS = frozenset("<>|=")
 
 
 class EasyDict(dict):  # type: ignore[type-arg]
-    """Stand-in for ``dnnlib.util.EasyDict``: a plain dict (attribute access is not needed here)."""
+    """Stand-in for ``dnnlib.util.EasyDict``: a plain dict (attribute access is not needed here).
+
+    Pickles build it with ``NEWOBJ`` (no arguments) and ``SETITEMS``; called directly it takes
+    no arguments either, so a pickle cannot make it iterate over a tensor or any other object.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs:
+            raise UnsafePickleError(f"EasyDict: called with arguments ({brief(args)}); snapshots never do that")
+        super().__init__()
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,179 +78,169 @@ class PersistentRecord:
 
 def _reconstruct_persistent_obj(meta: Any) -> PersistentRecord:
     if not isinstance(meta, dict):
-        raise SnapshotLayoutError(f"persistent object: expected a meta dict, found {type(meta).__name__}")
+        raise SnapshotLayoutError(f"persistent object: expected a meta dict, found {brief(meta)}")
     if meta.get("type") != "class":
-        raise SnapshotLayoutError(f"persistent object: expected meta type 'class', found {meta.get('type')!r}")
+        raise SnapshotLayoutError(f"persistent object: expected meta type 'class', found {brief(meta.get('type'))}")
     class_name, state, src = meta.get("class_name"), meta.get("state"), meta.get("module_src")
     if not isinstance(class_name, str) or not isinstance(state, dict):
         raise SnapshotLayoutError(
             "persistent object: expected meta with a str 'class_name' and a dict 'state', found "
-            f"class_name={type(class_name).__name__}, state={type(state).__name__}"
+            f"class_name={brief(class_name)}, state={brief(state)}"
         )
+    if len(class_name) > 128:
+        raise UnsafeFileError(f"persistent object: class name of {len(class_name)} characters (at most 128)")
     version = meta.get("version")
     return PersistentRecord(
         class_name=class_name,
-        version=version if isinstance(version, int) else None,
+        version=version if type(version) is int else None,
         state=state,
         module_src_chars=len(src) if isinstance(src, str) else 0,
     )
 
 
-def _check_hooks(hooks: Any, what: str) -> None:
-    if hooks is not None and not (isinstance(hooks, Mapping) and len(hooks) == 0):
-        raise UnsafePickleError(f"{what}: tensor backward hooks are not allowed (found {type(hooks).__name__})")
-
-
-def _int_tuple(v: Any, what: str) -> tuple[int, ...]:
-    if not isinstance(v, (tuple, list)) or not all(isinstance(i, int) and not isinstance(i, bool) for i in v):
-        raise UnsafePickleError(f"{what}: expected a tuple of ints, found {v!r:.80}")
-    return tuple(v)
-
-
-def _rebuild_tensor_v2(
-    storage: Any,
-    storage_offset: Any,
-    size: Any,
-    stride: Any,
-    requires_grad: Any = False,
-    backward_hooks: Any = None,
-    metadata: Any = None,
-) -> torch.Tensor:
-    if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
-        raise UnsafePickleError(f"_rebuild_tensor_v2: expected a tensor storage, found {type(storage).__name__}")
-    if not isinstance(storage_offset, int) or storage_offset < 0:
-        raise UnsafePickleError(f"_rebuild_tensor_v2: bad storage offset {storage_offset!r:.80}")
-    _check_hooks(backward_hooks, "_rebuild_tensor_v2")
-    if metadata is not None and not (isinstance(metadata, Mapping) and len(metadata) == 0):
-        raise UnsafePickleError("_rebuild_tensor_v2: tensor metadata is not allowed")
-    size_t, stride_t = _int_tuple(size, "tensor size"), _int_tuple(stride, "tensor stride")
-    if len(size_t) != len(stride_t):
-        raise UnsafePickleError(f"_rebuild_tensor_v2: size {size_t} and stride {stride_t} differ in length")
-    t: torch.Tensor = torch._utils._rebuild_tensor_v2(  # type: ignore[no-untyped-call]
-        storage, storage_offset, size_t, stride_t, bool(requires_grad), OrderedDict()
-    )
-    return t
-
-
-def _rebuild_parameter(data: Any, requires_grad: Any = True, backward_hooks: Any = None) -> torch.nn.Parameter:
-    if not isinstance(data, torch.Tensor):
-        raise UnsafePickleError(f"_rebuild_parameter: expected a tensor, found {type(data).__name__}")
-    _check_hooks(backward_hooks, "_rebuild_parameter")
-    return torch.nn.Parameter(data, requires_grad=bool(requires_grad))
-
-
-def _load_from_bytes(b: Any) -> Any:
-    if not isinstance(b, (bytes, bytearray)):
-        raise UnsafePickleError(f"_load_from_bytes: expected bytes, found {type(b).__name__}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # legacy-format / TypedStorage deprecation chatter
-        out = torch.load(io.BytesIO(bytes(b)), weights_only=True, map_location="cpu")
-    if not isinstance(out, (torch.TypedStorage, torch.UntypedStorage, torch.Tensor)):
-        raise UnsafePickleError(f"_load_from_bytes: expected a tensor storage, found {type(out).__name__}")
-    return out
-
-
 def _np_dtype(obj: Any, align: Any = False, copy: Any = True) -> np.dtype[Any]:
-    if not isinstance(obj, str) or len(obj) > _MAX_DTYPE_STR:
-        raise UnsafePickleError(f"numpy.dtype: expected a short dtype string, found {obj!r:.80}")
-    dt = np.dtype(obj, align=bool(align), copy=True)
-    if dt.kind not in _NUMERIC_KINDS or dt.fields is not None:
+    if not isinstance(obj, str) or not _DTYPE_STR.fullmatch(obj) or type(align) is not bool or type(copy) is not bool:
+        raise UnsafePickleError(
+            f"numpy.dtype: only plain numeric dtype strings such as 'f4' are allowed, found {brief(obj)}"
+        )
+    try:
+        dt = np.dtype(obj, align=False, copy=True)  # a fresh instance: BUILD below may set its byte order
+    except TypeError as exc:
+        raise UnsafePickleError(f"numpy.dtype: {obj!r} is not a numpy dtype") from exc
+    if dt.kind not in _NUMERIC_KINDS or dt.fields is not None or dt.subdtype is not None or dt.hasobject:
         raise UnsafePickleError(f"numpy.dtype: only numeric dtypes are allowed, found {dt!r}")
     return dt
 
 
+def _check_dtype_state(inst: np.dtype[Any], state: Any) -> tuple[Any, ...]:
+    """The BUILD state of a plain numeric dtype: ``(3, byteorder, None, None, None, -1, -1, 0)`` only.
+
+    Anything else (field names, sub-arrays, element sizes, alignment, flags such as
+    ``NPY_ITEM_HASOBJECT``) could make numpy read raw bytes as object pointers; it is refused.
+    """
+    canonical = inst.__reduce__()[2]
+    if (
+        type(state) is not tuple
+        or len(state) != len(canonical)
+        or state[1] not in _BYTE_ORDERS
+        or state[:1] + state[2:] != canonical[:1] + canonical[2:]
+        or (inst.itemsize == 1) != (state[1] == "|")
+    ):
+        raise UnsafePickleError(
+            f"numpy.dtype state {brief(state)} is not that of a plain numeric dtype {inst.str[1:]!r} "
+            f"(expected {canonical!r} with byte order '<', '>' or '=')"
+        )
+    return state
+
+
 def _np_scalar(dtype: Any, data: Any = None) -> Any:
-    if not isinstance(dtype, np.dtype) or dtype.kind not in _NUMERIC_KINDS:
-        raise UnsafePickleError(f"numpy scalar: only numeric dtypes are allowed, found {dtype!r:.80}")
-    if not isinstance(data, bytes) or len(data) != dtype.itemsize:
-        raise UnsafePickleError(f"numpy scalar: expected {dtype.itemsize} bytes for {dtype}, found {data!r:.80}")
+    if not isinstance(dtype, np.dtype) or dtype.kind not in _NUMERIC_KINDS or dtype.hasobject or dtype.fields:
+        raise UnsafePickleError(f"numpy scalar: only numeric dtypes are allowed, found {brief(dtype)}")
+    if type(data) is not bytes or len(data) != dtype.itemsize:
+        raise UnsafePickleError(f"numpy scalar: expected {dtype.itemsize} bytes for {dtype}, found {brief(data)}")
     return np.frombuffer(data, dtype=dtype)[0].copy()
+
+
+def _set(items: Any = ()) -> set[Any]:
+    if type(items) not in (list, tuple) or not all(type(i) is str for i in items):
+        raise UnsafePickleError(f"set: expected a list of strings (buffer names), found {brief(items)}")
+    return set(items)
+
+
+def _load_from_bytes(b: Any, *, budget: Budget, label: str) -> torch.TypedStorage:
+    return read_legacy_storage(b, label, budget)
+
+
+def _rebuild_tensor_v2(*args: Any, budget: Budget, label: str) -> torch.Tensor:
+    return rebuild_tensor(*args, budget=budget, label=label)
+
+
+def _rebuild_parameter(*args: Any, label: str = "snapshot") -> torch.nn.Parameter:
+    return rebuild_parameter(*args, label=label)
 
 
 #: (module, name) -> the object the unpickler hands out instead of importing anything.
 ALLOWED_GLOBALS: dict[tuple[str, str], Callable[..., Any]] = {
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,
     ("dnnlib.util", "EasyDict"): EasyDict,
-    ("collections", "OrderedDict"): OrderedDict,
+    ("collections", "OrderedDict"): ordered_dict,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch.storage", "_load_from_bytes"): _load_from_bytes,
     ("numpy._core.multiarray", "scalar"): _np_scalar,
     ("numpy.core.multiarray", "scalar"): _np_scalar,
     ("numpy", "dtype"): _np_dtype,
-    ("builtins", "set"): set,
+    ("builtins", "set"): _set,
 }
 
-_OP = {name: getattr(pickle, name)[0] for name in ("BUILD", "INST", "OBJ", "EXT1", "EXT2", "EXT4")}
+_NEEDS_BUDGET = frozenset({_load_from_bytes, _rebuild_tensor_v2, ordered_dict})
 
 
-class _RestrictedUnpickler(pickle._Unpickler):
-    """Pure-Python unpickler: globals from :data:`ALLOWED_GLOBALS` only, BUILD only on numpy dtypes."""
+class _RestrictedUnpickler(RestrictedUnpickler):
+    """:class:`RestrictedUnpickler` with the snapshot allow-list; ``BUILD`` also on plain numpy dtypes."""
 
-    dispatch: ClassVar[dict[int, Callable[[Any], None]]] = dict(pickle._Unpickler.dispatch)
+    newobj_types: ClassVar[tuple[type, ...]] = (EasyDict,)
 
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return ALLOWED_GLOBALS[(module, name)]
-        except (KeyError, TypeError):
-            pass
-        allowed = ", ".join(f"{m}.{n}" for m, n in ALLOWED_GLOBALS)
-        raise UnsafePickleError(
-            f"refusing to load global {module}.{name}: it is not on the allow-list of the StyleGAN2 snapshot "
-            f"reader ({allowed}); nothing was imported or executed"
-        )
+    def allowed_globals(self) -> dict[tuple[str, str], Any]:
+        out: dict[tuple[str, str], Any] = {}
+        for key, func in ALLOWED_GLOBALS.items():
+            if func in _NEEDS_BUDGET:
+                out[key] = _bind(func, budget=self.budget, label=self.label)
+            elif func is _rebuild_parameter:
+                out[key] = _bind(func, label=self.label)
+            else:
+                out[key] = func
+        return out
 
-    def persistent_load(self, pid: Any) -> Any:
-        raise UnsafePickleError(f"refusing persistent id {pid!r:.80}: not used by NVIDIA snapshots")
-
-    def _refuse(self, what: str) -> None:
-        raise UnsafePickleError(f"refusing pickle opcode {what}: not used by NVIDIA snapshots")
-
-    def load_build(self) -> None:
-        stack = self.stack  # type: ignore[attr-defined]
-        state = stack.pop()
-        inst = stack[-1]
-        if isinstance(inst, np.dtype) and isinstance(state, tuple):
-            if not all(isinstance(s, (int, str, type(None))) for s in state):
-                raise UnsafePickleError(f"numpy.dtype state must hold only ints, strings and None, found {state!r:.80}")
-            inst.__setstate__(state)  # type: ignore[attr-defined]
+    def build(self, inst: Any, state: Any) -> None:
+        if isinstance(inst, np.dtype) and type(state) is tuple:
+            inst.__setstate__(_check_dtype_state(inst, state))  # type: ignore[attr-defined]
             return
-        if state is None or (isinstance(state, dict) and not state):
-            return
-        raise UnsafePickleError(f"refusing to set the state of a {type(inst).__name__} object (BUILD)")
-
-    def load_inst(self) -> None:
-        self._refuse("INST")
-
-    def load_obj(self) -> None:
-        self._refuse("OBJ")
-
-    def load_ext(self) -> None:
-        self._refuse("EXT")
-
-    dispatch[_OP["BUILD"]] = load_build
-    dispatch[_OP["INST"]] = load_inst
-    dispatch[_OP["OBJ"]] = load_obj
-    dispatch[_OP["EXT1"]] = load_ext
-    dispatch[_OP["EXT2"]] = load_ext
-    dispatch[_OP["EXT4"]] = load_ext
+        super().build(inst, state)
 
 
-def safe_load(file: IO[bytes]) -> Any:
-    """Unpickle ``file`` with the restricted unpickler.
+def _bind(func: Callable[..., Any], **bound: Any) -> Callable[..., Any]:
+    def call(*args: Any) -> Any:
+        return func(*args, **bound)
+
+    call.__name__ = getattr(func, "__name__", "call")
+    return call
+
+
+def snapshot_children(obj: Any) -> Iterable[Any] | None:
+    """Children of a node of an unpickled snapshot (for :func:`~latentbridge.models.safe_load.check_graph`)."""
+    if isinstance(obj, PersistentRecord):
+        return (obj.state,)
+    t = type(obj)
+    if t in (list, tuple, set, frozenset):
+        return obj  # type: ignore[no-any-return]
+    if isinstance(obj, Mapping):
+        return [x for kv in obj.items() for x in kv]
+    return None
+
+
+def safe_load(file: IO[bytes], label: str = "snapshot", limits: Limits = DEFAULT_LIMITS) -> Any:
+    """Unpickle ``file`` with the restricted, bounded unpickler.
 
     Only the globals in :data:`ALLOWED_GLOBALS` can be referenced; NVIDIA's persistent
     modules come back as :class:`PersistentRecord` (their embedded source is never run),
-    tensors as CPU tensors, ``EasyDict`` as :class:`EasyDict`.
+    tensors as CPU tensors checked against their storages, ``EasyDict`` as :class:`EasyDict`.
+    The result is checked to be acyclic, at most ``limits.max_depth`` deep and at most
+    ``limits.max_expanded`` nodes when read as a tree.
 
     Args:
         file: A binary file positioned at the start of a pickle.
+        label: Name of the file in messages.
+        limits: Bounds of the reader.
 
     Returns:
         The unpickled object tree.
 
     Raises:
         UnsafePickleError: The pickle references anything outside the allow-list.
+        UnsafeFileError: The pickle is malformed, forged or beyond ``limits``.
         SnapshotLayoutError: A persistent object's meta data is malformed.
     """
-    return _RestrictedUnpickler(file).load()
+    obj = _RestrictedUnpickler(file, label, Budget(limits)).load()
+    check_graph(obj, label, limits, snapshot_children)
+    return obj

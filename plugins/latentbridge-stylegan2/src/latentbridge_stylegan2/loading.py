@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import pickle
 import re
 import zipfile
@@ -14,16 +15,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from latentbridge.errors import InputError, WeightsError
+from latentbridge.errors import InputError, UnsafeFileError, WeightsError
+from latentbridge.models.safe_load import brief, load_torch_file
 from torch import nn
 
 from ._safe_pickle import PersistentRecord, safe_load
-from .errors import SnapshotLayoutError, UnsafePickleError
-from .networks import GENERATOR_KWARGS, Generator
+from .errors import SnapshotLayoutError, SnapshotLimitError, UnsafePickleError
+from .networks import GENERATOR_KWARGS, MAPPING_KWARGS, SYNTHESIS_KWARGS, Generator
 
 __all__ = [
     "LoadedGenerator",
     "build_generator",
+    "check_generator_kwargs",
     "file_sha256",
     "load_file",
     "new_generator",
@@ -85,17 +88,153 @@ def _check_file(path: str | Path) -> Path:
     return p
 
 
-def _plain(obj: Any, where: str) -> Any:
-    """Constructor arguments as JSON-able Python values (EasyDict -> dict, numpy scalars -> numbers)."""
-    if obj is None or isinstance(obj, (bool, int, float, str)):
+_KWARGS_MAX_NODES = 256
+_KWARGS_MAX_DEPTH = 6
+_KWARGS_MAX_STR = 256
+
+
+def _plain(obj: Any, where: str, _count: list[int] | None = None, _depth: int = 0) -> Any:
+    """Constructor arguments as JSON-able Python values (EasyDict -> dict, numpy scalars -> numbers).
+
+    Bounded: at most 256 values, 6 levels and 256-character strings (constructor arguments are a
+    handful of numbers); anything larger is refused with :class:`SnapshotLimitError` naming the field.
+    """
+    count = [0] if _count is None else _count
+    count[0] += 1
+    if count[0] > _KWARGS_MAX_NODES:
+        raise SnapshotLimitError(
+            f"constructor arguments: more than {_KWARGS_MAX_NODES} values (at {where}); "
+            "StyleGAN2 constructor arguments are a handful of numbers"
+        )
+    if _depth > _KWARGS_MAX_DEPTH:
+        raise SnapshotLimitError(f"constructor argument {where}: nested deeper than {_KWARGS_MAX_DEPTH} levels")
+    if obj is None or isinstance(obj, (bool, int)):
+        return obj
+    if isinstance(obj, (float, np.floating)):
+        if not math.isfinite(float(obj)):
+            raise SnapshotLimitError(f"constructor argument {where} is {float(obj)}, expected a finite number")
+        return float(obj)
+    if isinstance(obj, str):
+        if len(obj) > _KWARGS_MAX_STR:
+            raise SnapshotLimitError(f"constructor argument {where}: a string of {len(obj)} characters")
         return obj
     if isinstance(obj, np.generic):
-        return obj.item()
+        return _plain(obj.item(), where, count, _depth)
     if isinstance(obj, Mapping):
-        return {str(k): _plain(v, f"{where}.{k}") for k, v in obj.items()}
+        return {
+            str(k): _plain(v, f"{where}.{k}", count, _depth + 1)
+            for k, v in obj.items()
+            if isinstance(k, str) or _bad_key(k, where)
+        }
     if isinstance(obj, (list, tuple)):
-        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+        return [_plain(v, f"{where}[{i}]", count, _depth + 1) for i, v in enumerate(obj)]
     raise SnapshotLayoutError(f"constructor argument {where} has unsupported type {type(obj).__name__}")
+
+
+def _bad_key(key: Any, where: str) -> bool:
+    raise SnapshotLayoutError(f"constructor argument {where}: key {brief(key)} is not a string")
+
+
+# Sane ranges of the network dimensions (stylegan2-ada-pytorch uses 512 / 8 / 32768 / 512 at 1024²).
+_DIM_MAX = 16384
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "z_dim": (0, _DIM_MAX),
+    "c_dim": (0, 1 << 16),
+    "w_dim": (1, _DIM_MAX),
+    "img_channels": (1, 16),
+    "mapping_kwargs.num_layers": (1, 64),
+    "mapping_kwargs.embed_features": (0, _DIM_MAX),
+    "mapping_kwargs.layer_features": (1, _DIM_MAX),
+    "synthesis_kwargs.channel_base": (1, 1 << 22),
+    "synthesis_kwargs.channel_max": (1, _DIM_MAX),
+    "synthesis_kwargs.num_fp16_res": (0, 16),
+    "synthesis_kwargs.kernel_size": (1, 15),
+}
+_FLOAT_RANGES: dict[str, tuple[float, float]] = {
+    "mapping_kwargs.lr_multiplier": (1e-8, 1e3),
+    "mapping_kwargs.w_avg_beta": (0.0, 1.0),
+    "synthesis_kwargs.conv_clamp": (1e-8, 1e9),
+}
+_NULLABLE = frozenset({"mapping_kwargs.embed_features", "mapping_kwargs.layer_features"})
+_NULLABLE_FLOAT = frozenset({"mapping_kwargs.w_avg_beta", "synthesis_kwargs.conv_clamp"})
+_RES_RANGE = (4, 16384)
+
+
+def check_generator_kwargs(kwargs: Mapping[str, Any], where: str = "init_kwargs") -> None:
+    """Refuse absurd network dimensions before anything is built.
+
+    Checks ``z_dim``, ``c_dim``, ``w_dim``, ``img_channels``, ``img_resolution`` (a power of two in
+    [4, 16384]) and the mapping / synthesis options against sane ranges, so that a file declaring a
+    million layers or a 2^40-wide mapping is answered with an error naming the field, not with a huge
+    allocation.
+
+    Raises:
+        SnapshotLimitError: A field out of range or of the wrong type (the message names it).
+        SnapshotLayoutError: Unknown or missing fields.
+    """
+    missing = [k for k in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels") if k not in kwargs]
+    unknown = sorted(set(kwargs) - set(GENERATOR_KWARGS))
+    if missing or unknown:
+        raise SnapshotLayoutError(
+            f"{where}: generator constructor arguments: missing {missing}, unsupported {unknown}; "
+            f"expected {list(GENERATOR_KWARGS)}"
+        )
+    flat: dict[str, Any] = {k: v for k, v in kwargs.items() if k not in ("mapping_kwargs", "synthesis_kwargs")}
+    for group, allowed in (("mapping_kwargs", MAPPING_KWARGS), ("synthesis_kwargs", SYNTHESIS_KWARGS)):
+        sub = kwargs.get(group) or {}
+        if not isinstance(sub, Mapping):
+            raise SnapshotLayoutError(f"{where}.{group}: expected a dict, found {brief(sub)}")
+        bad = sorted(set(sub) - set(allowed))
+        if bad:
+            raise SnapshotLayoutError(
+                f"{where}.{group}: unsupported options {bad}; expected options from {list(allowed)}"
+            )
+        flat.update({f"{group}.{k}": v for k, v in sub.items()})
+    for name, (lo, hi) in _INT_RANGES.items():
+        if name not in flat or (flat[name] is None and name in _NULLABLE):
+            continue
+        v = flat[name]
+        if type(v) is not int or not lo <= v <= hi:
+            raise SnapshotLimitError(f"{where}.{name} = {brief(v)}: expected an int in [{lo}, {hi}]")
+    for name, (flo, fhi) in _FLOAT_RANGES.items():
+        if name not in flat or (flat[name] is None and name in _NULLABLE_FLOAT):
+            continue
+        v = flat[name]
+        if type(v) not in (int, float) or not flo <= v <= fhi:
+            raise SnapshotLimitError(f"{where}.{name} = {brief(v)}: expected a number in [{flo:g}, {fhi:g}]")
+    res = flat["img_resolution"]
+    if type(res) is not int or not _RES_RANGE[0] <= res <= _RES_RANGE[1] or res & (res - 1):
+        raise SnapshotLimitError(
+            f"{where}.img_resolution = {brief(res)}: expected a power of two in [{_RES_RANGE[0]}, {_RES_RANGE[1]}]"
+        )
+    taps = flat.get("synthesis_kwargs.resample_filter")
+    if taps is not None and (
+        not isinstance(taps, (list, tuple))
+        or not 1 <= len(taps) <= 16
+        or not all(type(t) in (int, float) and math.isfinite(t) for t in taps)
+    ):
+        raise SnapshotLimitError(f"{where}.synthesis_kwargs.resample_filter = {brief(taps)}: expected 1..16 numbers")
+    for name in ("mapping_kwargs.activation", "synthesis_kwargs.activation", "synthesis_kwargs.architecture"):
+        if name in flat and (type(flat[name]) is not str or len(flat[name]) > 32):
+            raise SnapshotLimitError(f"{where}.{name} = {brief(flat[name])}: expected a short name")
+    for name in ("synthesis_kwargs.use_noise", "synthesis_kwargs.fp16_channels_last"):
+        if name in flat and type(flat[name]) is not bool:
+            raise SnapshotLimitError(f"{where}.{name} = {brief(flat[name])}: expected true or false")
+
+
+def meta_generator(init_kwargs: Mapping[str, Any], where: str = "init_kwargs") -> Generator:
+    """The generator ``init_kwargs`` describe, built on the ``meta`` device: shapes only, no memory.
+
+    Raises:
+        SnapshotLimitError / SnapshotLayoutError: As :func:`check_generator_kwargs`, or the
+            arguments are refused by the network's constructor.
+    """
+    check_generator_kwargs(init_kwargs, where)
+    try:
+        with torch.device("meta"):
+            return Generator(**init_kwargs)
+    except (TypeError, ValueError, KeyError, ZeroDivisionError, RuntimeError) as exc:
+        raise SnapshotLayoutError(f"{where}: cannot build a generator from {dict(init_kwargs)}: {exc}") from exc
 
 
 def _record_kwargs(rec: PersistentRecord, where: str) -> dict[str, Any]:
@@ -114,7 +253,7 @@ def _record_kwargs(rec: PersistentRecord, where: str) -> dict[str, Any]:
     if dup:
         raise SnapshotLayoutError(f"{where}: constructor arguments {dup} given both positionally and by name")
     out.update(kwargs)
-    plain = _plain(out, "G")
+    plain = _plain(out, f"{where}._init_kwargs")
     assert isinstance(plain, dict)
     return plain
 
@@ -165,6 +304,8 @@ def _check_layout(rec: PersistentRecord, module: nn.Module, where: str, problems
 def _record_state_dict(rec: PersistentRecord, prefix: str, out: dict[str, torch.Tensor]) -> None:
     st = rec.state
     skip = st.get("_non_persistent_buffers_set") or set()
+    if not isinstance(skip, (set, frozenset, list, tuple)):
+        raise SnapshotLayoutError(f"{prefix or '<root>'}: _non_persistent_buffers_set is {brief(skip)}, expected a set")
     for group in ("_parameters", "_buffers"):
         tensors = st.get(group, {})
         if not isinstance(tensors, Mapping):
@@ -180,10 +321,29 @@ def _record_state_dict(rec: PersistentRecord, prefix: str, out: dict[str, torch.
             _record_state_dict(child, f"{prefix}{name}.", out)
 
 
+def _dimension_hints(kwargs: Mapping[str, Any], state_dict: Mapping[str, torch.Tensor]) -> list[str]:
+    """Name the constructor fields that contradict the tensors present (for the mismatch message)."""
+    hints = []
+    fcs = sorted(int(m.group(1)) for k in state_dict if (m := re.fullmatch(r"mapping\.fc(\d+)\.weight", k)))
+    layers = (kwargs.get("mapping_kwargs") or {}).get("num_layers", 8)
+    if fcs and fcs != list(range(layers)):
+        hints.append(f"mapping_kwargs.num_layers={layers} but the weights have {len(fcs)} mapping layers")
+    first, last = state_dict.get("mapping.fc0.weight"), state_dict.get(f"mapping.fc{len(fcs) - 1}.weight")
+    if first is not None and first.ndim == 2 and kwargs["c_dim"] == 0 and first.shape[1] != kwargs["z_dim"]:
+        hints.append(f"z_dim={kwargs['z_dim']} but mapping.fc0.weight has {first.shape[1]} inputs")
+    if last is not None and last.ndim == 2 and last.shape[0] != kwargs["w_dim"]:
+        hints.append(f"w_dim={kwargs['w_dim']} but the last mapping layer has {last.shape[0]} outputs")
+    return hints
+
+
 def build_generator(
     init_kwargs: Mapping[str, Any], state_dict: Mapping[str, torch.Tensor], source: str, net: Generator | None = None
 ) -> Generator:
     """Build :class:`Generator` from constructor arguments and load ``state_dict`` strictly.
+
+    The arguments are checked against sane ranges (:func:`check_generator_kwargs`) and the
+    network they describe is compared, shape by shape, with the tensors present on the ``meta``
+    device first: the real network is allocated only once it is known to match the weights.
 
     Args:
         init_kwargs: NVIDIA constructor keywords (``z_dim``, ``c_dim``, ``w_dim``,
@@ -196,17 +356,12 @@ def build_generator(
         The generator in eval mode, float32, on CPU.
 
     Raises:
+        SnapshotLimitError: Arguments out of range.
         SnapshotLayoutError: Unsupported arguments, resolution mismatch, missing / unexpected
-            tensors or wrong tensor shapes.
+            tensors, wrong tensor shapes or non-float tensors.
     """
     kwargs = dict(init_kwargs)
-    missing = [k for k in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels") if k not in kwargs]
-    unknown = sorted(set(kwargs) - set(GENERATOR_KWARGS))
-    if missing or unknown:
-        raise SnapshotLayoutError(
-            f"{source}: generator constructor arguments: missing {missing}, unsupported {unknown}; "
-            f"expected {list(GENERATOR_KWARGS)}"
-        )
+    check_generator_kwargs(kwargs, f"{source}: init_kwargs")
     res_keys = sorted({int(m.group(1)) for k in state_dict if (m := re.match(r"synthesis\.b(\d+)\.", k))})
     if res_keys and res_keys[-1] != kwargs["img_resolution"]:
         raise SnapshotLayoutError(
@@ -214,18 +369,13 @@ def build_generator(
             f"({res_keys[-1]}×{res_keys[-1]} images) but the constructor arguments say "
             f"img_resolution={kwargs['img_resolution']}"
         )
-    if net is None:
-        try:
-            net = new_generator(kwargs)
-        except (TypeError, ValueError) as exc:
-            raise SnapshotLayoutError(f"{source}: cannot build the generator from {kwargs}: {exc}") from exc
-    expected = net.state_dict()
+    expected = {k: tuple(v.shape) for k, v in meta_generator(kwargs, f"{source}: init_kwargs").state_dict().items()}
     miss = [k for k in expected if k not in state_dict]
     extra = [k for k in state_dict if k not in expected]
     shapes = [
-        f"{k} {tuple(state_dict[k].shape)} (expected {tuple(v.shape)})"
+        f"{k} {tuple(state_dict[k].shape)} (expected {v})"
         for k, v in expected.items()
-        if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)
+        if k in state_dict and tuple(state_dict[k].shape) != v
     ]
     if miss or extra or shapes:
         parts = []
@@ -235,9 +385,17 @@ def build_generator(
             parts.append(f"unexpected tensors: {_listing(extra)}")
         if shapes:
             parts.append(f"wrong shapes: {_listing(shapes)}")
+        hints = _dimension_hints(kwargs, state_dict)
         raise SnapshotLayoutError(
-            f"{source}: the weights do not fit a StyleGAN2 generator built with {kwargs}: " + "; ".join(parts)
+            f"{source}: the weights do not fit a StyleGAN2 generator built with {kwargs}: "
+            + "; ".join(parts)
+            + (f" (the constructor arguments disagree with the weights: {'; '.join(hints)})" if hints else "")
         )
+    odd = [f"{k} ({v.dtype})" for k, v in state_dict.items() if not v.is_floating_point()]
+    if odd:
+        raise SnapshotLayoutError(f"{source}: tensors must hold floating-point values: {_listing(odd)}")
+    if net is None:
+        net = new_generator(kwargs)
     with torch.no_grad():
         net.load_state_dict({k: torch.as_tensor(v).to(torch.float32) for k, v in state_dict.items()}, strict=True)
     return net.eval().requires_grad_(False)
@@ -273,11 +431,11 @@ def read_snapshot(path: str | Path, network: str = "G_ema") -> LoadedGenerator:
             )
         f.seek(0)
         try:
-            obj = safe_load(f)
+            obj = safe_load(f, repr(str(p)))
         except (UnsafePickleError, SnapshotLayoutError):
             raise
-        except Exception as exc:  # truncated / corrupt pickles
-            raise SnapshotLayoutError(f"{str(p)!r}: cannot read the pickle: {type(exc).__name__}: {exc}") from exc
+        except UnsafeFileError as exc:  # truncated, corrupt or forged pickles
+            raise SnapshotLimitError(f"{str(p)!r}: cannot read the pickle: {exc}") from exc
     if isinstance(obj, PersistentRecord):
         rec: Any = obj
     elif isinstance(obj, Mapping):
@@ -298,13 +456,9 @@ def read_snapshot(path: str | Path, network: str = "G_ema") -> LoadedGenerator:
         raise SnapshotLayoutError(
             f"{str(p)!r}: unknown pickle layout: {network!r} is {found!r}, expected a persistent 'Generator' module"
         )
-    kwargs = _record_kwargs(rec, f"{str(p)!r}[{network!r}]")
-    try:
-        skeleton = new_generator(kwargs)
-    except (TypeError, ValueError) as exc:
-        raise SnapshotLayoutError(
-            f"{str(p)!r}: cannot build a generator from the recorded arguments {kwargs}: {exc}"
-        ) from exc
+    where = f"{str(p)!r}[{network!r}]"
+    kwargs = _record_kwargs(rec, where)
+    skeleton = meta_generator(kwargs, f"{where}._init_kwargs")  # shapes only: nothing allocated yet
     problems: list[str] = []
     _check_layout(rec, skeleton, "", problems)
     if problems:
@@ -315,7 +469,7 @@ def read_snapshot(path: str | Path, network: str = "G_ema") -> LoadedGenerator:
         )
     sd: dict[str, torch.Tensor] = {}
     _record_state_dict(rec, "", sd)
-    net = build_generator(kwargs, sd, repr(str(p)), net=skeleton)
+    net = build_generator(kwargs, sd, repr(str(p)))
     return LoadedGenerator(net, str(p), file_sha256(p), "nvidia-pickle", network, kwargs)
 
 
@@ -335,18 +489,13 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], str]:
         with zipfile.ZipFile(p) as z:
             is_npz = all(n.endswith(".npy") for n in z.namelist())
     if is_npz:
-        try:
-            with np.load(p, allow_pickle=False) as data:
-                sd = {k: torch.from_numpy(np.array(data[k])) for k in data.files}
-        except Exception as exc:
-            raise SnapshotLayoutError(f"{str(p)!r}: cannot read as .npz: {type(exc).__name__}: {exc}") from exc
-        return sd, "npz"
+        return _read_npz(p), "npz"
     try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise SnapshotLayoutError(
-            f"{str(p)!r}: cannot read as a torch state dict (weights only): {type(exc).__name__}: {exc}. "
-            "NVIDIA network snapshots (.pkl) are read with path=... alone, without init_kwargs"
+        obj = load_torch_file(p)
+    except UnsafeFileError as exc:
+        raise type(exc)(
+            f"{exc}. (Read as a torch state dict, weights only; NVIDIA network snapshots (.pkl) are read with "
+            "path=... alone, without init_kwargs)"
         ) from exc
     if isinstance(obj, Mapping):
         for key in ("G_ema", "state_dict"):
@@ -360,6 +509,62 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], str]:
             "expected a state dict mapping NVIDIA parameter names to tensors"
         )
     return {str(k): v for k, v in obj.items()}, "torch"
+
+
+_NPZ_MAX_RATIO = 64  # uncompressed / compressed size of one .npz member (weights compress ~1.1×)
+
+
+def _read_npz(p: Path) -> dict[str, torch.Tensor]:
+    """The arrays of an ``.npz`` file, each header checked against its member's real size before reading."""
+    label = repr(str(p))
+    out: dict[str, torch.Tensor] = {}
+    try:
+        with zipfile.ZipFile(p) as z:
+            infos = z.infolist()
+            if len(infos) > 100_000:
+                raise SnapshotLimitError(f"{label}: .npz archive with {len(infos)} members")
+            for info in infos:
+                if info.file_size > _NPZ_MAX_RATIO * max(info.compress_size, 1) + (1 << 20):
+                    raise SnapshotLimitError(
+                        f"{label}: member {info.filename!r} expands {info.file_size} bytes from {info.compress_size} "
+                        "(a zip bomb?); refused"
+                    )
+                with z.open(info) as f:
+                    out[info.filename.removesuffix(".npy")] = _read_npy(
+                        f, info.file_size, f"{label}[{info.filename!r}]"
+                    )
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as exc:
+        if isinstance(exc, WeightsError):
+            raise
+        raise SnapshotLimitError(f"{label}: cannot read as .npz: {type(exc).__name__}: {exc}") from exc
+    return out
+
+
+def _read_npy(f: Any, size: int, label: str) -> torch.Tensor:
+    fmt = np.lib.format
+    version = fmt.read_magic(f)
+    if version == (1, 0):
+        shape, fortran, dtype = fmt.read_array_header_1_0(f, max_header_size=10000)
+    elif version in ((2, 0), (3, 0)):
+        shape, fortran, dtype = fmt.read_array_header_2_0(f, max_header_size=10000)
+    else:
+        raise SnapshotLimitError(f"{label}: unsupported .npy version {version}")
+    if dtype.kind not in "biuf" or dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
+        raise SnapshotLimitError(f"{label}: dtype {dtype} refused (only plain numeric arrays)")
+    if len(shape) > 16 or not all(type(n) is int and n >= 0 for n in shape):
+        raise SnapshotLimitError(f"{label}: malformed shape {brief(shape)}")
+    nbytes = math.prod(shape) * dtype.itemsize
+    header = f.tell()
+    if header + nbytes != size:
+        raise SnapshotLimitError(
+            f"{label}: the header declares {shape} {dtype} ({nbytes} bytes) but the member holds "
+            f"{size - header} bytes of data"
+        )
+    data = f.read(nbytes)
+    if len(data) != nbytes:
+        raise SnapshotLimitError(f"{label}: truncated data ({len(data)} of {nbytes} bytes)")
+    arr = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    return torch.from_numpy(np.array(arr, dtype=dtype.newbyteorder("="), order="C", copy=True))
 
 
 def read_init_json(path: str | Path) -> dict[str, Any]:

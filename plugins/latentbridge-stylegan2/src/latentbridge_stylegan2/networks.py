@@ -90,7 +90,8 @@ class FullyConnectedLayer(nn.Module):
         self.in_features = in_features
         self.out_features = out_features
         self.activation = _check_activation(activation)
-        self.weight = nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
+        # in place: out-of-place arithmetic on the meta device (shape checks in loading.py) imports torch._dynamo
+        self.weight = nn.Parameter(torch.randn([out_features, in_features]).div_(lr_multiplier))
         self.bias = nn.Parameter(torch.full([out_features], float(bias_init))) if bias else None
         self.weight_gain = lr_multiplier / math.sqrt(in_features)
         self.bias_gain = lr_multiplier
