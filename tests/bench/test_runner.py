@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from latentbridge.bench import Store, build_leaderboard, load_suite, plan, run_suite
-from latentbridge.bench.optimizers import applies, resolve
+from latentbridge.optimizers import applies, resolve
 from latentbridge.bench.problems import build_problem
 from latentbridge.bench.runner import BenchSummary
 from latentbridge.errors import InputError, UnknownNameError

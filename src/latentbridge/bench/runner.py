@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from .._problems import LatentProblem
 from .._result import OptimizeResult
 from ..errors import InputError
-from .optimizers import applies, resolve
+from ..optimizers import applies, resolve
 from .problems import build_problem, cached_problem
 from .store import RunRecord, Store
 from .suite import OptimizerSpec, ProblemSpec, Suite, run_seed
