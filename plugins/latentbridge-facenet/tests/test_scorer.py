@@ -292,3 +292,12 @@ def test_pretrained_from_cache(offline: list[str], tmp_path: Path, weights_file:
     assert offline == []
     assert s.config()["pretrained"] == "casia-webface"
     assert s.config()["weights"] == str(cache / "20180408-102900-casia-webface.pt")
+
+
+def test_conforms_to_the_scorer_contract(weights_file: Path) -> None:
+    """latentbridge.testing.check_scorer on the registered plugin (random weights), grey and RGB images."""
+    from latentbridge.testing import check_scorer
+
+    scorer = latentbridge.load_scorer("facenet", weights=weights_file)
+    check_scorer(scorer, (3, 40, 32), n=3)
+    check_scorer(scorer, (1, 24, 24), n=3)
