@@ -66,6 +66,14 @@ def _ref_dirs(n_obj: int, pop_size: int | None) -> Any:
     return get_reference_directions("das-dennis", n_obj, n_partitions=p)
 
 
+def single_objective_error(label: str, n_obj: int) -> InputError:
+    """The error for a single-objective algorithm given a problem with ``n_obj > 1`` objectives."""
+    return InputError(
+        f"{label} is single-objective but the problem has n_obj={n_obj}; use a multi-objective "
+        "algorithm (NSGA2, NSGA3, ...) or aggregate the objectives (TargetSimilarity(..., aggregate='mean'))"
+    )
+
+
 def check_fits(facts: AlgorithmFacts, n_obj: int, params: dict[str, Any]) -> None:
     """Refuse, with the reason, an algorithm that cannot run on a problem with ``n_obj`` objectives.
 
@@ -83,10 +91,7 @@ def check_fits(facts: AlgorithmFacts, n_obj: int, params: dict[str, Any]) -> Non
             f"(points in objective space that express your preferences); pass them: solve(problem, {name!r}, {args})"
         )
     if n_obj > 1 and not facts.multi_objective:
-        raise InputError(
-            f"{name} is single-objective but the problem has n_obj={n_obj}; use a multi-objective "
-            "algorithm (NSGA2, NSGA3, ...) or aggregate the objectives (TargetSimilarity(..., aggregate='mean'))"
-        )
+        raise single_objective_error(name, n_obj)
     if n_obj == 1 and facts.one_objective:
         raise InputError(
             f"pymoo algorithm {name} needs at least two objectives but the problem has one: {facts.one_objective}; "

@@ -15,7 +15,7 @@ from .._result import OptimizeResult
 from .._tracking import Tracker
 from ..errors import InputError
 from ._algorithms import GenerationalGA
-from ._make import algorithm_facts, make_algorithm, min_population, single_objective_only
+from ._make import algorithm_facts, make_algorithm, min_population, single_objective_error, single_objective_only
 from ._presets import PRESETS
 from ._problem import PymooProblem, as_pymoo
 
@@ -104,10 +104,7 @@ def _algorithm(algorithm: Any, problem: LatentProblem, bounds_width: float, para
             raise InputError(f"algorithm must be a name or a pymoo Algorithm, got {type(algorithm).__name__}")
         alg, label = algorithm, f"pymoo:{type(algorithm).__name__}"
         if problem.n_obj > 1 and single_objective_only(alg):
-            raise InputError(
-                f"{label} is single-objective but the problem has n_obj={problem.n_obj}; use a multi-objective "
-                "algorithm (NSGA2, NSGA3, ...) or aggregate the objectives (TargetSimilarity(..., aggregate='mean'))"
-            )
+            raise single_objective_error(label, problem.n_obj)
     return alg, label
 
 
