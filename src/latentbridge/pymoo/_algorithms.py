@@ -64,7 +64,8 @@ class GenerationalGA(GeneticAlgorithm):  # type: ignore[misc]
     materialised on demand), and offspring identical to their parent (no crossover, no
     mutated gene) inherit its fitness instead of being re-evaluated, as in DEAP. If the
     termination is ``("n_evals", budget)`` the last generation is truncated so that
-    exactly ``budget`` evaluations are made. Other operators use pymoo's generic path.
+    exactly ``budget`` evaluations are made. Offspring are clipped to the box of a problem with
+    hard bounds, as the operators do on pymoo's generic path (which other operators use).
 
     Args:
         pop_size: Population size.
