@@ -35,6 +35,8 @@ class TrivialProblem(lb.LatentProblem):
         self._latent = lb.LatentSpace((dim,))
         self._lock = threading.Lock()
         self._n_evals = 0
+        self._n_failed = 0
+        self._listeners = []
         self.batch_size = 10**9
 
     @property
@@ -48,12 +50,17 @@ class TrivialProblem(lb.LatentProblem):
     def config(self) -> dict[str, Any]:
         return {"kind": self.kind, "dim": self.dim}
 
-    def evaluate(self, Z: ArrayLike) -> Array:
-        Zf = np.asarray(Z, dtype=np.float64)
-        Zf = Zf.reshape(-1, self.dim)
-        self._n_evals += Zf.shape[0]
+    def _run(self, Z: ArrayLike, describe: Any) -> tuple[Array, None]:
+        # the one evaluation method (evaluate() calls it): observers such as solve()'s Tracker see every batch
+        Zf = np.asarray(Z, dtype=np.float64).reshape(-1, self.dim)
         out: Array = np.einsum("ij,ij->i", Zf, Zf)
-        return out
+        first, n = self._n_evals, Zf.shape[0]
+        self._n_evals += n
+        if self._listeners:
+            event = lb.Evaluation(X=Zf, F=out[:, None], failed=np.zeros(n, dtype=bool), first=first, seconds=0.0)
+            for listener in self._listeners:
+                listener(event)
+        return out, None
 
     def _fitness(self, images: torch.Tensor) -> torch.Tensor:  # pragma: no cover - never called
         raise NotImplementedError

@@ -139,3 +139,14 @@ def test_problem_pickles_and_deep_copies(tiny_gen: lb.TorchGenerator, tiny_targe
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         q.reset_counter()
+
+
+def test_tracker_minus_inf_is_a_failure_not_a_best() -> None:
+    t = lb.Tracker(1, budget=3)
+    X = np.arange(8, dtype=np.float64).reshape(4, 2)
+    t.update(X[:2], [-np.inf, 2.0])
+    t.update(X[2:], [1.0, np.nan])  # the NaN row is past the budget: not counted
+    assert t.n_failed == 1
+    assert t.best_f == 1.0
+    np.testing.assert_array_equal(t.best_x, X[2])
+    assert t.trace.best == [2.0, 1.0]

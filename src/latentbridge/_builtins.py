@@ -12,6 +12,7 @@ from ._latent import LatentSpace
 from ._problems import CentroidDiversity, SetDiversity, TargetSimilarity
 from ._scorers import EmbeddingScorer, NCCScorer, RMSEScorer
 from .hookspecs import Register, hookimpl
+from .optimizers import BUILTIN_OPTIMIZERS
 
 
 def mnist_dcgan(*, path: str | Path | None = None, device: str | torch.device | None = None) -> TorchGenerator:
@@ -95,21 +96,9 @@ def latentbridge_register_problems(register: Register) -> None:
     register("centroid-diversity", CentroidDiversity, description="similarity to the class centroid (seed 002)")
 
 
-def _bench_optimizer(name: str) -> Any:
-    """A factory for the built-in optimizer ``name`` that imports the bench machinery only when called."""
-
-    def factory(**params: Any) -> Any:
-        from .bench.optimizers import builtin_optimizer
-
-        return builtin_optimizer(name, **params)
-
-    factory.__name__ = factory.__qualname__ = name.replace("-", "_")
-    return factory
-
-
 @hookimpl
 def latentbridge_register_optimizers(register: Register) -> None:
-    """Built-in optimizers for ``latentbridge bench`` (``pymoo:<Algorithm>`` and ``ng:<name>`` resolve dynamically)."""
+    """Built-in optimizers of :mod:`latentbridge.optimizers` (``pymoo:<Algorithm>``, ``ng:<name>`` resolve later)."""
     descriptions = {
         "paper-ga": "seed 000's GA: tournament 3, BLX-α, Gaussian mutation (pymoo)",
         "set-ga": "seed 002's GA on sets of latents: uniform crossover, creep mutation (pymoo)",
@@ -117,4 +106,4 @@ def latentbridge_register_optimizers(register: Register) -> None:
         "map-elites": "MAP-Elites quality-diversity search with pyribs (baseline)",
     }
     for name, description in descriptions.items():
-        register(name, _bench_optimizer(name), description=description)
+        register(name, BUILTIN_OPTIMIZERS[name], description=description)

@@ -192,22 +192,29 @@ class Tracker:
         self.n_seen += n
         if take == 0:
             return 0
-        Xa = np.asarray(X, dtype=np.float64).reshape(n, -1)[:take]
-        Fa = Fa[:take]
-        ok = np.all(np.isfinite(Fa), axis=1)
-        self.n_failed += int(take - np.count_nonzero(ok))
+        if take < n:
+            Fa = Fa[:take]
         self.n_evals += take
         if self.n_obj == 1:
-            self._update_single(Xa[ok], Fa[ok])
+            self._update_single(X, n, Fa[:, 0])
         else:
+            Xa = np.asarray(X, dtype=np.float64).reshape(n, -1)[:take]
+            ok = np.all(np.isfinite(Fa), axis=1)
+            self.n_failed += int(take - np.count_nonzero(ok))
             self._update_front(Xa[ok], Fa[ok])
         return take
 
-    def _update_single(self, X: NDArray[np.float64], F: NDArray[np.float64]) -> None:
-        if X.shape[0]:
-            i = int(np.argmin(F[:, 0]))
-            if self._best_f is None or F[i, 0] < self._best_f[0]:
-                self.best_x, self._best_f = X[i].copy(), F[i].copy()
+    def _update_single(self, X: ArrayLike, n: int, f: NDArray[np.float64]) -> None:
+        # the hot path of every single-objective run: X is only touched when the best improves
+        finite = np.isfinite(f)
+        n_ok = int(np.count_nonzero(finite))
+        self.n_failed += f.shape[0] - n_ok
+        if n_ok:
+            g = f if n_ok == f.shape[0] else np.where(finite, f, np.inf)
+            i = int(np.argmin(g))
+            if self._best_f is None or g[i] < self._best_f[0]:
+                self.best_x = np.asarray(X, dtype=np.float64).reshape(n, -1)[i].copy()
+                self._best_f = np.array([g[i]], dtype=np.float64)
         if self._best_f is not None:
             self.trace.record(self.n_evals, float(self._best_f[0]))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,8 @@ from numpy.typing import NDArray
 
 from . import operators as ops
 from ._problems import LatentProblem
-from ._result import OptimizeResult, Trace
+from ._result import OptimizeResult
+from ._tracking import Tracker
 from ._validation import check_positive_int, check_seed
 from .errors import InputError, missing_extra
 
@@ -63,32 +65,17 @@ def random_search(problem: LatentProblem, budget: int, seed: int, *, batch: int 
     budget = check_positive_int(budget, "budget")
     batch = check_positive_int(batch, "batch")
     rng = np.random.default_rng(check_seed(seed))
-    trace = Trace()
-    best_x: Array | None = None
-    best_f = np.inf
-    done = 0
+    tracker = Tracker(1, budget=budget)
     start = time.perf_counter()
-    while done < budget:
-        n = min(batch, budget - done)
-        Z = problem.sample(n, rng)
-        F = np.asarray(problem.evaluate(Z), dtype=np.float64).reshape(n)
-        F = np.where(np.isnan(F), np.inf, F)
-        i = int(np.argmin(F))
-        if best_x is None or F[i] < best_f:
-            best_x, best_f = Z[i].copy(), float(F[i])
-        done += n
-        trace.record(done, best_f)
-    assert best_x is not None
-    return OptimizeResult(
-        x=best_x,
-        f=best_f,
-        n_evals=done,
-        trace=trace,
-        optimizer="random",
-        params={"batch": batch},
-        seed=seed,
-        wall_time=time.perf_counter() - start,
-    )
+    with problem.observe(tracker):
+        for n in _batches(budget, batch):
+            problem.evaluate(problem.sample(n, rng))
+    return tracker.result("random", params={"batch": batch}, seed=seed, wall_time=time.perf_counter() - start)
+
+
+def _batches(budget: int, batch: int) -> list[int]:
+    """Sizes of consecutive batches of at most ``batch`` that add up to ``budget``."""
+    return [min(batch, budget - done) for done in range(0, budget, batch)]
 
 
 # ============================================================================================
@@ -175,95 +162,26 @@ def map_elites(
         ``"descriptor_names"``.
     """
     problem = _check_problem(problem, "map_elites")
-    budget = check_positive_int(budget, "budget")
-    batch = check_positive_int(batch, "batch")
-    n_init = batch if n_init is None else check_positive_int(n_init, "n_init")
-    if budget < n_init:
-        raise InputError(f"budget={budget} is smaller than the initial population (n_init={n_init})")
-    swap = ops.check_probability(swap, "swap")
-    p_mutation = ops.check_probability(p_mutation, "p_mutation")
-    if not (float(step) >= 0):
-        raise InputError(f"step must be >= 0, got {step!r}")
-    try:
-        from ribs.archives import GridArchive
-        from ribs.emitters import EmitterBase
-    except ImportError as exc:
-        raise missing_extra("ribs", "qd", exc) from exc
-
+    cfg = _MapElitesConfig.checked(budget, batch, n_init, swap, step, p_mutation)
+    GridArchive, EmitterBase = _import_ribs()
     desc_fn = image_descriptors if descriptors is None else descriptors
-    names: tuple[str, ...] | None = DESCRIPTOR_NAMES if descriptors is None else None
     ss = np.random.SeedSequence(check_seed(seed))
-    s_init, s_var = ss.spawn(2)
-    init_rng, var_rng = np.random.default_rng(s_init), np.random.default_rng(s_var)
-    archive_seed = int(ss.generate_state(1)[0])
-
-    trace = Trace()
-    best: list[Any] = [None, np.inf]
-    done = 0
-
-    def record(Z: Array, F: Array) -> None:
-        nonlocal done
-        F = np.where(np.isnan(F), np.inf, F)
-        i = int(np.argmin(F))
-        if best[0] is None or F[i] < best[1]:
-            best[0], best[1] = Z[i].copy(), float(F[i])
-        done += Z.shape[0]
-        trace.record(done, float(best[1]))
-
+    init_rng, var_rng = (np.random.default_rng(s) for s in ss.spawn(2))
+    tracker = Tracker(1, budget=cfg.budget)
     start = time.perf_counter()
-    Z0 = problem.sample(n_init, init_rng)
-    F0, D0 = problem.evaluate_with(Z0, desc_fn)
-    record(Z0, F0)
-    n_desc = D0.shape[1]
-    dims = [int(cells)] * n_desc if isinstance(cells, (int, np.integer)) else [int(c) for c in cells]
-    if len(dims) != n_desc or any(c < 1 for c in dims):
-        raise InputError(f"cells must be a positive int or {n_desc} positive ints (one per descriptor), got {cells!r}")
-    if ranges is None:
-        lo, hi = D0.min(axis=0), D0.max(axis=0)
-        pad = np.where(hi > lo, 0.5 * (hi - lo), 0.5)
-        rng_list = [(float(a), float(b)) for a, b in zip(lo - pad, hi + pad, strict=True)]
-    else:
-        rng_list = [(float(a), float(b)) for a, b in ranges]
-        if len(rng_list) != n_desc or any(not a < b for a, b in rng_list):
-            raise InputError(f"ranges must be {n_desc} (low, high) pairs with low < high, got {ranges!r}")
-
-    archive = GridArchive(solution_dim=problem.dim, dims=dims, ranges=rng_list, seed=archive_seed)
-    archive.add(Z0, -F0, D0)
-
-    class _SeedVariation(EmitterBase):
-        """2 random elites → uniform crossover → creep mutation (seed 002)."""
-
-        def __init__(self) -> None:
-            super().__init__(archive, solution_dim=problem.dim, bounds=None, lower_bounds=None, upper_bounds=None)
-
-        def ask(self, n: int = batch) -> NDArray[np.float64]:
-            parents = np.asarray(archive.sample_elites(2 * n)["solution"], dtype=np.float64)
-            child, _ = ops.uniform_crossover(parents[:n], parents[n:], swap=swap, prob=1.0, rng=var_rng)
-            return ops.creep_mutation(child, step=float(step), prob=p_mutation, rng=var_rng)
-
-    emitter = _SeedVariation()
-    while done < budget:
-        Z = emitter.ask(min(batch, budget - done))
-        F, D = problem.evaluate_with(Z, desc_fn)
-        archive.add(Z, -F, D)
-        record(Z, F)
-
+    with problem.observe(tracker):
+        Z0 = problem.sample(cfg.n_init, init_rng)
+        F0, D0 = problem.evaluate_with(Z0, desc_fn)
+        dims, rng_list = _grid(D0, cells, ranges)
+        archive = GridArchive(solution_dim=problem.dim, dims=dims, ranges=rng_list, seed=int(ss.generate_state(1)[0]))
+        archive.add(Z0, -F0, D0)
+        emitter = _seed_variation(EmitterBase, archive, problem.dim, cfg, var_rng)
+        _evolve(problem, archive, emitter, desc_fn, cfg, tracker)
     stats = archive.stats
-    return OptimizeResult(
-        x=np.asarray(best[0], dtype=np.float64),
-        f=float(best[1]),
-        n_evals=done,
-        trace=trace,
-        optimizer="map-elites",
-        params={
-            "batch": batch,
-            "cells": dims,
-            "n_init": n_init,
-            "swap": swap,
-            "step": float(step),
-            "p_mutation": p_mutation,
-            "descriptors": getattr(desc_fn, "__name__", type(desc_fn).__name__),
-        },
+    names = DESCRIPTOR_NAMES if descriptors is None else None
+    return tracker.result(
+        "map-elites",
+        params={**cfg.params(dims), "descriptors": getattr(desc_fn, "__name__", type(desc_fn).__name__)},
         seed=seed,
         wall_time=time.perf_counter() - start,
         extra={
@@ -275,3 +193,99 @@ def map_elites(
             "descriptor_names": list(names) if names else None,
         },
     )
+
+
+@dataclass(frozen=True)
+class _MapElitesConfig:
+    """Validated MAP-Elites settings."""
+
+    budget: int
+    batch: int
+    n_init: int
+    swap: float
+    step: float
+    p_mutation: float
+
+    @classmethod
+    def checked(
+        cls, budget: int, batch: int, n_init: int | None, swap: float, step: float, p_mutation: float
+    ) -> _MapElitesConfig:
+        budget = check_positive_int(budget, "budget")
+        batch = check_positive_int(batch, "batch")
+        n_init = batch if n_init is None else check_positive_int(n_init, "n_init")
+        if budget < n_init:
+            raise InputError(f"budget={budget} is smaller than the initial population (n_init={n_init})")
+        if not (float(step) >= 0):
+            raise InputError(f"step must be >= 0, got {step!r}")
+        return cls(
+            budget,
+            batch,
+            n_init,
+            ops.check_probability(swap, "swap"),
+            float(step),
+            ops.check_probability(p_mutation, "p_mutation"),
+        )
+
+    def params(self, cells: list[int]) -> dict[str, Any]:
+        """The settings a result reports."""
+        return {
+            "batch": self.batch,
+            "cells": cells,
+            "n_init": self.n_init,
+            "swap": self.swap,
+            "step": self.step,
+            "p_mutation": self.p_mutation,
+        }
+
+
+def _import_ribs() -> tuple[Any, Any]:
+    """pyribs' ``GridArchive`` and ``EmitterBase`` (the ``qd`` extra)."""
+    try:
+        from ribs.archives import GridArchive
+        from ribs.emitters import EmitterBase
+    except ImportError as exc:
+        raise missing_extra("ribs", "qd", exc) from exc
+    return GridArchive, EmitterBase
+
+
+def _grid(
+    D0: Array, cells: int | Sequence[int], ranges: Sequence[tuple[float, float]] | None
+) -> tuple[list[int], list[tuple[float, float]]]:
+    """Cells per descriptor and their ranges (default: the initial descriptors' range widened by 50 %)."""
+    n_desc = D0.shape[1]
+    dims = [int(cells)] * n_desc if isinstance(cells, (int, np.integer)) else [int(c) for c in cells]
+    if len(dims) != n_desc or any(c < 1 for c in dims):
+        raise InputError(f"cells must be a positive int or {n_desc} positive ints (one per descriptor), got {cells!r}")
+    if ranges is None:
+        lo, hi = D0.min(axis=0), D0.max(axis=0)
+        pad = np.where(hi > lo, 0.5 * (hi - lo), 0.5)
+        return dims, [(float(a), float(b)) for a, b in zip(lo - pad, hi + pad, strict=True)]
+    rng_list = [(float(a), float(b)) for a, b in ranges]
+    if len(rng_list) != n_desc or any(not a < b for a, b in rng_list):
+        raise InputError(f"ranges must be {n_desc} (low, high) pairs with low < high, got {ranges!r}")
+    return dims, rng_list
+
+
+def _seed_variation(EmitterBase: Any, archive: Any, dim: int, cfg: _MapElitesConfig, rng: np.random.Generator) -> Any:
+    """A pyribs emitter with seed 002's variation: 2 random elites → uniform crossover → creep mutation."""
+
+    class SeedVariation(EmitterBase):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__(archive, solution_dim=dim, bounds=None, lower_bounds=None, upper_bounds=None)
+
+        def ask(self, n: int = cfg.batch) -> Array:
+            parents = np.asarray(archive.sample_elites(2 * n)["solution"], dtype=np.float64)
+            child, _ = ops.uniform_crossover(parents[:n], parents[n:], swap=cfg.swap, prob=1.0, rng=rng)
+            return ops.creep_mutation(child, step=cfg.step, prob=cfg.p_mutation, rng=rng)
+
+    return SeedVariation()
+
+
+def _evolve(
+    problem: LatentProblem, archive: Any, emitter: Any, desc_fn: DescriptorFn, cfg: _MapElitesConfig, tracker: Tracker
+) -> None:
+    """Ask ``batch`` children, evaluate them with their descriptors, insert them, until the budget is spent."""
+    while tracker.n_seen < cfg.budget:
+        Z = emitter.ask(min(cfg.batch, cfg.budget - tracker.n_seen))
+        F, D = problem.evaluate_with(Z, desc_fn)
+        archive.add(Z, -F, D)

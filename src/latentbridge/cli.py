@@ -1,4 +1,4 @@
-"""The ``latentbridge`` command line: plugins, train, demo (bench and leaderboard live in ``bench``)."""
+"""The ``latentbridge`` command line: ``plugins``, ``train``, ``bench`` and ``leaderboard`` (the bench's front end)."""
 
 from __future__ import annotations
 

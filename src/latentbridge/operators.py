@@ -14,6 +14,8 @@ These are pure numpy functions: every random number comes from the explicit
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -39,9 +41,10 @@ def check_probability(value: float, name: str) -> float:
     return v
 
 
-def _pair(p1: NDArray[np.floating], p2: NDArray[np.floating]) -> tuple[Array, Array]:
-    a = np.asarray(p1, dtype=np.float64)
-    b = np.asarray(p2, dtype=np.float64)
+def _pair(p1: NDArray[Any], p2: NDArray[Any], *, keep_dtype: bool = False) -> tuple[NDArray[Any], NDArray[Any]]:
+    a, b = np.asarray(p1), np.asarray(p2)
+    if not (keep_dtype and a.dtype == b.dtype):
+        a, b = a.astype(np.float64, copy=False), b.astype(np.float64, copy=False)
     if a.shape != b.shape or a.ndim != 2:
         raise InputError(f"parents must be two arrays of the same shape (m, d), got {a.shape} and {b.shape}")
     return a, b
@@ -87,14 +90,17 @@ def blx_alpha(
 
 
 def uniform_crossover(
-    p1: NDArray[np.floating],
-    p2: NDArray[np.floating],
+    p1: NDArray[Any],
+    p2: NDArray[Any],
     *,
     swap: float = 0.5,
     prob: float = 1.0,
     rng: np.random.Generator,
-) -> tuple[Array, Array]:
+) -> tuple[NDArray[Any], NDArray[Any]]:
     """Uniform crossover: swap each gene between the two parents with probability ``swap``.
+
+    Genes are only exchanged, never computed, so children keep the parents' dtype
+    (float, int or bool) when both parents share it; mixed dtypes give float64.
 
     Args:
         p1: First parents ``(m, d)``.
@@ -108,7 +114,7 @@ def uniform_crossover(
     """
     swap = check_probability(swap, "swap")
     prob = check_probability(prob, "prob")
-    a, b = _pair(p1, p2)
+    a, b = _pair(p1, p2, keep_dtype=True)
     mask: NDArray[np.bool_] = rng.random(a.shape) < swap
     if prob < 1.0:
         pair_hit: NDArray[np.bool_] = np.asarray(rng.random(a.shape[0]) < prob)

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from latentbridge.bench import Store, build_leaderboard, load_suite, plan, run_suite
-from latentbridge.bench.optimizers import applies, resolve
 from latentbridge.bench.problems import build_problem
 from latentbridge.bench.runner import BenchSummary
 from latentbridge.errors import InputError, UnknownNameError
+from latentbridge.optimizers import applies, resolve
 
 pytestmark = pytest.mark.usefixtures("prior_optimizer")
 
@@ -189,7 +189,7 @@ def test_optimizer_warnings_are_stored_not_printed(tmp_path: Path, write_suite: 
 
 
 class _Bypass:
-    """Evaluates through LatentProblem internals, not evaluate(): the bench must take best/trace from the result."""
+    """Evaluates through LatentProblem._run, not evaluate(): the problem's observers still see every batch."""
 
     def solve(self, problem: Any, budget: int, seed: int) -> Any:
         import latentbridge as lb
@@ -216,3 +216,104 @@ def test_evaluations_that_bypass_evaluate(tmp_path: Path, write_suite: Callable[
         assert r.best == r.reported_best
         assert list(r.trace_evals) == [100]
         assert r.eval_time > 0  # timed through the problem's chunk generator and fitness
+
+
+# --------------------------------------------------------------------------------------------
+# non-finite fitness: failed evaluations and failed runs
+# --------------------------------------------------------------------------------------------
+def _nan_generator(threshold: float) -> Any:
+    """The tiny generator, but images are NaN where the latent's first coordinate exceeds ``threshold``."""
+    import torch
+
+    import latentbridge as lb
+    from latentbridge.testing import tiny_generator
+
+    net = tiny_generator(8, (1, 8, 8), seed=0).module
+
+    def forward(z: torch.Tensor) -> torch.Tensor:
+        img = net(z)
+        bad = (z[:, 0] > threshold)[:, None, None, None]
+        return torch.where(bad, torch.full_like(img, float("nan")), img)
+
+    return lb.TorchGenerator(
+        forward, lb.LatentSpace((8,)), (1, 8, 8), name="nan-tiny", extra_config={"threshold": threshold}
+    )
+
+
+_NAN_SUITE = """
+[suite]
+name = "nan"
+budget = 100
+seeds = 1
+
+[[problems]]
+id = "some-nan"
+kind = "set-diversity"
+generator = "nan-some"
+scorer = "rmse"
+k = 2
+
+[[problems]]
+id = "all-nan"
+kind = "set-diversity"
+generator = "nan-all"
+scorer = "rmse"
+k = 2
+
+[[optimizers]]
+name = "prior"
+
+[[optimizers]]
+name = "random"
+"""
+
+
+def test_non_finite_fitness_policy(tmp_path: Path) -> None:
+    from latentbridge.bench import to_csv, to_markdown
+    from latentbridge.testing import registered
+
+    path = tmp_path / "nan.toml"
+    path.write_text(_NAN_SUITE, encoding="utf-8")
+    with (
+        registered("generator", "nan-some", lambda: _nan_generator(1.0)),
+        registered("generator", "nan-all", lambda: _nan_generator(-np.inf)),
+    ):
+        suite = load_suite(path)
+        with Store(tmp_path / "b.sqlite") as store:
+            summary = run_suite(suite, store, progress=False)
+            runs = {(r.problem_id, r.optimizer): r for r in store.runs(status=None)}
+            board = build_leaderboard(store.runs())
+    assert (summary.finished, summary.failed) == (2, 2)
+    assert "4 runs finished (2 failed)" in summary.describe()
+    some = runs["some-nan", "random"]
+    assert some.status == "finished"
+    assert 0 < some.n_failed < 100  # ~30 % of pairs have a NaN image
+    assert np.isfinite(some.best)
+    assert 0 < runs["some-nan", "prior"].n_failed < 100  # counted by the bench, whatever the optimizer
+    assert summary.failed_evals == some.n_failed + runs["some-nan", "prior"].n_failed + 2 * 100  # all-nan runs too
+    assert f"{summary.failed_evals:,} evaluations failed" in summary.describe()
+    for opt in ("prior", "random"):
+        bad = runs["all-nan", opt]
+        assert bad.status == "failed"
+        assert (bad.error or "").startswith("NonFiniteFitnessError: all 100 evaluations")
+        assert bad.best_x is None
+    assert any("NonFiniteFitnessWarning" in w for w in some.warnings)  # random_search's result warned
+    row = next(r for r in board.instance("some-nan").rows if r.optimizer == "random")
+    assert row.failed_evals == some.n_failed
+    assert f"({some.n_failed} failed)" in to_markdown(board)
+    assert "failed_evals" in to_csv(board).splitlines()[0]
+
+
+def test_store_migrates_n_failed_column(tmp_path: Path) -> None:
+    """A store written before n_failed existed opens, gains the column, and reads 0."""
+    db = tmp_path / "old.sqlite"
+    with Store(db):
+        pass
+    con = sqlite3.connect(db)
+    con.execute("ALTER TABLE runs DROP COLUMN n_failed")
+    con.commit()
+    con.close()
+    with Store(db, readonly=True) as store:  # read-only: nothing migrated, still readable
+        assert store.runs() == []
+    with Store(db) as store:
+        assert "n_failed" in store._columns()

@@ -345,3 +345,12 @@ def test_downloaded_weights_are_read_by_the_safe_reader(
     s = latentbridge.load_scorer("facenet", pretrained="vggface2")
     assert s.config()["pretrained"] == "vggface2"
     assert s.embed(_images(2)).shape == (2, 512)
+
+
+def test_conforms_to_the_scorer_contract(weights_file: Path) -> None:
+    """latentbridge.testing.check_scorer on the registered plugin (random weights), grey and RGB images."""
+    from latentbridge.testing import check_scorer
+
+    scorer = latentbridge.load_scorer("facenet", weights=weights_file)
+    check_scorer(scorer, (3, 40, 32), n=3)
+    check_scorer(scorer, (1, 24, 24), n=3)

@@ -269,3 +269,10 @@ def test_half_precision_and_channels_last_paths() -> None:
     plain = StyleGAN2Generator(make_net(TINY_KWARGS), device="cpu")
     z = torch.randn(3, 8)
     torch.testing.assert_close(gen.generate(z), plain.generate(z), atol=1e-5, rtol=1e-5)
+
+
+def test_conforms_to_the_generator_contract(snap: Path) -> None:
+    """latentbridge.testing.check_generator on the registered plugin (tiny random network)."""
+    from latentbridge.testing import check_generator
+
+    check_generator(latentbridge.load_generator("stylegan2", path=snap, device="cpu"))

@@ -1,7 +1,7 @@
 """``latentbridge bench``: reproducible, resumable, statistically ranked optimizer comparisons.
 
 - :mod:`~latentbridge.bench.suite` — suites (problems × optimizers × seeds × budget) from TOML;
-- :mod:`~latentbridge.bench.optimizers` — optimizer names and the applicability rule;
+- :mod:`latentbridge.optimizers` — optimizer names and the applicability rule (in the library; the bench uses them);
 - :mod:`~latentbridge.bench.runner` — seeding, instrumented runs, serial/process/Dask executors;
 - :mod:`~latentbridge.bench.store` — the SQLite (WAL) store, one transaction per finished run;
 - :mod:`~latentbridge.bench.stats` — Friedman, Holm, Mann–Whitney/Wilcoxon, Vargha–Delaney A12;
@@ -17,8 +17,8 @@ Example:
 
 from __future__ import annotations
 
+from ..optimizers import applies, resolve
 from .leaderboard import Leaderboard, build_leaderboard
-from .optimizers import applies, resolve
 from .report import print_leaderboard, to_csv, to_html, to_markdown
 from .runner import BenchInterrupted, BenchSummary, RunTask, execute, plan, run_suite
 from .store import RunRecord, Store

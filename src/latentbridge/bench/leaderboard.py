@@ -43,6 +43,7 @@ class InstanceRow:
     rank: float
     mean_evals: float
     mean_wall: float
+    failed_evals: int = 0
 
 
 @dataclass
@@ -185,6 +186,7 @@ def _fill_instance(inst: Instance) -> None:
                 float(rank),
                 float(np.mean([min(r.n_evals, r.budget) for r in recs])),
                 float(np.mean([r.wall_time for r in recs])),
+                sum(r.n_failed for r in recs),
             )
         )
     rows.sort(key=lambda row: (row.rank, row.optimizer))

@@ -88,7 +88,7 @@ def _row_cells(inst: Instance) -> list[list[str]]:
                 _fmt(s.iqr, 3),
                 _fmt(s.best),
                 f"{100 * s.success_rate:.0f} %",
-                f"{row.mean_evals:,.0f}",
+                f"{row.mean_evals:,.0f}" + (f" ({row.failed_evals:,} failed)" if row.failed_evals else ""),
                 f"{row.mean_wall:.2f} s",
             ]
         )
@@ -228,6 +228,7 @@ CSV_COLUMNS = (
     "success_rate",
     "success_threshold",
     "mean_evals",
+    "failed_evals",
     "mean_wall_time",
     "group_mean_rank",
 )
@@ -263,6 +264,7 @@ def _csv_rows(board: Leaderboard) -> list[dict[str, Any]]:
                     "success_rate": s.success_rate,
                     "success_threshold": inst.success_display,
                     "mean_evals": row.mean_evals,
+                    "failed_evals": row.failed_evals,
                     "mean_wall_time": row.mean_wall,
                     "group_mean_rank": group_rank.get(row.optimizer, ""),
                 }

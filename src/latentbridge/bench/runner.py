@@ -5,11 +5,13 @@ key from (suite, problem hash, optimizer + parameters, seed, budget). The :class
 that travels to a worker carries the problem *spec*, never the problem: workers rebuild
 the problem (once per process) and check that its config hash matches the parent's.
 
-Every evaluation goes through an instrumented ``evaluate`` that times the generator and
-scorer, keeps the best solution among the first ``budget`` evaluations and records the
-anytime trace (best-so-far, or −hypervolume for several objectives). Evaluations past the
-budget (an optimizer that overshoots) are computed but ignored, so all optimizers are
-compared on the same number of evaluations.
+Each run observes its problem (``problem.observe``) with a :class:`~latentbridge.Tracker`
+limited to the budget: it keeps the best solution among the first ``budget`` evaluations,
+the anytime trace (best-so-far, or −hypervolume for several objectives) and the count of
+failed (non-finite) evaluations, and the evaluations' own timing gives the time spent in
+the generator and scorer. Evaluations past the budget (an optimizer that overshoots) are
+computed but ignored, so all optimizers are compared on the same number of evaluations.
+A run whose evaluations were all non-finite is stored as failed.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -36,10 +37,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._problems import LatentProblem
-from .._result import OptimizeResult
-from ..errors import InputError, LatentBridgeError, RunTimeoutError, UnknownNameError
+from .._tracking import Evaluation, Tracker, default_ref_point
+from ..errors import InputError, LatentBridgeError, NonFiniteFitnessError, RunTimeoutError, UnknownNameError
+from ..optimizers import applies, resolve, validate_optimizer
 from . import problems as problems_mod
-from .optimizers import applies, resolve, validate_optimizer
 from .problems import build_problem, cached_problem, trusted_imports
 from .store import RunRecord, Store
 from .suite import OptimizerSpec, ProblemSpec, Suite, SuiteError, Where, run_seed
@@ -112,6 +113,7 @@ class RunOutcome:
     host: str = ""
     python: str = ""
     versions: dict[str, str] = field(default_factory=dict)
+    n_failed: int = 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -287,195 +289,50 @@ def library_versions() -> dict[str, str]:
     return dict(_VERSIONS)
 
 
-def _nondominated(F: NDArray[np.float64]) -> NDArray[np.bool_]:
-    """Mask of non-dominated rows of ``F`` ``(p, m)`` (minimisation)."""
-    le = np.all(F[:, None, :] <= F[None, :, :], axis=2)
-    lt = np.any(F[:, None, :] < F[None, :, :], axis=2)
-    keep: NDArray[np.bool_] = ~np.any(le & lt, axis=0)
-    return keep
+class _Bookkeeper:
+    """The run's one listener: feeds the Tracker, times that bookkeeping, reports progress."""
 
-
-def hypervolume(front: NDArray[np.float64], ref_point: Sequence[float]) -> float:
-    """Hypervolume of ``front`` ``(p, m)`` w.r.t. ``ref_point`` (pymoo's HV; 0 when nothing dominates it)."""
-    ref = np.asarray(ref_point, dtype=np.float64)
-    inside = front[np.all(front < ref, axis=1)] if front.size else front
-    if inside.shape[0] == 0:
-        return 0.0
-    from pymoo.indicators.hv import HV
-
-    return float(HV(ref_point=ref)(inside))
-
-
-class _Recorder:
-    """Per-run bookkeeping behind the instrumented ``evaluate``."""
-
-    def __init__(
-        self,
-        budget: int,
-        n_obj: int,
-        ref_point: Sequence[float] | None,
-        on_evals: Callable[[int], None] | None,
-    ) -> None:
-        self.budget = budget
-        self.n_obj = n_obj
-        self.ref_point = None if ref_point is None else [float(v) for v in ref_point]
+    def __init__(self, tracker: Tracker, on_evals: Callable[[int], None] | None) -> None:
+        self.tracker = tracker
         self.on_evals = on_evals
-        self.evals = 0
-        self.depth = 0
-        self.eval_time = 0.0
-        self.book_time = 0.0
-        self.best = float("inf")
-        self.best_x: NDArray[np.float64] | None = None
-        self.front_F: NDArray[np.float64] | None = None
-        self.front_X: NDArray[np.float64] | None = None
-        self.trace_evals: list[int] = []
-        self.trace_best: list[float] = []
+        self.seconds = 0.0
 
-    def observe(self, Z: Any, out: NDArray[np.float64]) -> None:
-        n = int(out.shape[0])
-        take = min(n, max(0, self.budget - self.evals))
-        self.evals += n
-        if self.on_evals is not None and take:
-            self.on_evals(take)
-        if take == 0:
-            return
-        X = np.asarray(Z, dtype=np.float64).reshape(n, -1)[:take]
-        F = np.asarray(out, dtype=np.float64).reshape(n, -1)[:take]
-        F = np.where(np.isnan(F), np.inf, F)
-        counted = self.evals - n + take
-        if self.n_obj == 1:
-            i = int(np.argmin(F[:, 0]))
-            if F[i, 0] < self.best or self.best_x is None:
-                self.best, self.best_x = float(F[i, 0]), X[i].copy()
-                self.trace_evals.append(counted)
-                self.trace_best.append(self.best)
-            return
-        allF = F if self.front_F is None else np.concatenate([self.front_F, F])
-        allX = X if self.front_X is None else np.concatenate([self.front_X, X])
-        keep = _nondominated(allF)
-        self.front_F, self.front_X = allF[keep], allX[keep]
-        assert self.ref_point is not None
-        score = -hypervolume(self.front_F, self.ref_point)
-        if score < self.best or self.best_x is None:
-            self.best = score
-            self.best_x = self.front_X[int(np.argmin(self.front_F[:, 0]))].copy()
-            self.trace_evals.append(counted)
-            self.trace_best.append(score)
-
-    def adopt(self, result: OptimizeResult) -> None:
-        """Take best and trace from ``result`` (for optimizers that evaluate without ``evaluate``).
-
-        Only trace points within the budget count; the best is the last of them.
-        """
-        e = np.asarray(result.trace.evals, dtype=np.int64)
-        b = np.asarray(result.trace.best, dtype=np.float64)
-        if self.n_obj > 1:
-            b = -b  # adapters trace hypervolume (higher is better)
-        ok = e <= self.budget
-        if not np.any(ok):
-            return
-        self.trace_evals = [int(v) for v in e[ok]]
-        self.trace_best = [float(v) for v in np.minimum.accumulate(b[ok])]
-        self.best = self.trace_best[-1]
-        self.best_x = np.asarray(result.x, dtype=np.float64).reshape(-1).copy()
-        self.evals = max(self.evals, int(e[ok][-1]))
-
-    def finish(self) -> None:
-        counted = min(self.evals, self.budget)
-        if self.trace_evals and self.trace_evals[-1] != counted:
-            self.trace_evals.append(counted)
-            self.trace_best.append(self.best)
+    def __call__(self, evaluation: Evaluation, /) -> None:
+        t0 = time.perf_counter()
+        before = self.tracker.n_evals
+        self.tracker(evaluation)
+        self.seconds += time.perf_counter() - t0
+        counted = self.tracker.n_evals - before
+        if self.on_evals is not None and counted:
+            self.on_evals(counted)
 
 
-_TIMED: dict[type, type] = {}
+def _stored_trace(tracker: Tracker) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """The trace as the store keeps it: minimisation scores (−hypervolume if several objectives),
+    one point per improvement plus the last counted evaluation."""
+    e = np.asarray(tracker.trace.evals, dtype=np.int64)
+    b = np.asarray(tracker.trace.best, dtype=np.float64)
+    if tracker.n_obj > 1:
+        b = -b
+    if e.size == 0:
+        return e, b
+    keep = np.zeros(e.size, dtype=bool)
+    keep[0] = keep[-1] = True
+    keep[1:] |= b[1:] < b[:-1]
+    return e[keep], b[keep]
 
 
-def _timed_class(cls: type[LatentProblem]) -> type[LatentProblem]:
-    """A subclass of ``cls`` whose evaluations report to the run's recorder.
-
-    ``evaluate`` and ``evaluate_with`` (fitness plus descriptors, used by MAP-Elites) both
-    run through ``LatentProblem._run``, which is the one method wrapped here.
-    Optimizers that call ``_generate_chunks`` and ``_fitness`` directly are timed too and
-    recognised afterwards because ``problem.n_evals`` exceeds what went through
-    ``evaluate``; their best and trace are then taken from their result.
-    """
-    if cls not in _TIMED:
-        base_run = cls._run
-        base_chunks = cls._generate_chunks
-        base_fitness = cls._fitness
-
-        def _run(self: LatentProblem, Z: Any, describe: Any) -> tuple[NDArray[np.float64], Any]:
-            # evaluate() and evaluate_with() both go through _run: one wrapper times and observes both
-            rec: _Recorder = self._bench_recorder  # type: ignore[attr-defined]
-            t0 = time.perf_counter()
-            rec.depth += 1
-            try:
-                out, desc = base_run(self, Z, describe)
-            finally:
-                rec.depth -= 1
-            t1 = time.perf_counter()
-            rec.observe(Z, out)
-            rec.eval_time += t1 - t0
-            rec.book_time += time.perf_counter() - t1
-            return out, desc
-
-        def _generate_chunks(self: LatentProblem, Zf: Any) -> Iterator[tuple[int, int, Any]]:
-            rec: _Recorder = self._bench_recorder  # type: ignore[attr-defined]
-            it = base_chunks(self, Zf)
-            while True:
-                t0 = time.perf_counter()
-                try:
-                    item = next(it)
-                except StopIteration:
-                    return
-                finally:
-                    if rec.depth == 0:
-                        rec.eval_time += time.perf_counter() - t0
-                yield item
-
-        def _fitness(self: LatentProblem, images: Any) -> Any:
-            rec: _Recorder = self._bench_recorder  # type: ignore[attr-defined]
-            t0 = time.perf_counter()
-            out = base_fitness(self, images)
-            if rec.depth == 0:
-                rec.eval_time += time.perf_counter() - t0
-            return out
-
-        _TIMED[cls] = type(
-            cls.__name__,
-            (cls,),
-            {
-                "_run": _run,
-                "_generate_chunks": _generate_chunks,
-                "_fitness": _fitness,
-                "__module__": __name__,
-            },
-        )
-    return _TIMED[cls]
-
-
-@contextmanager
-def _instrumented(problem: LatentProblem, recorder: _Recorder) -> Iterator[None]:
-    """Route ``problem.evaluate`` through ``recorder`` for the duration of a run."""
-    cls = type(problem)
-    problem.__class__ = _timed_class(cls)
-    problem._bench_recorder = recorder  # type: ignore[attr-defined]
+def _no_result(tracker: Tracker, label: str) -> str | None:
+    """Why a run that returned has no result to store (None if it has one)."""
+    if tracker.best_x is not None:
+        return None
+    if tracker.n_evals == 0:
+        return "the optimizer evaluated no solution"
     try:
-        yield
-    finally:
-        problem.__class__ = cls
-        del problem._bench_recorder  # type: ignore[attr-defined]
-
-
-def default_ref_point(problem: LatentProblem, n: int = 256) -> list[float]:
-    """A reference point for hypervolume: the worst value of each objective over ``n`` prior samples + 10 % range.
-
-    Deterministic (fixed seed) and independent of the optimizer; these evaluations are
-    not counted in any run.
-    """
-    F = np.asarray(problem.evaluate(problem.sample(n, seed=0)), dtype=np.float64).reshape(n, -1)
-    lo, hi = F.min(axis=0), F.max(axis=0)
-    return [float(v) for v in hi + 0.1 * np.where(hi > lo, hi - lo, np.maximum(np.abs(hi), 1.0))]
+        tracker.check(label)
+    except NonFiniteFitnessError as exc:
+        return f"NonFiniteFitnessError: {exc}"
+    return "the optimizer found no finite solution"  # pragma: no cover - check() raises above
 
 
 _REF_CACHE: dict[str, list[float]] = {}
@@ -489,7 +346,10 @@ def execute(task: RunTask, on_evals: Callable[[int], None] | None = None) -> Run
         on_evals: Called with the number of solutions after every ``evaluate`` (progress).
 
     Returns:
-        The outcome, ``status="failed"`` with the traceback if the optimizer raised.
+        The outcome: ``status="failed"`` with the traceback if the optimizer raised, or
+        with the :class:`~latentbridge.errors.NonFiniteFitnessError` message if no
+        evaluation had a finite fitness; ``n_failed`` counts the non-finite evaluations
+        of a finished run.
     """
     import torch
 
@@ -501,62 +361,77 @@ def execute(task: RunTask, on_evals: Callable[[int], None] | None = None) -> Run
             f"problem {task.problem.id!r} built on {socket.gethostname()} has config hash {phash[:12]}, "
             f"but the parent built {task.problem_hash[:12]}: different weights or library versions on this worker"
         )
-    ref: list[float] | None = None
-    if problem.n_obj > 1:
-        ref = task.problem.ref_point
-        if ref is None:
-            key = task.problem.cache_key()
-            if key not in _REF_CACHE:
-                _REF_CACHE[key] = default_ref_point(problem)
-            ref = _REF_CACHE[key]
     solver = resolve(task.optimizer.name, task.optimizer.params)
     problem.reset_counter()
-    rec = _Recorder(task.budget, problem.n_obj, ref, on_evals)
     status, error, reported = "finished", None, None
-    caught: list[warnings.WarningMessage] = []
+    ref: list[float] | None = None
+    tracker = Tracker(problem.n_obj, budget=task.budget)
+    book = _Bookkeeper(tracker, on_evals)
     start = time.perf_counter()
-    try:
-        with _instrumented(problem, rec), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = solver.solve(problem, task.budget, task.seed)
-        reported = result.best
-        if problem.n_evals > rec.evals:  # evaluations that bypassed evaluate(): trust the result
-            rec.adopt(result)
-    except Exception:
-        status, error = "failed", traceback.format_exc(limit=20)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ref = _ref_point(task, problem)
+            tracker = book.tracker = Tracker(problem.n_obj, budget=task.budget, ref_point=ref)
+            with problem.observe(book):
+                result = solver.solve(problem, task.budget, task.seed)
+            reported = result.best
+        except NonFiniteFitnessError as exc:  # nothing finite: a short message, not a traceback
+            status, error = "failed", f"NonFiniteFitnessError: {exc}"
+        except Exception:
+            status, error = "failed", traceback.format_exc(limit=20)
     solve_time = time.perf_counter() - start
-    seen: dict[str, int] = {}
-    for w in caught:
-        text = f"{w.category.__name__}: {str(w.message).splitlines()[0][:200]}"
-        seen[text] = seen.get(text, 0) + 1
-    run_warnings = [f"{text} (x{n})" if n > 1 else text for text, n in list(seen.items())[:20]]
-    rec.finish()
-    if status == "finished" and rec.best_x is None:
-        status, error = "failed", "the optimizer evaluated no solution"
+    if status == "finished":
+        error = _no_result(tracker, task.optimizer.label)
+        status = "finished" if error is None else "failed"
+    trace_evals, trace_best = _stored_trace(tracker)
     return RunOutcome(
         task=task,
         status=status,
-        best=rec.best,
-        best_x=rec.best_x,
+        best=tracker.score,
+        best_x=tracker.best_x,
         reported_best=reported,
         n_evals=problem.n_evals,
-        trace_evals=np.asarray(rec.trace_evals, dtype=np.int64),
-        trace_best=np.asarray(rec.trace_best, dtype=np.float64),
-        front=rec.front_F,
+        trace_evals=trace_evals,
+        trace_best=trace_best,
+        front=tracker.front_F,
         ref_point=ref,
         n_obj=problem.n_obj,
         problem_kind=problem.kind,
         problem_config=problem.config(),
         wall_time=time.perf_counter() - start,
         solve_time=solve_time,
-        eval_time=rec.eval_time,
-        book_time=rec.book_time,
+        eval_time=tracker.eval_seconds,
+        book_time=book.seconds,
         error=error,
-        warnings=run_warnings,
+        warnings=_summarise_warnings(caught),
         host=socket.gethostname(),
         python=platform.python_version(),
         versions=library_versions(),
+        n_failed=tracker.n_failed,
     )
+
+
+def _ref_point(task: RunTask, problem: LatentProblem) -> list[float] | None:
+    """The hypervolume reference point of a multi-objective run: the suite's, or a default one per problem."""
+    if problem.n_obj == 1:
+        return None
+    if task.problem.ref_point is not None:
+        return [float(v) for v in task.problem.ref_point]
+    key = task.problem.cache_key()
+    if key not in _REF_CACHE:
+        _REF_CACHE[key] = default_ref_point(problem)
+        problem.reset_counter()  # the prior samples are no part of the run
+    return _REF_CACHE[key]
+
+
+def _summarise_warnings(caught: list[warnings.WarningMessage]) -> list[str]:
+    """Distinct warnings of a run (first line, at most 20), with repeat counts."""
+    seen: dict[str, int] = {}
+    for w in caught:
+        text = f"{w.category.__name__}: {str(w.message).splitlines()[0][:200]}"
+        seen[text] = seen.get(text, 0) + 1
+    return [f"{text} (x{n})" if n > 1 else text for text, n in list(seen.items())[:20]]
 
 
 def to_record(outcome: RunOutcome, config: dict[str, Any]) -> RunRecord:
@@ -595,6 +470,7 @@ def to_record(outcome: RunOutcome, config: dict[str, Any]) -> RunRecord:
         config={**config, "threads": t.threads},
         trace_evals=outcome.trace_evals,
         trace_best=outcome.trace_best,
+        n_failed=outcome.n_failed,
     )
 
 
@@ -784,12 +660,14 @@ class BenchSummary:
         planned: Runs in the suite.
         skipped: Runs already stored (``--resume``).
         finished: Runs finished now.
-        failed: Runs whose optimizer raised (stored with ``status='failed'``).
+        failed: Runs that failed now (the optimizer raised, or no evaluation was finite;
+            stored with ``status='failed'``).
         wall_time: Seconds from start to the last stored run.
         eval_time: Seconds inside ``problem.evaluate`` (generator + scorer), summed over runs.
         solve_time: Seconds inside ``optimizer.solve``, summed over runs.
         book_time: Seconds of the bench's per-evaluation bookkeeping inside ``solve``.
         evals: Evaluations performed.
+        failed_evals: Of the counted evaluations, those with a non-finite fitness.
         workers: Parallel workers.
     """
 
@@ -802,6 +680,7 @@ class BenchSummary:
     solve_time: float = 0.0
     book_time: float = 0.0
     evals: int = 0
+    failed_evals: int = 0
     workers: int = 1
 
     @property
@@ -829,12 +708,15 @@ class BenchSummary:
         """One paragraph for the console."""
         opt_time = max(0.0, self.solve_time - self.eval_time - self.book_time)
         wt = max(self.worker_time, 1e-12)
+        failed_evals = (
+            f" {self.failed_evals:,} evaluations failed (non-finite fitness, scored +inf)." if self.failed_evals else ""
+        )
         return (
-            f"{self.finished} runs finished ({self.failed} failed), {self.skipped} already stored, "
+            f"{self.finished + self.failed} runs finished ({self.failed} failed), {self.skipped} already stored, "
             f"{self.evals:,} evaluations in {self.wall_time:.1f} s wall × {self.workers} worker(s). "
             f"Time: evaluations {self.eval_time:.1f} s ({100 * self.eval_time / wt:.1f} %), "
             f"optimizer internals {opt_time:.1f} s ({100 * opt_time / wt:.1f} %), "
-            f"bench machinery {self.overhead * wt:.1f} s ({100 * self.overhead:.1f} %)."
+            f"bench machinery {self.overhead * wt:.1f} s ({100 * self.overhead:.1f} %)." + failed_evals
         )
 
 
@@ -977,6 +859,7 @@ def run_suite(
                 summary.solve_time += outcome.solve_time
                 summary.book_time += outcome.book_time
                 summary.evals += outcome.n_evals
+                summary.failed_evals += outcome.n_failed
                 if outcome.status == "finished":
                     summary.finished += 1
                 else:

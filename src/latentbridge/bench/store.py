@@ -9,7 +9,8 @@ Schema::
     runs(id, run_key UNIQUE, suite, problem_id, problem_kind, problem_hash, problem_config,
          problem_spec, n_obj, optimizer, optimizer_name, optimizer_params, replicate, seed,
          budget, n_evals, best, reported_best, best_x, front, ref_point, wall_time,
-         solve_time, eval_time, status, error, warnings, versions, host, python, config, created)
+         solve_time, eval_time, status, error, warnings, versions, host, python, config, created,
+         n_failed)                         -- n_failed: counted evaluations with a non-finite fitness
     traces(run_id, evals, best)            -- best-so-far (−hypervolume if n_obj > 1)
     suites(name, spec, created)
 """
@@ -73,7 +74,8 @@ CREATE TABLE IF NOT EXISTS runs (
     host TEXT NOT NULL,
     python TEXT NOT NULL,
     config TEXT NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    n_failed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_suite ON runs (suite, problem_id, optimizer);
 CREATE TABLE IF NOT EXISTS traces (
@@ -244,6 +246,7 @@ class RunRecord:
     trace_evals: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     trace_best: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
     created: float = 0.0
+    n_failed: int = 0
 
 
 _COLUMNS = (
@@ -278,6 +281,7 @@ _COLUMNS = (
     "python",
     "config",
     "created",
+    "n_failed",
 )
 _JSON_COLUMNS = {"problem_config", "problem_spec", "optimizer_params", "versions", "config", "ref_point", "warnings"}
 
@@ -326,6 +330,8 @@ class Store:
                 self.conn.executescript(_SCHEMA)
                 if "warnings" not in self._columns():  # databases written before the column existed
                     self.conn.execute("ALTER TABLE runs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'")
+                if "n_failed" not in self._columns():  # databases written before failed evaluations were counted
+                    self.conn.execute("ALTER TABLE runs ADD COLUMN n_failed INTEGER NOT NULL DEFAULT 0")
                 self.conn.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
@@ -500,6 +506,7 @@ class Store:
                     data[col] = val
             data["best"] = float("nan") if data["best"] is None else float(data["best"])
             data["warnings"] = data["warnings"] or []
+            data["n_failed"] = int(data["n_failed"] or 0)
             e, b = traces.get(row[0], ([], []))
             data["trace_evals"] = np.asarray(e, dtype=np.int64)
             data["trace_best"] = np.asarray(b, dtype=np.float64)

@@ -679,7 +679,7 @@ def _parse_optimizer(ctx: _Ctx, i: int, raw: Any, problem_ids: set[str]) -> Opti
 QUICK_TOML = """\
 # The built-in `quick` suite: the embedded MNIST models, minutes on a 2-core CPU.
 # Applicability: set-ga and map-elites run on set problems (k > 1) only; the other
-# optimizers run on every single-objective problem (see latentbridge.bench.optimizers).
+# optimizers run on every single-objective problem (see latentbridge.optimizers).
 [suite]
 name = "quick"
 budget = 800

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from latentbridge._validation import check_positive_int
 from latentbridge.errors import ImageShapeError, InputError
+from latentbridge.validation import check_positive_int
 from numpy.typing import NDArray
 
 from ._loader import mtcnn_class

@@ -12,10 +12,9 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 from latentbridge import EmbeddingScorer
-from latentbridge._scorers import as_device
-from latentbridge._validation import check_images
 from latentbridge.errors import ImageShapeError, InputError, UnsafeFileError, WeightsError
 from latentbridge.models.safe_load import load_torch_file
+from latentbridge.validation import as_device, check_images
 from torch import nn
 
 from ._loader import facenet_module
