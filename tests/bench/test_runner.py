@@ -300,7 +300,7 @@ def test_non_finite_fitness_policy(tmp_path: Path) -> None:
     assert any("NonFiniteFitnessWarning" in w for w in some.warnings)  # random_search's result warned
     row = next(r for r in board.instance("some-nan").rows if r.optimizer == "random")
     assert row.failed_evals == some.n_failed
-    assert f"({some.n_failed} failed)" in to_markdown(board)
+    assert f"\\({some.n_failed} failed\\)" in to_markdown(board)  # Markdown punctuation is escaped
     assert "failed_evals" in to_csv(board).splitlines()[0]
 
 
