@@ -283,6 +283,8 @@ _COLUMNS = (
     "created",
     "n_failed",
 )
+#: Columns added after the first schema: older stores lack them (a writer adds them; readers use defaults).
+_MIGRATED_COLUMNS = frozenset({"warnings", "n_failed"})
 _JSON_COLUMNS = {"problem_config", "problem_spec", "optimizer_params", "versions", "config", "ref_point", "warnings"}
 
 
@@ -378,7 +380,7 @@ class Store:
             raise StoreError(
                 f"bench store {self.path} is not a latentbridge bench store (no {', '.join(sorted(missing))} table)"
             )
-        missing_cols = set(_COLUMNS) - {"warnings"} - self._columns()
+        missing_cols = set(_COLUMNS) - _MIGRATED_COLUMNS - self._columns()
         if missing_cols:
             raise StoreError(f"bench store {self.path} lacks columns {sorted(missing_cols)}: not a bench store")
 
