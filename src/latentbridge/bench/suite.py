@@ -654,9 +654,7 @@ def _parse_generated_target(ctx: _Ctx, i: int, val: dict[str, Any]) -> dict[str,
     return {"generated": {"seed": seed}}
 
 
-def _parse_baseline(
-    ctx: _Ctx, i: int, val: Any, target: dict[str, Any] | None, base: Path
-) -> dict[str, Any]:
+def _parse_baseline(ctx: _Ctx, i: int, val: Any, target: dict[str, Any] | None, base: Path) -> dict[str, Any]:
     """``baseline``: another real image of the target's identity/class (seed 000's Table II)."""
     if target is None:
         raise ctx.error("problems", i, "baseline", "a baseline needs a 'target' (target-similarity problems only)")
