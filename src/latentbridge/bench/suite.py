@@ -400,7 +400,12 @@ def parse_suite(text: str, *, origin: str = "<suite>", base_dir: Path | None = N
     ``ref_point`` (hypervolume reference), ``options`` (other keyword arguments).
 
     ``[[optimizers]]`` keys: ``name``, ``params`` (table), ``label`` (unique display name),
-    ``problems`` (list of problem ids it runs on; default: the applicability rule).
+    ``problems`` (list of problem ids it runs on; default: the applicability rule), ``grid``
+    (table of parameter -> list of values: one entry per combination, see :func:`grid_label`).
+
+    Seed keys: ``target = { generated = { seed } }`` (the generator's image of a seeded prior
+    draw, seed 000's "G" targets) and ``baseline`` on target problems (``{ path }``, ``{ npy }``,
+    ``{ heldout_digit, index }`` or ``{ heldout_nearest = true }``: seed 000's Table II image).
 
     Relative paths resolve against ``base_dir``.
 
