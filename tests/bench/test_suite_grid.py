@@ -225,3 +225,12 @@ def test_builtin_seed_suites() -> None:
     assert {p.scorer for p in s2.problems} == {"rmse", "ncc"}
     assert all(p.options["k"] == 10 for p in s2.problems)
     assert load_suite("seed002-paper").budget == 50_000
+
+
+def test_builtin_seed_suites_plan() -> None:
+    from latentbridge.bench import plan
+
+    tasks = plan(load_suite("seed000"))
+    assert len(tasks) == 3 * 9 * 10 + 3 * 2 * 10  # grid on G1/W1/M1, paper-ga + random on G2/W2/W3
+    assert {t.optimizer.label for t in tasks if t.problem.id == "W2"} == {"paper-ga", "random"}
+    assert len(plan(load_suite("seed002"))) == 2 * 3 * 5
