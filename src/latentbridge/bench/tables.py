@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import numpy as np
@@ -310,8 +310,9 @@ def _baseline_distance(spec: dict[str, Any], problem: Any) -> tuple[float, str]:
     image, desc = baseline_image(spec, problem)
     scorer = problem.scorers[0]
     img = as_image(image, tuple(problem.generator.image_shape), name="baseline").unsqueeze(0)
+    device = problem.generator.device
     with torch.inference_mode():
-        d = scorer.distance(scorer.embed(img.to(problem.generator.device)), problem._target_feats[0])
+        d = scorer.distance(scorer.embed(img.to(device)), scorer.embed(problem.targets[:1].to(device)))
     return float(d.reshape(-1)[0]), desc
 
 
@@ -447,13 +448,18 @@ def digit_classes(images: Any) -> NDArray[np.int64]:
     """
     import torch
 
-    from ..models.mnist import load_digit_cnn
-
-    cnn = load_digit_cnn()
+    cnn = _digit_cnn()
     with torch.inference_mode():
         logits = cnn(torch.as_tensor(images, dtype=torch.float32).cpu())
     out: NDArray[np.int64] = logits.argmax(dim=1).numpy().astype(np.int64)
     return out
+
+
+@lru_cache(maxsize=1)
+def _digit_cnn() -> Any:
+    from ..models.mnist import load_digit_cnn
+
+    return load_digit_cnn()
 
 
 def _labels_digits(spec: dict[str, Any]) -> bool:
