@@ -226,3 +226,9 @@ def test_sections_absent_when_problems_lack_what_they_need(board: Leaderboard, t
     assert "id='seed-t1'" in page
     assert "id='seed-t3'" not in page
     assert rep.write_seed_csv(Leaderboard([], [], []), tmp_path / "x.csv") is None
+
+
+def test_one_set_table_per_metric(board: Leaderboard) -> None:
+    md = rep.to_markdown(Leaderboard([board.instance("digits")], [], []))
+    assert "### digits: rmse, sets of k = 3 images, 60 evaluated sets per run" in md
+    assert "id='seed-set-digits'" in rep.to_html(Leaderboard([board.instance("digits")], [], []))

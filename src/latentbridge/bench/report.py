@@ -702,13 +702,30 @@ _SEED_TEXT = {
 }
 
 
+def _split_set_rows(rows: list[list[str]]) -> list[tuple[str, list[list[str]]]]:
+    groups: dict[str, list[list[str]]] = {}
+    for row in rows:
+        groups.setdefault(row[0], []).append(row)
+    return list(groups.items())
+
+
+def _set_caption(rows: list[list[str]]) -> str:
+    inst, metric, k, budget = rows[0][:4]
+    return f"{inst}: {metric}, sets of k = {k} images, {budget} evaluated sets per run"
+
+
 def seed_markdown(board: Leaderboard) -> list[str]:
     """Markdown lines of the seed tables (none when no instance carries what they need)."""
     tabs = _seed_compute(board, _seed_default_rebuild())
     parts: list[str] = []
     for key, (headers, rows) in _seed_rows(tabs).items():
         title, note = _SEED_TEXT[key]
-        parts += [f"## {title}", "", note, "", _md_table(headers, rows), ""]
+        parts += [f"## {title}", "", note, ""]
+        if key == "set":  # one table per metric (set problem)
+            for _inst, part in _split_set_rows(rows):
+                parts += [f"### {_set_caption(part)}", "", _md_table(headers, part), ""]
+        else:
+            parts += [_md_table(headers, rows), ""]
     if tabs.notes:
         parts += ["Seed tables not computed:", ""] + [f"- {n}" for n in tabs.notes] + [""]
     return parts
@@ -815,7 +832,12 @@ def seed_html(board: Leaderboard, rebuild: Callable[[dict[str, Any]], Any] | Non
     for key, (headers, cells) in rows.items():
         title, note = _SEED_TEXT[key]
         out.append(f"<h3 id='seed-{key}'>{html.escape(title)}</h3><p class='note'>{html.escape(note)}</p>")
-        out.append(_html_table(headers, cells, left=(0, 1, 2) if key != "set" else (0, 1, 4)))
+        if key == "set":  # one table per metric (set problem)
+            for inst, part in _split_set_rows(cells):
+                out.append(f"<h4 id='seed-set-{html.escape(_slug(inst))}'>{html.escape(_set_caption(part))}</h4>")
+                out.append(_html_table(headers, part, left=(0, 1, 4)))
+            continue
+        out.append(_html_table(headers, cells, left=(0, 1, 2)))
         if key == "t1" and tabs.curves:
             for c in tabs.curves:
                 out.append(
