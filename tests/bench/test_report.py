@@ -114,7 +114,8 @@ def test_console(board: Leaderboard) -> None:
 def test_markdown_and_csv(board: Leaderboard, tmp_path: Path) -> None:
     md = rep.to_markdown(board)
     assert md.startswith("# Leaderboard")
-    assert md.count("## ") == len(board.instances) + len(board.groups)
+    sections = [line for line in md.splitlines() if line.startswith("## ") and not line.startswith("## Seed ")]
+    assert len(sections) == len(board.instances) + len(board.groups)  # plus the seed tables (bench.tables)
     text = rep.to_csv(board, tmp_path / "lb.csv")
     assert (tmp_path / "lb.csv").read_text() == text
     rows = list(csv.DictReader(io.StringIO(text)))
@@ -127,6 +128,7 @@ def test_html_has_every_plot_and_grid(board: Leaderboard, tmp_path: Path) -> Non
     assert (tmp_path / "r.html").read_text() == html
     ids = set(re.findall(r"<figure id='([^']+)'><img alt='[^']*' src='data:image/png;base64,[A-Za-z0-9+/=]+'>", html))
     expected = {"ecdf"} | {f"{kind}-{i.label}" for i in board.instances for kind in ("convergence", "grid")}
+    expected |= {"runs-target", "heatmap-target"}  # seed 000's Fig. 5 and Fig. 7 (latentbridge.bench.tables)
     assert ids == expected
     assert "http" not in html.split("<body>")[1]  # self-contained: nothing to fetch
     assert "missing" not in html

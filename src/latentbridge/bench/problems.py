@@ -23,6 +23,7 @@ from .suite import ProblemSpec
 __all__ = [
     "build_problem",
     "cached_problem",
+    "generated_target",
     "is_import_path",
     "load_originals",
     "load_target",
@@ -40,14 +41,17 @@ def load_target(source: dict[str, Any], generator: LatentGenerator) -> NDArray[n
     """A target image ``(C, H, W)`` float32 in [-1, 1] from a suite's ``target`` table.
 
     Args:
-        source: ``{heldout_digit, index}`` (a held-out MNIST digit), ``{path}`` (an image
-            file, resized/converted to the generator's image shape) or ``{npy}``.
+        source: ``{heldout_digit, index}`` (a held-out MNIST digit), ``{generated = {seed}}``
+            (see :func:`generated_target`), ``{path}`` (an image file, resized/converted to the
+            generator's image shape) or ``{npy}``.
         generator: Shapes the image.
     """
     if "heldout_digit" in source:
         from ..data import heldout_digit
 
         return heldout_digit(int(source["heldout_digit"]), int(source.get("index", 0)))
+    if "generated" in source:
+        return generated_target(generator, int(source["generated"]["seed"]))
     if "npy" in source:
         return np.asarray(read_npy(source["npy"], "target"), dtype=np.float32)
     if "path" in source:
@@ -55,7 +59,22 @@ def load_target(source: dict[str, Any], generator: LatentGenerator) -> NDArray[n
 
         img = images.load(source["path"], like=generator)
         return np.asarray(img.detach().cpu().numpy(), dtype=np.float32)
-    raise InputError(f"target needs one of heldout_digit, path, npy; got {sorted(source)}")
+    raise InputError(f"target needs one of heldout_digit, generated, path, npy; got {sorted(source)}")
+
+
+def generated_target(generator: LatentGenerator, seed: int) -> NDArray[np.float32]:
+    """Seed 000's "G" targets: ``G(z*)`` with ``z*`` drawn from the generator's prior under ``seed``.
+
+    ``z* = generator.latent.sample(1, seed)``, so the same seed and weights give the same image
+    on every machine and in every worker.
+
+    Returns:
+        float32 ``(C, H, W)`` in [-1, 1].
+    """
+    z = generator.latent.sample(1, seed).reshape((1, *generator.latent.shape))
+    with torch.inference_mode():
+        img = generator.generate(torch.from_numpy(z.astype(np.float32)).to(generator.device))
+    return np.asarray(img[0].detach().float().cpu().numpy(), dtype=np.float32)
 
 
 def load_originals(source: dict[str, Any]) -> NDArray[np.float32]:

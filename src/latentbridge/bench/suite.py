@@ -75,9 +75,10 @@ PROBLEM_KEYS = (
     "success",
     "ref_point",
     "options",
+    "baseline",
 )
 #: Keys accepted in a ``[[optimizers]]`` entry.
-OPTIMIZER_KEYS = ("name", "label", "params", "problems")
+OPTIMIZER_KEYS = ("name", "label", "params", "problems", "grid")
 #: Keys accepted in ``[suite]``.
 SUITE_KEYS = ("name", "budget", "seeds", "seed", "batch_size", "description", "run_timeout")
 
@@ -131,6 +132,10 @@ class ProblemSpec:
         success: Success threshold on the best fitness (``<=``; hypervolume ``>=`` for
             multi-objective problems), or None for the default relative target.
         ref_point: Hypervolume reference point for multi-objective problems, or None.
+        baseline: Seed 000's Table II baseline for target problems (another real image of the
+            target's identity/class): ``{heldout_digit, index}``, ``{path}``, ``{npy}`` or
+            ``{heldout_nearest = true}``; None when the suite gives none. Used by the reports
+            only, never by the problem itself.
     """
 
     id: str
@@ -144,11 +149,12 @@ class ProblemSpec:
     options: dict[str, Any] = field(default_factory=dict)
     success: float | None = None
     ref_point: list[float] | None = None
+    baseline: dict[str, Any] | None = None
     where: Where = field(default_factory=Where, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (stored with every run so the problem can be rebuilt from the database)."""
-        return {
+        out = {
             "id": self.id,
             "kind": self.kind,
             "generator": self.generator,
@@ -161,6 +167,9 @@ class ProblemSpec:
             "success": self.success,
             "ref_point": self.ref_point,
         }
+        if self.baseline is not None:  # only when set, so specs without one keep their stored form
+            out["baseline"] = self.baseline
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProblemSpec:
@@ -177,6 +186,7 @@ class ProblemSpec:
             options=dict(data.get("options") or {}),
             success=None if data.get("success") is None else float(data["success"]),
             ref_point=None if data.get("ref_point") is None else [float(v) for v in data["ref_point"]],
+            baseline=dict(data["baseline"]) if data.get("baseline") is not None else None,
         )
 
     def cache_key(self) -> str:
@@ -437,7 +447,12 @@ def parse_suite(text: str, *, origin: str = "<suite>", base_dir: Path | None = N
     ``ref_point`` (hypervolume reference), ``options`` (other keyword arguments).
 
     ``[[optimizers]]`` keys: ``name``, ``params`` (table), ``label`` (unique display name),
-    ``problems`` (list of problem ids it runs on; default: the applicability rule).
+    ``problems`` (list of problem ids it runs on; default: the applicability rule), ``grid``
+    (table of parameter -> list of values: one entry per combination, see :func:`grid_label`).
+
+    Seed keys: ``target = { generated = { seed } }`` (the generator's image of a seeded prior
+    draw, seed 000's "G" targets) and ``baseline`` on target problems (``{ path }``, ``{ npy }``,
+    ``{ heldout_digit, index }`` or ``{ heldout_nearest = true }``: seed 000's Table II image).
 
     Relative paths resolve against ``base_dir``.
 
@@ -489,7 +504,11 @@ def parse_suite(text: str, *, origin: str = "<suite>", base_dir: Path | None = N
     raw_opts = data.get("optimizers")
     if not isinstance(raw_opts, list) or not raw_opts:
         raise SuiteError(f"{origin}: the suite needs at least one [[optimizers]] entry")
-    optimizers = tuple(_parse_optimizer(ctx, i, raw, set(ids)) for i, raw in enumerate(raw_opts))
+    optimizers = tuple(
+        spec
+        for i, raw in enumerate(raw_opts)
+        for spec in _expand_grid(ctx, i, raw, _parse_optimizer(ctx, i, raw, set(ids)))
+    )
     labels = [o.label for o in optimizers]
     for i, lab in enumerate(labels):
         if lab in labels[:i]:
@@ -588,7 +607,10 @@ def _parse_problem(ctx: _Ctx, i: int, raw: Any, base: Path, batch_size: int | No
 
     target = None
     if "target" in raw:
-        target = _parse_image_source(ctx, i, raw["target"], "target", base, ("heldout_digit", "index"))
+        if isinstance(raw["target"], dict) and "generated" in raw["target"]:
+            target = _parse_generated_target(ctx, i, raw["target"])
+        else:
+            target = _parse_image_source(ctx, i, raw["target"], "target", base, ("heldout_digit", "index"))
     originals = None
     if "originals" in raw:
         originals = _parse_image_source(ctx, i, raw["originals"], "originals", base, ("heldout_class", "count"))
@@ -606,6 +628,9 @@ def _parse_problem(ctx: _Ctx, i: int, raw: Any, base: Path, batch_size: int | No
         if isinstance(val, bool) or not isinstance(val, (int, float)):
             raise ctx.error("problems", i, "success", f"expected a number (fitness threshold), got {val!r}")
         success = float(val)
+    baseline = None
+    if "baseline" in raw:
+        baseline = _parse_baseline(ctx, i, raw["baseline"], target, base)
     ref_point = None
     if "ref_point" in raw:
         val = raw["ref_point"]
@@ -624,6 +649,7 @@ def _parse_problem(ctx: _Ctx, i: int, raw: Any, base: Path, batch_size: int | No
         options=options,
         success=success,
         ref_point=ref_point,
+        baseline=baseline,
         where=_where(ctx, "problems", i, raw),
     )
 
@@ -671,6 +697,84 @@ def _parse_optimizer(ctx: _Ctx, i: int, raw: Any, problem_ids: set[str]) -> Opti
             raise ctx.error("optimizers", i, "problems", f"unknown problem ids {unknown}; known: {sorted(problem_ids)}")
     probs = tuple(problems) if problems is not None else None
     return OptimizerSpec(name, dict(params), label, probs, where=_where(ctx, "optimizers", i, raw))
+
+
+# --------------------------------------------------------------------------------------------
+# seed experiments: generated targets, Table II baselines, parameter grids
+# --------------------------------------------------------------------------------------------
+def _parse_generated_target(ctx: _Ctx, i: int, val: dict[str, Any]) -> dict[str, Any]:
+    """``target = { generated = { seed = 7 } }``: the generator's image of z* drawn from its prior."""
+    extra = sorted(set(val) - {"generated"})
+    if extra:
+        raise ctx.error("problems", i, "target", f"unexpected keys {extra} next to 'generated'")
+    gen = val["generated"]
+    if not isinstance(gen, dict) or set(gen) != {"seed"}:
+        raise ctx.error("problems", i, "target", f"expected target = {{ generated = {{ seed = 7 }} }}, got {val!r}")
+    seed = gen["seed"]
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ctx.error("problems", i, "target", f"target.generated.seed must be a non-negative integer, got {seed!r}")
+    return {"generated": {"seed": seed}}
+
+
+def _parse_baseline(ctx: _Ctx, i: int, val: Any, target: dict[str, Any] | None, base: Path) -> dict[str, Any]:
+    """``baseline``: another real image of the target's identity/class (seed 000's Table II)."""
+    if target is None:
+        raise ctx.error("problems", i, "baseline", "a baseline needs a 'target' (target-similarity problems only)")
+    if isinstance(val, dict) and "heldout_nearest" in val:
+        if set(val) != {"heldout_nearest"} or val["heldout_nearest"] is not True:
+            raise ctx.error("problems", i, "baseline", f"expected {{ heldout_nearest = true }}, got {val!r}")
+        if "heldout_digit" not in target:
+            raise ctx.error(
+                "problems",
+                i,
+                "baseline",
+                "{ heldout_nearest = true } needs a held-out digit target (target = { heldout_digit = ... }); "
+                "give the baseline image as { path = ... } or { npy = ... } instead",
+            )
+        return {"heldout_nearest": True}
+    return _parse_image_source(ctx, i, val, "baseline", base, ("heldout_digit", "index"))
+
+
+def _grid_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def grid_label(base: str, combo: Mapping[str, Any]) -> str:
+    """The label of one grid entry: ``paper-ga(p_crossover=0.6, p_mutation=0.001)``.
+
+    Round brackets, not square ones, so labels print verbatim in rich's console markup.
+    """
+    return f"{base}({', '.join(f'{k}={_grid_value(v)}' for k, v in combo.items())})"
+
+
+def _expand_grid(ctx: _Ctx, i: int, raw: dict[str, Any], spec: OptimizerSpec) -> list[OptimizerSpec]:
+    """``grid = { p = [a, b], q = [c, d] }`` → one entry per combination (Cartesian product, file order).
+
+    Values in ``params`` are always taken literally (a list stays a list); only ``grid``
+    expands. Each entry's label is :func:`grid_label` of the entry's label (or name).
+    """
+    if "grid" not in raw:
+        return [spec]
+    grid = raw["grid"]
+    if not isinstance(grid, dict) or not grid:
+        raise ctx.error("optimizers", i, "grid", f"expected a table of parameter -> list of values, got {grid!r}")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ctx.error(
+                "optimizers", i, "grid", f"grid.{key} must be a non-empty list of values to try, got {values!r}"
+            )
+        if key in spec.params:
+            raise ctx.error("optimizers", i, "grid", f"{key!r} is both in params and in grid; keep it in one of them")
+        if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
+            raise ctx.error("optimizers", i, "grid", f"grid.{key} lists a value twice: {values!r}")
+    import itertools
+
+    keys = list(grid)
+    out = []
+    for values in itertools.product(*(grid[k] for k in keys)):
+        combo = dict(zip(keys, values, strict=True))
+        out.append(replace(spec, params={**spec.params, **combo}, label=grid_label(spec.label, combo)))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -757,5 +861,21 @@ name = "pymoo:DE"
 params = { pop_size = 50 }
 """
 
-#: Built-in suites by name (TOML text, parsed like a file).
-BUILTIN_SUITES: dict[str, str] = {"quick": QUICK_TOML}
+
+def _packaged_suites() -> dict[str, str]:
+    """The seed suites shipped as package data (``latentbridge/bench/suites/*.toml``)."""
+    from importlib import resources
+
+    folder = resources.files("latentbridge.bench").joinpath("suites")
+    if not folder.is_dir():  # pragma: no cover - a broken installation
+        return {}
+    return {
+        entry.name.removesuffix(".toml"): entry.read_text(encoding="utf-8")
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".toml")
+    }
+
+
+#: Built-in suites by name (TOML text, parsed like a file): ``quick``, and the seed experiments
+#: ``seed000``/``seed002`` with their paper-budget versions ``seed000-paper``/``seed002-paper``.
+BUILTIN_SUITES: dict[str, str] = {"quick": QUICK_TOML, **_packaged_suites()}
