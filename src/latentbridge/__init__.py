@@ -36,6 +36,7 @@ from .hookspecs import hookimpl
 if TYPE_CHECKING:
     from . import images
     from ._generators import TorchGenerator
+    from ._precision import PRECISIONS, PrecisionWarning, precision_support
     from ._problems import CentroidDiversity, LatentProblem, SetDiversity, TargetSimilarity
     from ._scorers import EmbeddingScorer, NCCScorer, RMSEScorer
 
@@ -51,6 +52,9 @@ _LAZY: dict[str, str] = {
     "NCCScorer": "._scorers",
     "RMSEScorer": "._scorers",
     "images": ".images",
+    "PRECISIONS": "._precision",
+    "PrecisionWarning": "._precision",
+    "precision_support": "._precision",
 }
 
 
@@ -89,6 +93,10 @@ __all__ = [
     "NCCScorer",
     "RMSEScorer",
     "TorchGenerator",
+    # precision and speed
+    "PRECISIONS",
+    "PrecisionWarning",
+    "precision_support",
     # plugins
     "get_plugin_manager",
     "hookimpl",

@@ -94,6 +94,9 @@ def bench_cmd(
     ] = None,
     budget: Annotated[int | None, typer.Option(help="Evaluations per run (overrides the suite).")] = None,
     seeds: Annotated[int | None, typer.Option(help="Runs per (problem, optimizer) (overrides the suite).")] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="Model precision of every problem: fp32, bf16 or fp16 (overrides the suite).")
+    ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Parallel runs (default: CPU cores, at most 4; 1 with --executor serial).")
     ] = None,
@@ -132,7 +135,10 @@ def bench_cmd(
         raise typer.BadParameter(f"--executor must be serial, process or dask, got {executor!r}")
     try:
         spec = load_suite(suite).with_overrides(
-            optimizers=optimizers.split(",") if optimizers else None, budget=budget, seeds=seeds
+            optimizers=optimizers.split(",") if optimizers else None,
+            budget=budget,
+            seeds=seeds,
+            precision=precision,
         )
     except LatentBridgeError as exc:
         err.print(f"[red]error:[/red] {exc}")

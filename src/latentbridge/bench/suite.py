@@ -74,11 +74,14 @@ PROBLEM_KEYS = (
     "success",
     "ref_point",
     "options",
+    "precision",
 )
 #: Keys accepted in a ``[[optimizers]]`` entry.
 OPTIMIZER_KEYS = ("name", "label", "params", "problems")
 #: Keys accepted in ``[suite]``.
-SUITE_KEYS = ("name", "budget", "seeds", "seed", "batch_size", "description")
+SUITE_KEYS = ("name", "budget", "seeds", "seed", "batch_size", "description", "precision")
+#: Values of ``precision`` (as ``latentbridge.PRECISIONS``; repeated here so suites parse without torch).
+_PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -221,11 +224,12 @@ class Suite:
         optimizers: Sequence[str] | None = None,
         budget: int | None = None,
         seeds: int | None = None,
+        precision: str | None = None,
     ) -> Suite:
         """A copy with command-line overrides applied.
 
         ``optimizers`` replaces the optimizer list; a name that matches an entry's label or
-        name keeps that entry's parameters.
+        name keeps that entry's parameters. ``precision`` sets every problem's precision.
         """
         new = self
         if optimizers is not None:
@@ -249,6 +253,11 @@ class Suite:
             if seeds < 1:
                 raise SuiteError(f"--seeds must be >= 1, got {seeds}")
             new = replace(new, seeds=int(seeds))
+        if precision is not None:
+            if precision not in _PRECISIONS:
+                raise SuiteError(f"--precision must be one of {', '.join(_PRECISIONS)}, got {precision!r}")
+            problems = tuple(replace(p, options={**p.options, "precision": precision}) for p in new.problems)
+            new = replace(new, problems=problems)
         return new
 
     def to_dict(self) -> dict[str, Any]:
@@ -381,13 +390,14 @@ def parse_suite(text: str, *, origin: str = "<suite>", base_dir: Path | None = N
 
     ``[suite]`` keys: ``name`` (str, required), ``budget`` (int >= 1, evaluations per run,
     required), ``seeds`` (int >= 1, default 5), ``seed`` (int, default 0), ``batch_size`` (int,
-    default problem ``batch_size``), ``description``.
+    default problem ``batch_size``), ``precision`` (``"fp32"``, ``"bf16"`` or ``"fp16"``: every
+    problem's model precision, default: the models' own), ``description``.
 
     ``[[problems]]`` keys: ``id`` (unique), ``kind``, ``generator`` and ``scorer`` (a registry
     name or a table ``{ name = ..., <options> }``), ``target`` (``{ heldout_digit, index }``,
     ``{ path }`` or ``{ npy }``), ``originals`` (``{ heldout_class, count }`` or ``{ npy }``),
     ``k``, ``batch_size``, ``aggregate``, ``success`` (threshold for the success rate),
-    ``ref_point`` (hypervolume reference), ``options`` (other keyword arguments).
+    ``ref_point`` (hypervolume reference), ``precision``, ``options`` (other keyword arguments).
 
     ``[[optimizers]]`` keys: ``name``, ``params`` (table), ``label`` (unique display name),
     ``problems`` (list of problem ids it runs on; default: the applicability rule).
@@ -421,11 +431,14 @@ def parse_suite(text: str, *, origin: str = "<suite>", base_dir: Path | None = N
     seeds = _int(ctx, "suite", 0, head, "seeds", minimum=1, default=5, array=False)
     seed = _int(ctx, "suite", 0, head, "seed", minimum=0, default=0, array=False)
     batch_size = _int(ctx, "suite", 0, head, "batch_size", minimum=1, default=0, array=False)
+    precision = _precision(ctx, "suite", 0, head, array=False)
 
     raw_problems = data.get("problems")
     if not isinstance(raw_problems, list) or not raw_problems:
         raise SuiteError(f"{origin}: the suite needs at least one [[problems]] entry")
-    problems = tuple(_parse_problem(ctx, i, raw, base, batch_size or None) for i, raw in enumerate(raw_problems))
+    problems = tuple(
+        _parse_problem(ctx, i, raw, base, batch_size or None, precision) for i, raw in enumerate(raw_problems)
+    )
     ids = [p.id for p in problems]
     for i, pid in enumerate(ids):
         if pid in ids[:i]:
@@ -507,7 +520,19 @@ def _resolve_path(value: Any, base: Path) -> str:
     return str(p if p.is_absolute() else (base / p).resolve())
 
 
-def _parse_problem(ctx: _Ctx, i: int, raw: Any, base: Path, batch_size: int | None) -> ProblemSpec:
+def _precision(ctx: _Ctx, table: str, i: int, raw: dict[str, Any], *, array: bool = True) -> str | None:
+    """The optional ``precision`` key: one of fp32, bf16, fp16."""
+    if "precision" not in raw:
+        return None
+    val = raw["precision"]
+    if val not in _PRECISIONS:
+        raise ctx.error(table, i, "precision", f"expected one of {', '.join(_PRECISIONS)}, got {val!r}", array=array)
+    return str(val)
+
+
+def _parse_problem(
+    ctx: _Ctx, i: int, raw: Any, base: Path, batch_size: int | None, precision: str | None = None
+) -> ProblemSpec:
     if not isinstance(raw, dict):
         raise ctx.error("problems", i, None, "expected a table")
     _unknown(ctx, "problems", i, raw, PROBLEM_KEYS)
@@ -526,6 +551,9 @@ def _parse_problem(ctx: _Ctx, i: int, raw: Any, base: Path, batch_size: int | No
             options[key] = _int(ctx, "problems", i, raw, key, minimum=minimum, default=None)
     if batch_size and "batch_size" not in options:
         options["batch_size"] = batch_size
+    precision = _precision(ctx, "problems", i, raw) or precision
+    if precision is not None and "precision" not in options:
+        options["precision"] = precision
     if "aggregate" in raw:
         if raw["aggregate"] not in ("none", "mean"):
             raise ctx.error("problems", i, "aggregate", f"expected 'none' or 'mean', got {raw['aggregate']!r}")
