@@ -36,9 +36,9 @@ from .hookspecs import hookimpl
 if TYPE_CHECKING:
     from . import images
     from ._generators import TorchGenerator
-    from ._precision import PRECISIONS, PrecisionWarning, precision_support
     from ._problems import CentroidDiversity, LatentProblem, SetDiversity, TargetSimilarity
     from ._scorers import EmbeddingScorer, NCCScorer, RMSEScorer
+    from .precision import PRECISIONS, PrecisionWarning, precision_support
 
 # Names whose modules import torch are loaded on first access (PEP 562), so that `import latentbridge`
 # (and a plugin module that only needs `latentbridge.hookimpl`) does not pay torch's import time.
@@ -52,9 +52,9 @@ _LAZY: dict[str, str] = {
     "NCCScorer": "._scorers",
     "RMSEScorer": "._scorers",
     "images": ".images",
-    "PRECISIONS": "._precision",
-    "PrecisionWarning": "._precision",
-    "precision_support": "._precision",
+    "PRECISIONS": ".precision",
+    "PrecisionWarning": ".precision",
+    "precision_support": ".precision",
 }
 
 

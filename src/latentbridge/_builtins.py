@@ -9,10 +9,10 @@ import torch
 
 from ._generators import TorchGenerator
 from ._latent import LatentSpace
-from ._precision import Precision
 from ._problems import CentroidDiversity, SetDiversity, TargetSimilarity
 from ._scorers import EmbeddingScorer, NCCScorer, RMSEScorer
 from .hookspecs import Register, hookimpl
+from .precision import Precision
 
 
 def mnist_dcgan(

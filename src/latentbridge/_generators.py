@@ -9,9 +9,9 @@ from typing import Any
 import torch
 
 from ._latent import LatentSpace
-from ._precision import CompiledForward, Precision, PrecisionWarning, autocast, check_precision, to_channels_last
 from ._scorers import as_device
 from .errors import InputError
+from .precision import CompiledForward, Precision, PrecisionWarning, autocast, check_precision, to_channels_last
 
 __all__ = ["TorchGenerator"]
 

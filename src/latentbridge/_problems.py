@@ -14,10 +14,10 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 
 from ._latent import LatentSpace
-from ._precision import Precision, apply_precision, check_precision, precision_of
 from ._protocols import LatentGenerator, Scorer, SupportsSimilarity, describe
 from ._validation import as_image, check_latents, check_positive_int
 from .errors import ImageShapeError, InputError
+from .precision import Precision, apply_precision, check_precision, precision_of
 
 __all__ = ["CentroidDiversity", "LatentProblem", "SetDiversity", "TargetSimilarity"]
 

@@ -11,9 +11,9 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from ._precision import CompiledForward, Precision, PrecisionWarning, autocast, check_precision, to_channels_last
 from ._validation import check_images
 from .errors import InputError
+from .precision import CompiledForward, Precision, PrecisionWarning, autocast, check_precision, to_channels_last
 
 __all__ = ["EmbeddingScorer", "NCCScorer", "RMSEScorer", "as_device"]
 

@@ -1,4 +1,4 @@
-"""How a model computes: numeric precision (autocast), memory layout and compilation.
+"""How a model computes: numeric precision (autocast), memory layout and compilation (public helpers).
 
 These options change *how* a generator's or scorer's module runs, never what the
 protocol boundary sees: images stay float32 NCHW in [-1, 1], features float32,
