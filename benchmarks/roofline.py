@@ -280,6 +280,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--compile", action="store_true", help="also time torch.compile (warm-up reported separately)")
     p.add_argument("--budget", type=int, default=4000, help="evaluations per driver run")
     p.add_argument("--peak-n", type=int, default=2048)
+    p.add_argument(
+        "--compare-suites",
+        nargs=2,
+        type=Path,
+        metavar=("REF_DB", "OTHER_DB"),
+        help="compare the medians of two bench.sqlite stores of the same suite (e.g. --precision fp32 vs bf16)",
+    )
     p.add_argument("--record", action="store_true", help="write the block into benchmarks/README.md")
     args = p.parse_args(argv)
     DEVICE = torch.device(args.device)
@@ -411,9 +418,63 @@ def main(argv: list[str] | None = None) -> None:
                     f"{rates['cma']:.0f} | {rates['cma'] / rates['raw']:.2f} |",
                 )
 
+    if args.compare_suites:
+        ref_db, other_db = args.compare_suites
+        with _section(f"Quick-suite medians: {other_db.parent.name} against {ref_db.parent.name}", lines):
+            _emit(lines, *compare_suites(ref_db, other_db))
+
     block = "\n".join(lines)
     if args.record:
         _record(block, args.device)
+
+
+def compare_suites(db_ref: Path, db_other: Path) -> list[str]:
+    """Per (problem, optimizer): median best fitness of two stores of the same suite, and whether the
+    difference is within the seeds' noise (the larger of the two IQRs); then the optimizers' order per
+    problem by median."""
+    import sqlite3
+
+    def load(db: Path) -> dict[tuple[str, str], list[float]]:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        rows = con.execute(
+            "select problem_id, optimizer, best from runs where status = 'finished' and n_obj = 1 and best is not null"
+        ).fetchall()
+        con.close()
+        out: dict[tuple[str, str], list[float]] = {}
+        for pid, opt, best in rows:
+            out.setdefault((pid, opt), []).append(float(best))
+        return out
+
+    a, b = load(db_ref), load(db_other)
+    rows = [
+        "| problem | optimizer | seeds | median ref | median other | difference | seeds' IQR (larger) | within noise |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    within = total = 0
+    for key in sorted(set(a) & set(b)):
+        va, vb = np.array(a[key]), np.array(b[key])
+        ma, mb = float(np.median(va)), float(np.median(vb))
+        iqr = max(float(np.subtract(*np.percentile(v, [75, 25]))) for v in (va, vb))
+        ok = abs(ma - mb) <= iqr
+        within += ok
+        total += 1
+        rows.append(
+            f"| {key[0]} | {key[1]} | {len(va)}/{len(vb)} | {ma:.4g} | {mb:.4g} | {mb - ma:+.3g} | {iqr:.3g} | "
+            f"{'yes' if ok else '**no**'} |"
+        )
+    swaps = 0
+    problems = sorted({k[0] for k in a} & {k[0] for k in b})
+    for pid in problems:
+        opts = sorted(k[1] for k in a if k[0] == pid and k in b)
+        ra = sorted(opts, key=lambda o: np.median(a[(pid, o)]))
+        rb = sorted(opts, key=lambda o: np.median(b[(pid, o)]))
+        swaps += sum(1 for i, o in enumerate(ra) if rb[i] != o)
+    rows += [
+        "",
+        f"{within} of {total} medians within the seeds' IQR; optimizers whose place in the per-problem order by "
+        f"median changes: {swaps} (over {len(problems)} problems).",
+    ]
+    return rows
 
 
 def _gen_flops(problem: lb.TargetSimilarity) -> float:
