@@ -394,7 +394,10 @@ def main(argv: list[str] | None = None) -> None:
 
     if "drivers" in args.sections:
         with _section(f"Drivers against the raw forward (budget {args.budget}, best of 2)", lines):
+            import throughput
             from throughput import _ng_runner, _raw_runner, run_paper_ga
+
+            throughput.DEVICE = DEVICE  # its raw-forward runner moves latents there and synchronises
 
             fast = best if best != opts[0] else Option("bf16 channels_last", "bf16", channels_last=True)
             _emit(
