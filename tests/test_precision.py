@@ -221,3 +221,14 @@ def test_suite_precision_keys() -> None:
     assert base.with_overrides(precision="bf16").problems[0].options["precision"] == "bf16"
     with pytest.raises(SuiteError, match="--precision must be one of"):
         base.with_overrides(precision="int8")
+
+
+def test_cli_refuses_an_unknown_precision(tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from latentbridge.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "--suite", "quick", "--precision", "fp64", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--precision must be one of fp32, bf16, fp16" in result.output
+    assert not (tmp_path / "bench.sqlite").exists()
