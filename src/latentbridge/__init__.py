@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ._generators import TorchGenerator
     from ._problems import CentroidDiversity, LatentProblem, SetDiversity, TargetSimilarity
     from ._scorers import EmbeddingScorer, NCCScorer, RMSEScorer
+    from .precision import PRECISIONS, PrecisionWarning, precision_support
 
 # Names whose modules import torch are loaded on first access (PEP 562), so that `import latentbridge`
 # (and a plugin module that only needs `latentbridge.hookimpl`) does not pay torch's import time.
@@ -52,6 +53,9 @@ _LAZY: dict[str, str] = {
     "NCCScorer": "._scorers",
     "RMSEScorer": "._scorers",
     "images": ".images",
+    "PRECISIONS": ".precision",
+    "PrecisionWarning": ".precision",
+    "precision_support": ".precision",
 }
 
 
@@ -93,6 +97,10 @@ __all__ = [
     "NCCScorer",
     "RMSEScorer",
     "TorchGenerator",
+    # precision and speed
+    "PRECISIONS",
+    "PrecisionWarning",
+    "precision_support",
     # plugins
     "get_plugin_manager",
     "hookimpl",

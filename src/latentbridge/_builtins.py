@@ -13,14 +13,25 @@ from ._problems import CentroidDiversity, SetDiversity, TargetSimilarity
 from ._scorers import EmbeddingScorer, NCCScorer, RMSEScorer
 from .hookspecs import Register, hookimpl
 from .optimizers import BUILTIN_OPTIMIZERS
+from .precision import Precision
 
 
-def mnist_dcgan(*, path: str | Path | None = None, device: str | torch.device | None = None) -> TorchGenerator:
+def mnist_dcgan(
+    *,
+    path: str | Path | None = None,
+    device: str | torch.device | None = None,
+    precision: Precision = "fp32",
+    channels_last: bool = True,
+    compile: bool = False,
+) -> TorchGenerator:
     """The embedded DCGAN trained on MNIST digits: z ~ N(0, I_100) -> (1, 28, 28) images.
 
     Args:
         path: A weights file made by ``latentbridge train mnist``; default: the shipped one.
         device: Where to run it.
+        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (see :class:`~latentbridge.TorchGenerator`).
+        channels_last: Channels-last weights (default: measured faster on CPU).
+        compile: Run through ``torch.compile``.
     """
     from ._validation import check_device
     from .models.mnist import default_weights_path, load_dcgan
@@ -35,11 +46,20 @@ def mnist_dcgan(*, path: str | Path | None = None, device: str | torch.device | 
         device=device,
         name="mnist-dcgan",
         extra_config={"weights": file.name, "weights_sha256": _sha256(file)},
+        precision=precision,
+        channels_last=channels_last,
+        compile=compile,
     )
 
 
 def mnist_embed(
-    *, path: str | Path | None = None, device: str | torch.device | None = None, metric: Any = "l2"
+    *,
+    path: str | Path | None = None,
+    device: str | torch.device | None = None,
+    metric: Any = "l2",
+    precision: Precision = "fp32",
+    channels_last: bool = True,
+    compile: bool = False,
 ) -> EmbeddingScorer:
     """The embedded digit CNN's penultimate-layer features with an L2 (or cosine) distance.
 
@@ -47,6 +67,9 @@ def mnist_embed(
         path: A weights file made by ``latentbridge train mnist``; default: the shipped one.
         device: Where to run it.
         metric: ``"l2"`` or ``"cosine"``.
+        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (see :class:`~latentbridge.EmbeddingScorer`).
+        channels_last: Channels-last weights and inputs (default: measured faster on CPU).
+        compile: Run through ``torch.compile``.
     """
     from ._validation import check_device
     from .models.mnist import default_weights_path, load_digit_cnn
@@ -62,6 +85,9 @@ def mnist_embed(
         device=device,
         name="mnist-embed",
         extra_config={"weights": file.name, "weights_sha256": _sha256(file)},
+        precision=precision,
+        channels_last=channels_last,
+        compile=compile,
     )
 
 

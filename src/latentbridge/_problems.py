@@ -20,6 +20,7 @@ from ._protocols import LatentGenerator, Scorer, SupportsSimilarity, describe
 from ._tracking import Evaluation, EvaluationListener
 from ._validation import as_image, check_latents, check_positive_int
 from .errors import ImageShapeError, InputError
+from .precision import Precision, apply_precision, check_precision, precision_of
 
 __all__ = ["CentroidDiversity", "LatentProblem", "SetDiversity", "TargetSimilarity"]
 
@@ -62,6 +63,7 @@ class LatentProblem(ABC):
         *,
         k: int = 1,
         batch_size: int = 128,
+        precision: Precision | None = None,
     ) -> None:
         if not isinstance(generator, LatentGenerator):
             raise InputError(
@@ -77,8 +79,15 @@ class LatentProblem(ABC):
                     "scorer must implement latentbridge.Scorer (device, embed, distance); "
                     f"got {type(s).__name__}. Use latentbridge.load_scorer(name)"
                 )
+        if precision is not None:  # problem-wide: every model forward in this precision (copies; inputs untouched)
+            precision = check_precision(precision, generator.device, owner=f"{type(self).__name__}(precision=...)")
+            generator = apply_precision(generator, precision, "generator")
+            scorer_list = [apply_precision(s, precision, "scorer") for s in scorer_list]
         self.generator = generator
         self.scorers: list[Scorer] = scorer_list
+        used = {precision_of(c) for c in (generator, *scorer_list)} - {"fp32"}
+        #: The reduced precision its models compute in ("fp32" if none; "mixed" if they differ).
+        self.precision: str = precision or (used.pop() if len(used) == 1 else "mixed" if used else "fp32")
         self.k = check_positive_int(k, "k")
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self._lock = threading.Lock()
@@ -164,6 +173,7 @@ class LatentProblem(ABC):
             "k": self.k,
             "dim": self.dim,
             "n_obj": self.n_obj,
+            **({"precision": self.precision} if self.precision != "fp32" else {}),
             **self._extra_config(),
         }
 
@@ -320,6 +330,8 @@ class TargetSimilarity(LatentProblem):
             generator's output.
         batch_size: Images per forward pass.
         aggregate: ``"none"`` (one objective per pair) or ``"mean"``.
+        precision: Run every model forward in ``"fp32"``, ``"bf16"`` or ``"fp16"`` (None: as
+            the generator and scorers are configured). Recorded in :meth:`config`.
 
     Example:
         >>> problem = TargetSimilarity(gen, scorer, target)   # doctest: +SKIP
@@ -337,8 +349,9 @@ class TargetSimilarity(LatentProblem):
         *,
         batch_size: int = 128,
         aggregate: Literal["none", "mean"] = "none",
+        precision: Precision | None = None,
     ) -> None:
-        super().__init__(generator, scorer, k=1, batch_size=batch_size)
+        super().__init__(generator, scorer, k=1, batch_size=batch_size, precision=precision)
         if aggregate not in ("none", "mean"):
             raise InputError(f"aggregate must be 'none' or 'mean', got {aggregate!r}")
         self.aggregate = aggregate
@@ -405,14 +418,23 @@ class SetDiversity(_SingleScorerProblem):
         scorer: The similarity measure (``load_scorer("rmse")``, ``"ncc"``, or any scorer).
         k: Images per set, ``>= 2``.
         batch_size: Images per forward pass (a chunk holds ``batch_size // k`` sets).
+        precision: Model precision (see :class:`TargetSimilarity`).
     """
 
     kind = "set-diversity"
 
-    def __init__(self, generator: LatentGenerator, scorer: Scorer, *, k: int = 5, batch_size: int = 128) -> None:
+    def __init__(
+        self,
+        generator: LatentGenerator,
+        scorer: Scorer,
+        *,
+        k: int = 5,
+        batch_size: int = 128,
+        precision: Precision | None = None,
+    ) -> None:
         if isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k < 2:
             raise InputError(f"SetDiversity needs k >= 2 latents per set (pairs of images), got k={k}")
-        super().__init__(generator, scorer, k=k, batch_size=batch_size)
+        super().__init__(generator, scorer, k=k, batch_size=batch_size, precision=precision)
         self._iu = torch.triu_indices(self.k, self.k, offset=1)
 
     def _pair_values(self, images: torch.Tensor, *, similarity: bool) -> torch.Tensor:
@@ -452,6 +474,7 @@ class CentroidDiversity(_SingleScorerProblem):
             float in [-1, 1] or uint8, shaped like the generator's images.
         k: Generated images per solution, ``>= 1``.
         batch_size: Images per forward pass.
+        precision: Model precision (see :class:`TargetSimilarity`).
     """
 
     kind = "centroid-diversity"
@@ -464,8 +487,9 @@ class CentroidDiversity(_SingleScorerProblem):
         *,
         k: int = 10,
         batch_size: int = 128,
+        precision: Precision | None = None,
     ) -> None:
-        super().__init__(generator, scorer, k=k, batch_size=batch_size)
+        super().__init__(generator, scorer, k=k, batch_size=batch_size, precision=precision)
         if isinstance(originals, torch.Tensor):
             originals = originals.detach().cpu().numpy()
         arr = np.asarray(originals)

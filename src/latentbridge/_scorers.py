@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -11,6 +13,7 @@ import torch.nn.functional as F
 
 from ._validation import check_device, check_images
 from .errors import InputError
+from .precision import CompiledForward, Precision, PrecisionWarning, autocast, check_precision, to_channels_last
 
 __all__ = ["EmbeddingScorer", "NCCScorer", "RMSEScorer", "as_device"]
 
@@ -43,6 +46,14 @@ class _PixelScorer:
     def config(self) -> dict[str, Any]:
         """JSON-able identity for the bench store."""
         return {"name": self.name}
+
+    def with_precision(self, precision: Precision) -> _PixelScorer:
+        """Pixel scorers have no model to run in reduced precision: they always compute in float32.
+
+        Returns ``self`` (after checking the name), so a problem-wide ``precision`` leaves them exact.
+        """
+        check_precision(precision, self._device, owner=f"scorer {self.name!r}")
+        return self
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(device={str(self._device)!r})"
@@ -117,6 +128,16 @@ class EmbeddingScorer:
         normalize: L2-normalise features before the distance (as FaceNet does).
         device: Where the embedder runs; images are moved there.
         name: Label recorded in configs.
+        extra_config: More JSON-able facts recorded by :meth:`config`.
+        precision: ``"fp32"`` (default), ``"bf16"`` or ``"fp16"``: the embedder runs under
+            ``torch.autocast``; preprocessing, features and distances stay float32.
+        channels_last: Channels-last weights (the module behind ``embedder``, in place) and inputs.
+        compile: Run the embedder through ``torch.compile`` (eager fallback with a
+            :class:`~latentbridge.PrecisionWarning` where that fails).
+
+    Raises:
+        InputError: bad metric, channels or input size.
+        PrecisionError: a precision the device cannot run.
     """
 
     def __init__(
@@ -131,6 +152,9 @@ class EmbeddingScorer:
         device: str | torch.device | None = None,
         name: str = "embedding",
         extra_config: dict[str, Any] | None = None,
+        precision: Precision = "fp32",
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         if metric not in ("l2", "cosine"):
             raise InputError(f"metric must be 'l2' or 'cosine', got {metric!r}")
@@ -162,6 +186,16 @@ class EmbeddingScorer:
         self._device = as_device(device)
         self.name = name
         self._extra = dict(extra_config or {})
+        self.precision: Precision = check_precision(precision, self._device, owner=f"scorer {name!r}")
+        # a bound method (net.features) runs the module it is bound to
+        self.channels_last = bool(channels_last) and to_channels_last(getattr(embedder, "__self__", embedder))
+        if channels_last and not self.channels_last:
+            warnings.warn(
+                f"scorer {name!r}: channels_last=True needs an nn.Module (or its bound method); ignored",
+                PrecisionWarning,
+                stacklevel=2,
+            )
+        self._compiled = CompiledForward(embedder, self._device, owner=f"scorer {name!r}") if compile else None
         if self.input_size is not None and channels is not None:
             self._dry_run(channels)
 
@@ -189,6 +223,22 @@ class EmbeddingScorer:
         """Where the embedder runs."""
         return self._device
 
+    @property
+    def compiled(self) -> bool:
+        """Whether :meth:`embed` runs ``torch.compile``-d code (False if not asked for or fell back)."""
+        return self._compiled is not None and self._compiled.active
+
+    @property
+    def compile_seconds(self) -> float:
+        """Seconds spent in first (compiling) calls so far; 0 without ``compile=True``."""
+        return self._compiled.compile_seconds if self._compiled is not None else 0.0
+
+    def with_precision(self, precision: Precision) -> EmbeddingScorer:
+        """A copy whose embedder runs in ``precision`` (the module and compiled code are shared)."""
+        new = copy.copy(self)
+        new.precision = check_precision(precision, self._device, owner=f"scorer {self.name!r}")
+        return new
+
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """Images ``(n, C, H, W)`` in [-1, 1] -> the embedder's input (resized, channel-adapted, preprocessed)."""
         check_images(images, "images")
@@ -208,7 +258,12 @@ class EmbeddingScorer:
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
         """Features ``(n, F)`` of images ``(n, C, H, W)`` in [-1, 1]."""
-        feats = self.embedder(self.prepare(images))
+        x = self.prepare(images)
+        if self.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        forward = self._compiled if self._compiled is not None else self.embedder
+        with autocast(self.precision, self._device):
+            feats = forward(x)
         if feats.ndim != 2:
             feats = feats.reshape(feats.shape[0], -1)
         feats = feats.to(torch.float32)
@@ -232,6 +287,7 @@ class EmbeddingScorer:
             "input_size": list(self.input_size) if self.input_size else None,
             "channels": self.channels,
             "normalize": self.normalize,
+            **({"precision": self.precision} if self.precision != "fp32" else {}),
         }
         digest = weights_digest(self)
         if digest is not None:
@@ -239,4 +295,7 @@ class EmbeddingScorer:
         return {**out, **self._extra}
 
     def __repr__(self) -> str:
-        return f"EmbeddingScorer(name={self.name!r}, metric={self.metric!r}, device={str(self._device)!r})"
+        return (
+            f"EmbeddingScorer(name={self.name!r}, metric={self.metric!r}, device={str(self._device)!r}, "
+            f"precision={self.precision!r})"
+        )

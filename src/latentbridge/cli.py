@@ -96,6 +96,9 @@ def bench_cmd(
     ] = None,
     budget: Annotated[int | None, typer.Option(help="Evaluations per run (overrides the suite).")] = None,
     seeds: Annotated[int | None, typer.Option(help="Runs per (problem, optimizer) (overrides the suite).")] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="Model precision of every problem: fp32, bf16 or fp16 (overrides the suite).")
+    ] = None,
     workers: Annotated[
         int | None, typer.Option(help="Parallel runs (default: CPU cores, at most 4; 1 with --executor serial).")
     ] = None,
@@ -157,6 +160,7 @@ def bench_cmd(
             budget=budget,
             seeds=seeds,
             run_timeout=run_timeout,
+            precision=precision,
         )
         # the whole plan is validated (models, files, optimizers, parameters) before the store exists
         tasks = plan(spec, threads=threads or 1, allow_imports=tuple(allow_import or ()))

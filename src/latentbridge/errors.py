@@ -7,7 +7,8 @@ working for code that does not know about latentbridge::
     LatentBridgeError
     ├── InputError (ValueError)            bad arrays, shapes, dtypes, options
     │   ├── LatentShapeError               Z has the wrong shape / dtype / values
-    │   └── ImageShapeError                an image (e.g. a target) has the wrong shape
+    │   ├── ImageShapeError                an image (e.g. a target) has the wrong shape
+    │   └── PrecisionError                 a precision this device / torch build cannot run
     ├── UnknownNameError (KeyError)        no generator/scorer/problem/optimizer of that name
     ├── RegistryConflictError (ValueError) two plugins register the same name
     ├── PluginError (RuntimeError)         a plugin failed to import or to register
@@ -39,6 +40,7 @@ __all__ = [
     "NonFiniteFitnessError",
     "NonFiniteFitnessWarning",
     "PluginError",
+    "PrecisionError",
     "RegistryConflictError",
     "RunTimeoutError",
     "StoreError",
@@ -65,6 +67,10 @@ class LatentShapeError(InputError):
 
 class ImageShapeError(InputError):
     """An image does not match the ``(C, H, W)`` shape a generator or scorer expects."""
+
+
+class PrecisionError(InputError):
+    """A ``precision`` option (``"fp32"``, ``"bf16"``, ``"fp16"``) is unknown or unsupported on the device."""
 
 
 class UnknownNameError(LatentBridgeError, KeyError):

@@ -76,11 +76,12 @@ PROBLEM_KEYS = (
     "ref_point",
     "options",
     "baseline",
+    "precision",
 )
 #: Keys accepted in a ``[[optimizers]]`` entry.
 OPTIMIZER_KEYS = ("name", "label", "params", "problems", "grid")
 #: Keys accepted in ``[suite]``.
-SUITE_KEYS = ("name", "budget", "seeds", "seed", "batch_size", "description", "run_timeout")
+SUITE_KEYS = ("name", "budget", "seeds", "seed", "batch_size", "description", "run_timeout", "precision")
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,10 @@ class Where:
 def _where(ctx: _Ctx, table: str, i: int, raw: Any) -> Where:
     keys = tuple((str(k), ctx.loc.line(table, i, str(k)) or 0) for k in raw) if isinstance(raw, dict) else ()
     return Where(ctx.origin, table, i, ctx.loc.line(table, i), keys)
+
+
+#: Values of ``precision`` (as ``latentbridge.PRECISIONS``; repeated here so suites parse without torch).
+_PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -270,11 +275,12 @@ class Suite:
         budget: int | None = None,
         seeds: int | None = None,
         run_timeout: float | None = None,
+        precision: str | None = None,
     ) -> Suite:
         """A copy with command-line overrides applied.
 
         ``optimizers`` replaces the optimizer list; a name that matches an entry's label or
-        name keeps that entry's parameters.
+        name keeps that entry's parameters. ``precision`` sets every problem's precision.
         """
         new = self
         if optimizers is not None:
@@ -303,6 +309,11 @@ class Suite:
             if isinstance(run_timeout, bool) or not isinstance(run_timeout, (int, float)) or not run_timeout > 0:
                 raise SuiteError(f"--run-timeout must be a positive number of seconds, got {run_timeout!r}")
             new = replace(new, run_timeout=float(run_timeout))
+        if precision is not None:
+            if precision not in _PRECISIONS:
+                raise SuiteError(f"--precision must be one of {', '.join(_PRECISIONS)}, got {precision!r}")
+            problems = tuple(replace(p, options={**p.options, "precision": precision}) for p in new.problems)
+            new = replace(new, problems=problems)
         return new
 
     def to_dict(self) -> dict[str, Any]:
@@ -437,14 +448,15 @@ def parse_suite(text: str, *, origin: str = "<suite>", base_dir: Path | None = N
     ``[suite]`` keys: ``name`` (str, required), ``budget`` (int >= 1, evaluations per run,
     required), ``seeds`` (int >= 1, default 5), ``seed`` (int, default 0), ``batch_size`` (int,
     default problem ``batch_size``), ``run_timeout`` (seconds one run may take; a run over it
-    is stored as failed), ``description``.
+    is stored as failed), ``precision`` (``"fp32"``, ``"bf16"`` or ``"fp16"``: every problem's
+    model precision, default: the models' own), ``description``.
 
     ``[[problems]]`` keys: ``id`` (unique), ``kind``, ``generator`` and ``scorer`` (a registry
     name or a table ``{ name = ..., <options> }``; ``"pkg.module:factory"`` only with the
     command line's ``--allow-import pkg.module``), ``target`` (``{ heldout_digit, index }``,
     ``{ path }`` or ``{ npy }``), ``originals`` (``{ heldout_class, count }`` or ``{ npy }``),
     ``k``, ``batch_size``, ``aggregate``, ``success`` (threshold for the success rate),
-    ``ref_point`` (hypervolume reference), ``options`` (other keyword arguments).
+    ``ref_point`` (hypervolume reference), ``precision``, ``options`` (other keyword arguments).
 
     ``[[optimizers]]`` keys: ``name``, ``params`` (table), ``label`` (unique display name),
     ``problems`` (list of problem ids it runs on; default: the applicability rule), ``grid``
@@ -491,11 +503,14 @@ def parse_suite(text: str, *, origin: str = "<suite>", base_dir: Path | None = N
                 "suite", 0, "run_timeout", f"expected a positive number of seconds, got {val!r}", array=False
             )
         run_timeout = float(val)
+    precision = _precision(ctx, "suite", 0, head, array=False)
 
     raw_problems = data.get("problems")
     if not isinstance(raw_problems, list) or not raw_problems:
         raise SuiteError(f"{origin}: the suite needs at least one [[problems]] entry")
-    problems = tuple(_parse_problem(ctx, i, raw, base, batch_size or None) for i, raw in enumerate(raw_problems))
+    problems = tuple(
+        _parse_problem(ctx, i, raw, base, batch_size or None, precision) for i, raw in enumerate(raw_problems)
+    )
     ids = [p.id for p in problems]
     for i, pid in enumerate(ids):
         if pid in ids[:i]:
@@ -581,7 +596,19 @@ def _resolve_path(value: Any, base: Path) -> str:
     return str(p if p.is_absolute() else (base / p).resolve())
 
 
-def _parse_problem(ctx: _Ctx, i: int, raw: Any, base: Path, batch_size: int | None) -> ProblemSpec:
+def _precision(ctx: _Ctx, table: str, i: int, raw: dict[str, Any], *, array: bool = True) -> str | None:
+    """The optional ``precision`` key: one of fp32, bf16, fp16."""
+    if "precision" not in raw:
+        return None
+    val = raw["precision"]
+    if val not in _PRECISIONS:
+        raise ctx.error(table, i, "precision", f"expected one of {', '.join(_PRECISIONS)}, got {val!r}", array=array)
+    return str(val)
+
+
+def _parse_problem(
+    ctx: _Ctx, i: int, raw: Any, base: Path, batch_size: int | None, precision: str | None = None
+) -> ProblemSpec:
     if not isinstance(raw, dict):
         raise ctx.error("problems", i, None, "expected a table")
     _unknown(ctx, "problems", i, raw, PROBLEM_KEYS)
@@ -600,6 +627,9 @@ def _parse_problem(ctx: _Ctx, i: int, raw: Any, base: Path, batch_size: int | No
             options[key] = _int(ctx, "problems", i, raw, key, minimum=minimum, default=None)
     if batch_size and "batch_size" not in options:
         options["batch_size"] = batch_size
+    precision = _precision(ctx, "problems", i, raw) or precision
+    if precision is not None and "precision" not in options:
+        options["precision"] = precision
     if "aggregate" in raw:
         if raw["aggregate"] not in ("none", "mean"):
             raise ctx.error("problems", i, "aggregate", f"expected 'none' or 'mean', got {raw['aggregate']!r}")

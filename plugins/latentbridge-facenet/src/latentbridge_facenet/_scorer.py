@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from latentbridge import EmbeddingScorer
 from latentbridge.errors import ImageShapeError, InputError, UnsafeFileError, WeightsError
 from latentbridge.models.safe_load import load_torch_file
+from latentbridge.precision import Precision, check_precision
 from latentbridge.validation import as_device, check_images
 from torch import nn
 
@@ -193,6 +194,10 @@ class FaceNetScorer(EmbeddingScorer):
         metric: ``"l2"`` or ``"cosine"``.
         device: Where the model runs and features live (default CPU).
         extra_config: More JSON-able facts for :meth:`config` (weights file, hash, ...).
+        precision: ``"fp32"`` (default), ``"bf16"`` or ``"fp16"``: the network runs under
+            ``torch.autocast``; crop, resize, standardisation and distances stay float32.
+        channels_last: Channels-last weights and inputs (oneDNN's fast path on CPU).
+        compile: Run the network through ``torch.compile`` (eager fallback with a warning).
     """
 
     def __init__(
@@ -204,6 +209,9 @@ class FaceNetScorer(EmbeddingScorer):
         metric: Literal["l2", "cosine"] = "l2",
         device: str | torch.device | None = None,
         extra_config: dict[str, Any] | None = None,
+        precision: Precision = "fp32",
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         dev = as_device(device)
         self.crop_box, self.crop_units = _check_crop_box(crop_box, crop_units)
@@ -218,6 +226,9 @@ class FaceNetScorer(EmbeddingScorer):
             device=dev,
             name="facenet",
             extra_config=extra_config,
+            precision=precision,
+            channels_last=channels_last,
+            compile=compile,
         )
 
     @classmethod
@@ -231,6 +242,9 @@ class FaceNetScorer(EmbeddingScorer):
         metric: Literal["l2", "cosine"] = "l2",
         device: str | torch.device | None = None,
         download: bool = True,
+        precision: Precision = "fp32",
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> FaceNetScorer:
         """Build the scorer from a local weights file or facenet-pytorch's pretrained weights.
 
@@ -245,6 +259,9 @@ class FaceNetScorer(EmbeddingScorer):
             metric: ``"l2"`` (seed 000) or ``"cosine"``.
             device: Where the model runs, e.g. ``"cuda:0"`` (default CPU).
             download: Allow facenet-pytorch to download missing pretrained weights.
+            precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (see :class:`FaceNetScorer`).
+            channels_last: Channels-last weights and inputs.
+            compile: Run the network through ``torch.compile``.
 
         Returns:
             The scorer; its ``config()`` records the weights' source and sha256.
@@ -268,7 +285,7 @@ class FaceNetScorer(EmbeddingScorer):
         _check_crop_box(crop_box, crop_units)  # fail before the (slow) model build
         if metric not in ("l2", "cosine"):
             raise InputError(f"metric must be 'l2' or 'cosine', got {metric!r}")
-        as_device(device)
+        check_precision(precision, as_device(device), owner="scorer 'facenet'")  # fail before the model build
         fp = facenet_module()
         if weights is not None:
             path = Path(os.fspath(weights)).expanduser()
@@ -287,7 +304,17 @@ class FaceNetScorer(EmbeddingScorer):
             "facenet_pytorch": fp.version,
             "facenet_pytorch_import": fp.via,
         }
-        return cls(model, crop_box=crop_box, crop_units=crop_units, metric=metric, device=device, extra_config=extra)
+        return cls(
+            model,
+            crop_box=crop_box,
+            crop_units=crop_units,
+            metric=metric,
+            device=device,
+            extra_config=extra,
+            precision=precision,
+            channels_last=channels_last,
+            compile=compile,
+        )
 
     def pixel_box(self, height: int, width: int) -> tuple[int, int, int, int]:
         """The crop box in whole pixels ``(left, top, right, bottom)`` of ``height`` × ``width`` images."""

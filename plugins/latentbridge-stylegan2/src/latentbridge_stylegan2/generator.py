@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -12,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from latentbridge import LatentSpace
 from latentbridge.errors import InputError, LatentShapeError
+from latentbridge.precision import autocast, check_precision
 
 from .loading import LoadedGenerator, load_file, new_generator
 from .networks import NOISE_MODES, Generator, truncate
@@ -75,6 +77,10 @@ class StyleGAN2Generator:
         fp16: Run the high-resolution blocks in float16 (CUDA only; the blocks the snapshot
             trained in fp16, or the top 4 resolutions if it records none).
         channels_last: Channels-last memory format for the synthesis features.
+        precision: ``"fp32"`` (default), ``"bf16"`` or ``"fp16"``: mapping and synthesis run under
+            ``torch.autocast`` (CPU: bf16 where the CPU has native bf16; CUDA: fp16 or bf16). Images
+            are still returned as float32; recorded in :meth:`config`. ``fp16=True`` is NVIDIA's own
+            per-block float16 (CUDA only) and can be combined with it.
         fused_modconv: Fused (grouped, per-sample weights) modulated convolutions; None picks
             fused on CUDA in float32 or for batch 1, unfused otherwise (faster on CPU).
         w_stats_samples: Number of z draws for the w / w+ prior's standard deviation.
@@ -96,6 +102,7 @@ class StyleGAN2Generator:
         device: str | torch.device | None = None,
         fp16: bool = False,
         channels_last: bool = False,
+        precision: str = "fp32",
         fused_modconv: bool | None = None,
         w_stats_samples: int = 10_000,
         seed: int = 0,
@@ -129,6 +136,7 @@ class StyleGAN2Generator:
         self._device = _resolve_device(device)
         if fp16 and self._device.type != "cuda":
             raise InputError(f"fp16=True needs a CUDA device, got device={str(self._device)!r}")
+        self.precision = check_precision(precision, self._device, owner="generator 'stylegan2'")
         self.net = net.eval().requires_grad_(False).to(self._device)
         self.space = space
         self.truncation_psi = psi
@@ -239,7 +247,7 @@ class StyleGAN2Generator:
             LatentShapeError: ``z`` has the wrong shape or is not a float tensor.
         """
         z = self._check_latent(z)
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.precision, self._device):
             ws = self.ws(z)
             img: torch.Tensor = self.net.synthesis(
                 ws,
@@ -307,10 +315,17 @@ class StyleGAN2Generator:
             "device": str(self._device),
             "fp16": self.fp16,
             "channels_last": self.channels_last,
+            **({"precision": self.precision} if self.precision != "fp32" else {}),
             "w_stats_samples": self.w_stats_samples if self.space != "z" else None,
             "seed": self.seed,
             "latent": self._latent.config(),
         }
+
+    def with_precision(self, precision: str) -> StyleGAN2Generator:
+        """A copy that computes in ``precision`` (``"fp32"``, ``"bf16"``, ``"fp16"``); the network is shared."""
+        new = copy.copy(self)
+        new.precision = check_precision(precision, self._device, owner="generator 'stylegan2'")
+        return new
 
     # ------------------------------------------------------------------ helpers
     def _fused(self, n: int) -> bool:

@@ -1,0 +1,246 @@
+"""How a model computes: numeric precision (autocast), memory layout and compilation (public helpers).
+
+These options change *how* a generator's or scorer's module runs, never what the
+protocol boundary sees: images stay float32 NCHW in [-1, 1], features float32,
+fitness float64. ``precision`` changes the numbers (so it is part of a problem's
+identity); ``channels_last`` and ``compile`` only change the speed (up to float
+rounding) and are not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+import torch
+
+from .errors import PrecisionError
+
+__all__ = [
+    "PRECISIONS",
+    "CompiledForward",
+    "Precision",
+    "PrecisionWarning",
+    "apply_precision",
+    "autocast",
+    "check_precision",
+    "precision_support",
+    "to_channels_last",
+]
+
+Precision = Literal["fp32", "bf16", "fp16"]
+#: Accepted precision names, full precision first.
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class PrecisionWarning(UserWarning):
+    """A precision, layout or compile option runs, but slowly or not as asked (e.g. fell back to eager)."""
+
+
+def _cpu_native(precision: str) -> bool:
+    """Whether this CPU has native instructions (AVX-512 BF16 / AVX-512 FP16 or AMX) for ``precision``."""
+    ops = torch.ops.mkldnn
+    try:
+        if precision == "bf16":
+            return bool(ops._is_mkldnn_bf16_supported())
+        if precision == "fp16":
+            return bool(ops._is_mkldnn_fp16_supported())
+    except (AttributeError, RuntimeError):  # pragma: no cover - torch built without oneDNN
+        return False
+    return True
+
+
+def precision_support(device: str | torch.device) -> dict[str, str]:
+    """What each precision does on ``device``: ``"native"``, ``"emulated"`` (runs, slowly) or ``"unsupported"``.
+
+    Example:
+        >>> precision_support("cpu")["fp32"]
+        'native'
+    """
+    dev = torch.device(device)
+    out = {"fp32": "native"}
+    for p in ("bf16", "fp16"):
+        if dev.type == "cpu":
+            if _cpu_native(p):
+                out[p] = "native"
+            else:
+                # bf16 autocast runs everywhere (emulated); fp16 conv/matmul kernels need oneDNN's fp16 path
+                out[p] = "emulated" if p == "bf16" else "unsupported"
+        elif dev.type == "cuda":
+            ok = p == "fp16" or (torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+            out[p] = "native" if ok else "unsupported"
+        else:
+            avail = getattr(torch.amp, "is_autocast_available", None)
+            out[p] = "native" if avail is not None and avail(dev.type) else "unsupported"
+    return out
+
+
+def check_precision(precision: Any, device: str | torch.device, *, owner: str = "precision") -> Precision:
+    """Validate a ``precision`` option for ``device``.
+
+    Args:
+        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (None means ``"fp32"``).
+        device: Where the module runs.
+        owner: Name used in messages (``"TorchGenerator(precision=...)"``).
+
+    Returns:
+        The precision name.
+
+    Raises:
+        PrecisionError: an unknown name, or a precision this device (or torch build) cannot run.
+
+    Warns:
+        PrecisionWarning: bf16 on a CPU without native bf16 instructions (correct but slow).
+    """
+    if precision is None:
+        return "fp32"
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise PrecisionError(f"{owner}: precision must be one of {', '.join(PRECISIONS)}; got {precision!r}")
+    dev = torch.device(device)
+    support = precision_support(dev)[precision]
+    if support == "unsupported":
+        hint = (
+            "this CPU/torch build has no fp16 kernels (oneDNN reports no AVX-512 FP16/AMX); use precision='bf16'"
+            if dev.type == "cpu"
+            else f"torch cannot autocast to {precision} on {dev.type!r}; use precision='fp16' or 'fp32'"
+        )
+        raise PrecisionError(f"{owner}: precision={precision!r} is not supported on device {str(dev)!r}: {hint}")
+    if support == "emulated":
+        warnings.warn(
+            f"{owner}: precision={precision!r} on a CPU without native {precision} instructions is emulated "
+            "and usually slower than fp32",
+            PrecisionWarning,
+            stacklevel=3,
+        )
+    return precision  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def autocast(precision: str, device: torch.device) -> Iterator[None]:
+    """``torch.autocast`` to ``precision`` on ``device`` (nothing at all for fp32).
+
+    fp32 enters no context, so an outer autocast (e.g. a problem-wide one) keeps working.
+    """
+    if precision == "fp32":
+        yield
+        return
+    with torch.autocast(device.type, dtype=_DTYPES[precision]):
+        yield
+
+
+def to_channels_last(module: Any) -> bool:
+    """Put a module's 4-D parameters and buffers in channels-last memory format; False if it is not a Module."""
+    if not isinstance(module, torch.nn.Module):
+        return False
+    module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    return True
+
+
+def compile_unavailable_reason(device: torch.device) -> str | None:
+    """Why ``torch.compile`` cannot run on ``device`` here (None if it can)."""
+    if not hasattr(torch, "compile"):  # pragma: no cover - torch < 2
+        return "this torch has no torch.compile"
+    if device.type == "cpu" and not any(shutil.which(c) for c in ("g++", "c++", "clang++")):
+        return "torch.compile's CPU backend needs a C++ compiler (g++ or clang++) on PATH"
+    try:
+        from torch._dynamo.eval_frame import is_dynamo_supported
+    except Exception as exc:  # pragma: no cover - broken install
+        return f"torch._dynamo does not import: {exc}"
+    if not is_dynamo_supported():  # pragma: no cover - e.g. unsupported Python
+        return "torch.compile does not support this Python version"
+    return None
+
+
+class CompiledForward:
+    """A ``torch.compile``-d callable that falls back to eager, with a :class:`PrecisionWarning`, on failure.
+
+    The first call (per input shape) compiles; :attr:`compile_seconds` accumulates the time
+    those warm-up calls took so that benchmarks can report (and exclude) it. Latent problems
+    call their generator and scorer with at most two batch sizes (full chunks and the last,
+    smaller one); shapes are compiled dynamically after the first recompilation.
+
+    Args:
+        fn: The module (or callable) to compile.
+        device: Where it runs (to check that a compiler is available).
+        owner: Name used in messages.
+    """
+
+    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor], device: torch.device, *, owner: str) -> None:
+        self.eager = fn
+        self.owner = owner
+        self.compile_seconds = 0.0
+        self.fallback_reason: str | None = compile_unavailable_reason(device)
+        self._seen: set[tuple[Any, ...]] = set()
+        self._compiled: Callable[[torch.Tensor], torch.Tensor] | None = None
+        if self.fallback_reason is None:
+            self._compiled = torch.compile(fn)
+        else:
+            self._warn()
+
+    @property
+    def active(self) -> bool:
+        """Whether calls run the compiled code (False after a fallback)."""
+        return self._compiled is not None
+
+    def _warn(self) -> None:
+        warnings.warn(
+            f"{self.owner}: compile=True falls back to eager mode: {self.fallback_reason}",
+            PrecisionWarning,
+            stacklevel=4,
+        )
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self._compiled is None:
+            return self.eager(x)
+        key = (tuple(x.shape), x.dtype, torch.is_autocast_enabled(x.device.type))
+        if key in self._seen:
+            return self._compiled(x)
+        t0 = time.perf_counter()
+        try:
+            out = self._compiled(x)
+        except Exception as exc:  # any compiler failure means: run eagerly
+            self._compiled = None
+            self.fallback_reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            self._warn()
+            return self.eager(x)
+        self.compile_seconds += time.perf_counter() - t0
+        self._seen.add(key)
+        return out
+
+
+def dtype_of(precision: str) -> torch.dtype:
+    """The torch dtype a precision computes in."""
+    return _DTYPES[precision]
+
+
+def apply_precision(obj: Any, precision: Precision, role: str) -> Any:
+    """``obj`` computing in ``precision``: ``obj.with_precision(precision)``, or ``obj`` itself for fp32.
+
+    Args:
+        obj: A generator or scorer.
+        precision: A checked precision name.
+        role: ``"generator"`` or ``"scorer"`` (for messages).
+
+    Raises:
+        PrecisionError: ``obj`` has no ``with_precision`` and ``precision`` is not fp32.
+    """
+    method = getattr(obj, "with_precision", None)
+    if callable(method):
+        return method(precision)
+    if precision == "fp32":
+        return obj
+    raise PrecisionError(
+        f"precision={precision!r}: the {role} {type(obj).__name__} cannot change its precision (it has no "
+        "with_precision(precision) method); give it its own precision option, or use precision='fp32'"
+    )
+
+
+def precision_of(obj: Any) -> str:
+    """The ``precision`` attribute of a generator or scorer (``"fp32"`` when it has none)."""
+    p = getattr(obj, "precision", "fp32")
+    return p if isinstance(p, str) and p in PRECISIONS else "fp32"

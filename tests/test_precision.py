@@ -1,0 +1,234 @@
+"""Precision, memory layout and compile options: results guarded against fp32, clear refusals and fallbacks."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import spearmanr
+
+import latentbridge as lb
+import latentbridge.precision as lbp
+from latentbridge.bench.suite import SuiteError, parse_suite
+from latentbridge.data import heldout_digit
+from latentbridge.errors import InputError, PrecisionError
+
+N_LATENTS = 256  # the 10,000-latent version of this guard is benchmarks/roofline.py --guard
+
+
+def _pair_problem(**options: Any) -> lb.TargetSimilarity:
+    gen = lb.load_generator("mnist-dcgan", **options)
+    scorer = lb.load_scorer("mnist-embed", **options)
+    return lb.TargetSimilarity(gen, scorer, heldout_digit(3), batch_size=128)
+
+
+@pytest.fixture(scope="module")
+def fp32_reference() -> tuple[np.ndarray, np.ndarray]:
+    problem = _pair_problem(channels_last=False)
+    Z = problem.sample(N_LATENTS, seed=0)
+    return Z, problem.evaluate(Z)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_reduced_precision_keeps_the_ranking(precision: str, fp32_reference: tuple[np.ndarray, np.ndarray]) -> None:
+    if lb.precision_support("cpu")[precision] == "unsupported":
+        pytest.skip(f"{precision} is not supported on this CPU")
+    Z, ref = fp32_reference
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lb.PrecisionWarning)  # emulated bf16 is slow, not wrong
+        problem = _pair_problem(precision=precision)
+    f = problem.evaluate(Z)
+    assert f.dtype == np.float64
+    assert f.shape == ref.shape
+    assert spearmanr(f, ref)[0] >= 0.99
+    rel = np.abs(f - ref) / np.abs(ref)
+    assert np.median(rel) < 0.02  # bf16 keeps 8 mantissa bits: ~0.4 % per rounding
+    assert not np.array_equal(f, ref)  # it really ran in reduced precision
+
+
+def test_channels_last_changes_only_rounding(fp32_reference: tuple[np.ndarray, np.ndarray]) -> None:
+    Z, ref = fp32_reference
+    problem = _pair_problem(channels_last=True)
+    assert problem.generator.channels_last
+    assert problem.scorers[0].channels_last
+    np.testing.assert_allclose(problem.evaluate(Z), ref, rtol=1e-5, atol=1e-5)
+    # layout is not part of the identity; the default (channels_last) hashes as the old fp32 problem
+    assert problem.config_hash() == _pair_problem(channels_last=False).config_hash()
+
+
+def test_protocol_boundary_stays_float32() -> None:
+    gen = lb.load_generator("mnist-dcgan", precision="bf16")
+    scorer = lb.load_scorer("mnist-embed", precision="bf16")
+    z = torch.randn(4, 100)
+    with torch.inference_mode():
+        images = gen.generate(z)
+        feats = scorer.embed(images)
+    assert images.dtype == torch.float32
+    assert images.shape == (4, 1, 28, 28)
+    assert feats.dtype == torch.float32
+    assert feats.shape == (4, 128)
+
+
+def test_precision_is_part_of_the_identity() -> None:
+    fp32 = _pair_problem()
+    bf16 = _pair_problem(precision="bf16")
+    assert "precision" not in fp32.config()
+    assert fp32.precision == "fp32"
+    assert bf16.config()["precision"] == "bf16"
+    assert bf16.precision == "bf16"
+    assert bf16.config()["generator"]["precision"] == "bf16"
+    assert fp32.config_hash() != bf16.config_hash()
+
+
+def test_problem_wide_precision_copies_components_and_keeps_pixel_scorers_exact() -> None:
+    gen = lb.load_generator("mnist-dcgan")
+    rmse = lb.load_scorer("rmse")
+    problem = lb.SetDiversity(gen, rmse, k=3, precision="bf16")
+    assert gen.precision == "fp32"  # the caller's generator is untouched
+    assert problem.generator.precision == "bf16"  # type: ignore[attr-defined]
+    assert problem.scorers[0] is rmse  # pixel scorers always compute in float32
+    assert problem.precision == "bf16"
+    # an explicit fp32 overrides components configured otherwise
+    back = lb.SetDiversity(lb.load_generator("mnist-dcgan", precision="bf16"), rmse, k=3, precision="fp32")
+    assert back.generator.precision == "fp32"
+    assert back.precision == "fp32"
+
+
+def test_mixed_precision_is_reported() -> None:
+    gen = lb.load_generator("mnist-dcgan", precision="bf16")
+    problem = lb.TargetSimilarity(gen, lb.load_scorer("mnist-embed"), heldout_digit(3))
+    assert problem.precision == "bf16"
+    if lb.precision_support("cpu")["fp16"] != "unsupported":
+        scorer = lb.load_scorer("mnist-embed", precision="fp16")
+        assert lb.TargetSimilarity(gen, scorer, heldout_digit(3)).precision == "mixed"
+
+
+def test_unknown_precision_is_refused_with_the_option_named(tiny_gen: lb.TorchGenerator) -> None:
+    with pytest.raises(PrecisionError, match="precision must be one of fp32, bf16, fp16; got 'fp8'"):
+        lb.load_generator("mnist-dcgan", precision="fp8")
+    with pytest.raises(InputError, match="precision"):
+        lb.TargetSimilarity(tiny_gen, lb.load_scorer("rmse"), np.zeros((1, 8, 8)), precision="half")  # type: ignore[arg-type]
+
+
+def test_unsupported_and_emulated_precisions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lbp, "_cpu_native", lambda precision: False)
+    assert lbp.precision_support("cpu") == {"fp32": "native", "bf16": "emulated", "fp16": "unsupported"}
+    with pytest.raises(PrecisionError, match=r"precision='fp16' is not supported on device 'cpu'.*bf16"):
+        lb.load_generator("mnist-dcgan", precision="fp16")
+    with pytest.warns(lb.PrecisionWarning, match="emulated"):
+        lb.load_scorer("mnist-embed", precision="bf16")
+
+
+def test_a_generator_without_with_precision_is_refused(tiny_gen: lb.TorchGenerator) -> None:
+    class Plain:
+        latent = tiny_gen.latent
+        image_shape = tiny_gen.image_shape
+        device = tiny_gen.device
+
+        def generate(self, z: torch.Tensor) -> torch.Tensor:
+            return tiny_gen.generate(z)
+
+    target = np.zeros((1, 8, 8), dtype=np.float32)
+    assert lb.TargetSimilarity(Plain(), lb.load_scorer("rmse"), target, precision="fp32").precision == "fp32"
+    with pytest.raises(PrecisionError, match="generator Plain cannot change its precision"):
+        lb.TargetSimilarity(Plain(), lb.load_scorer("rmse"), target, precision="bf16")
+
+
+def test_channels_last_on_a_plain_callable_warns() -> None:
+    with pytest.warns(lb.PrecisionWarning, match="channels_last=True needs an nn.Module"):
+        gen = lb.TorchGenerator(
+            lambda z: torch.tanh(z).reshape(-1, 1, 2, 2), lb.LatentSpace((4,)), (1, 2, 2), channels_last=True
+        )
+    assert not gen.channels_last
+
+
+def test_compile_falls_back_with_a_message(monkeypatch: pytest.MonkeyPatch, tiny_gen: lb.TorchGenerator) -> None:
+    monkeypatch.setattr(lbp, "compile_unavailable_reason", lambda device: "no C++ compiler (test)")
+    with pytest.warns(lb.PrecisionWarning, match=r"compile=True falls back to eager mode: no C\+\+ compiler"):
+        gen = lb.TorchGenerator(tiny_gen.module, tiny_gen.latent, tiny_gen.image_shape, compile=True)
+    z = torch.randn(3, 8)
+    with torch.inference_mode():
+        assert torch.equal(gen.generate(z), tiny_gen.generate(z))
+    assert not gen.compiled
+    assert gen.compile_seconds == 0.0
+
+
+def test_compile_failure_at_first_call_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_compile(fn: Any) -> Any:
+        def run(x: torch.Tensor) -> torch.Tensor:
+            raise RuntimeError("inductor exploded\nlong traceback")
+
+        return run
+
+    monkeypatch.setattr(lbp, "compile_unavailable_reason", lambda device: None)
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    fwd = lbp.CompiledForward(torch.nn.Identity(), torch.device("cpu"), owner="scorer 'x'")
+    assert fwd.active
+    with pytest.warns(lb.PrecisionWarning, match="RuntimeError: inductor exploded$"):
+        out = fwd(torch.ones(2))
+    assert torch.equal(out, torch.ones(2))
+    assert not fwd.active
+
+
+def test_compile_records_warm_up_once_per_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[int, ...]] = []
+
+    def fake_compile(fn: Any) -> Any:
+        def run(x: torch.Tensor) -> torch.Tensor:
+            calls.append(tuple(x.shape))
+            return fn(x)
+
+        return run
+
+    monkeypatch.setattr(lbp, "compile_unavailable_reason", lambda device: None)
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    fwd = lbp.CompiledForward(torch.nn.Identity(), torch.device("cpu"), owner="g")
+    for n in (4, 4, 2):
+        fwd(torch.ones(n))
+    assert calls == [(4,), (4,), (2,)]
+    assert fwd.compile_seconds > 0
+
+
+SUITE = """
+[suite]
+name = "p"
+budget = 10
+{suite_extra}
+[[problems]]
+id = "t"
+kind = "target-similarity"
+generator = "mnist-dcgan"
+scorer = "mnist-embed"
+target = {{ heldout_digit = 3 }}
+{problem_extra}
+[[optimizers]]
+name = "random"
+"""
+
+
+def test_suite_precision_keys() -> None:
+    suite = parse_suite(SUITE.format(suite_extra='precision = "bf16"', problem_extra=""))
+    assert suite.problems[0].options["precision"] == "bf16"
+    suite = parse_suite(SUITE.format(suite_extra='precision = "bf16"', problem_extra='precision = "fp32"'))
+    assert suite.problems[0].options["precision"] == "fp32"
+    assert "precision" not in parse_suite(SUITE.format(suite_extra="", problem_extra="")).problems[0].options
+    with pytest.raises(SuiteError, match=r"<suite>:\d+: .*precision.*expected one of fp32, bf16, fp16, got 'fp64'"):
+        parse_suite(SUITE.format(suite_extra="", problem_extra='precision = "fp64"'))
+    base = parse_suite(SUITE.format(suite_extra="", problem_extra=""))
+    assert base.with_overrides(precision="bf16").problems[0].options["precision"] == "bf16"
+    with pytest.raises(SuiteError, match="--precision must be one of"):
+        base.with_overrides(precision="int8")
+
+
+def test_cli_refuses_an_unknown_precision(tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from latentbridge.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "--suite", "quick", "--precision", "fp64", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--precision must be one of fp32, bf16, fp16" in result.output
+    assert not (tmp_path / "bench.sqlite").exists()
