@@ -102,9 +102,19 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
+#: Options that choose how a model runs, not what it computes: left out of the identity. ``precision``
+#: does change results, and objects put it in their own ``config()`` whenever it is not fp32.
+EXECUTION_OPTIONS = frozenset({"device", "channels_last", "compile", "precision"})
+
+
 def set_origin(obj: T, name: str, options: dict[str, Any]) -> T:
-    """Record that ``obj`` was built as registry name ``name`` with ``options`` (part of :func:`describe`)."""
-    origin = {"name": name, "options": _jsonable(options)}
+    """Record that ``obj`` was built as registry name ``name`` with ``options`` (part of :func:`describe`).
+
+    Options in :data:`EXECUTION_OPTIONS` (device, memory layout, compilation, precision)
+    are not recorded: the same model on another device or layout is the same problem.
+    """
+    kept = {k: v for k, v in options.items() if k not in EXECUTION_OPTIONS}
+    origin = {"name": name, "options": _jsonable(kept)}
     try:
         object.__setattr__(obj, _ORIGIN_ATTR, origin)
     except (AttributeError, TypeError):  # __slots__ or a frozen object: remember it on the side
