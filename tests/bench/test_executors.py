@@ -75,3 +75,45 @@ def test_process_and_dask_equal_serial(tmp_path: Path, write_suite: Callable[...
         warnings.simplefilter("ignore")
         _run(suite, tmp_path / "dask.sqlite", executor="dask", scheduler=cluster.scheduler_address)
     assert _table(tmp_path / "dask.sqlite") == serial
+
+
+def test_process_workers_report_progress_while_they_run(tmp_path: Path, write_suite: Callable[..., Path]) -> None:
+    """The parent hears of every evaluation from the pool's workers, before each run ends: the bar moves at once."""
+    import io
+    import multiprocessing
+
+    from rich.console import Console
+
+    from latentbridge.bench.runner import _LiveProgress, _process, plan
+
+    suite = load_suite(write_suite(OPTIMIZERS, seeds=1))
+    tasks = plan(suite)
+    heard: list[int] = []
+    live = _LiveProgress(multiprocessing.get_context("spawn").Queue(), heard.append)
+    outcomes = list(_process(tasks, 2, live))
+    left = sum(live.settle(o.task) for o in outcomes)
+    live.close()
+    assert sum(heard) + left == sum(t.budget for t in tasks)
+    assert sum(heard) > 0  # sent from inside the runs, not only at their ends
+    # the bench's bar reaches its total with the process executor
+    console = Console(file=io.StringIO(), force_terminal=True, width=100)
+    with Store(tmp_path / "b.sqlite") as store:
+        summary = run_suite(suite, store, executor="process", workers=2, console=console, progress=True)
+    assert summary.finished == len(tasks)
+
+
+def test_live_progress_ignores_messages_after_a_run_settled() -> None:
+    import queue
+
+    from latentbridge.bench.runner import _LiveProgress
+
+    heard: list[int] = []
+    q: queue.Queue[Any] = queue.Queue()
+    live = _LiveProgress(q, heard.append)
+    task = type("T", (), {"key": "k", "budget": 100})()
+    q.put(("k", 30))
+    q.put(None)  # stop the drain thread after the first message
+    live.thread.join(timeout=5)
+    assert heard == [30]
+    assert live.settle(task) == 70  # type: ignore[arg-type]
+    assert "k" in live.done  # later messages of this run are dropped, so the bar never counts it twice

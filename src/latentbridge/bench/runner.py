@@ -477,12 +477,20 @@ def to_record(outcome: RunOutcome, config: dict[str, Any]) -> RunRecord:
 # --------------------------------------------------------------------------------------------
 # executors
 # --------------------------------------------------------------------------------------------
-def _init_worker(threads: int) -> None:
+#: In a process-pool worker: where :func:`_run_reporting` sends ``(run key, evaluations)`` progress messages.
+_PROGRESS_QUEUE: Any = None
+#: Seconds between two progress messages of one run (a message per batch would flood the pipe).
+_PROGRESS_EVERY = 0.25
+
+
+def _init_worker(threads: int, progress: Any = None) -> None:
     """Worker set-up: fixed torch threads; Ctrl-C is the parent's to handle (it terminates the pool)."""
     import signal
 
     import torch
 
+    global _PROGRESS_QUEUE
+    _PROGRESS_QUEUE = progress
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(max(1, threads))
     parent = multiprocessing.parent_process()
@@ -606,12 +614,74 @@ def _serial(tasks: Sequence[RunTask], on_evals: Callable[[int], None] | None) ->
         torch.set_num_threads(before)
 
 
-def _process(tasks: Sequence[RunTask], workers: int) -> Iterator[RunOutcome]:
+def _run_reporting(task: RunTask) -> RunOutcome:
+    """:func:`run_task` in a pool worker, sending its progress to the parent every ``_PROGRESS_EVERY`` seconds."""
+    queue = _PROGRESS_QUEUE
+    if queue is None:
+        return run_task(task)
+    pending = [0, time.monotonic()]
+
+    def report(n: int) -> None:
+        pending[0] += n
+        now = time.monotonic()
+        if now - pending[1] >= _PROGRESS_EVERY:
+            queue.put((task.key, pending[0]))
+            pending[0], pending[1] = 0, now
+
+    outcome = run_task(task, report)
+    if pending[0]:
+        queue.put((task.key, pending[0]))
+    return outcome
+
+
+class _LiveProgress:
+    """The parent's side of the workers' progress messages: each run advances the bar while it runs.
+
+    A thread drains the queue into ``on_evals``; :meth:`settle` says how much of a finished
+    run's budget is still to be shown, and ignores that run's late messages from then on.
+    """
+
+    def __init__(self, queue: Any, on_evals: Callable[[int], None] | None) -> None:
+        self.queue = queue
+        self.on_evals = on_evals
+        self.shown: dict[str, int] = {}
+        self.done: set[str] = set()
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+
+    def _drain(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            key, n = item
+            with self.lock:
+                if key in self.done:
+                    continue
+                self.shown[key] = self.shown.get(key, 0) + int(n)
+            if self.on_evals is not None:
+                self.on_evals(int(n))
+
+    def settle(self, task: RunTask) -> int:
+        """Evaluations of ``task``'s budget not shown yet (the run has finished)."""
+        with self.lock:
+            self.done.add(task.key)
+            return max(0, task.budget - min(self.shown.pop(task.key, 0), task.budget))
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join(timeout=5)
+
+
+def _process(tasks: Sequence[RunTask], workers: int, live: _LiveProgress | None = None) -> Iterator[RunOutcome]:
     if not tasks:
         return
-    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(tasks[0].threads,))
+    ctx = multiprocessing.get_context("spawn")
+    queue = live.queue if live is not None else None
+    pool = ctx.Pool(workers, initializer=_init_worker, initargs=(tasks[0].threads, queue))
     try:
-        yield from pool.imap_unordered(run_task, tasks, chunksize=1)
+        yield from pool.imap_unordered(_run_reporting, tasks, chunksize=1)
         pool.close()
     finally:
         pool.terminate()  # on Ctrl-C or an error: abandon the runs in flight
@@ -844,10 +914,12 @@ def run_suite(
             bar.advance(task_id, n)
 
         outcomes: Iterable[RunOutcome]
+        live: _LiveProgress | None = None
         if executor == "serial":
             outcomes = _serial(todo, on_evals)
         elif executor == "process":
-            outcomes = _process(todo, workers)
+            live = _LiveProgress(multiprocessing.get_context("spawn").Queue(), on_evals) if progress else None
+            outcomes = _process(todo, workers, live)
         else:
             outcomes = _dask(todo, workers, scheduler)
         try:
@@ -872,18 +944,26 @@ def run_suite(
                             f"seed {outcome.task.seed}: {last[0] if last else 'unknown error'}"
                         )
                     )
-                counted = min(outcome.n_evals, outcome.task.budget) if executor == "serial" else 0
-                bar.advance(task_id, outcome.task.budget - counted)
+                if executor == "serial":  # shown evaluation by evaluation already
+                    bar.advance(task_id, outcome.task.budget - min(outcome.n_evals, outcome.task.budget))
+                elif live is not None:  # shown while it ran, in a worker
+                    bar.advance(task_id, live.settle(outcome.task))
+                else:
+                    bar.advance(task_id, outcome.task.budget)
                 bar.update(task_id, description=escape(f"{suite.name}: {runs_done}/{len(todo)} runs"))
                 if on_stored is not None:
                     on_stored(record)
         except KeyboardInterrupt:
+            if live is not None:
+                live.close()
             close = getattr(outcomes, "close", None)
             if callable(close):
                 with contextlib.suppress(Exception, KeyboardInterrupt):  # the pool may be broken by the signal
                     close()
             summary.wall_time = time.perf_counter() - start
             raise BenchInterrupted(runs_done, len(todo) - runs_done) from None
+        if live is not None:
+            live.close()
     summary.wall_time = time.perf_counter() - start
     return summary
 
