@@ -3,9 +3,41 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
+
+
+def _plain_params(params: list[Any]) -> list[Any]:
+    """Flags take no value: show ``--resume``, not ``--resume <bool>`` (typer's default metavar)."""
+    for p in params:
+        if p.param_type_name == "option" and getattr(p, "is_flag", False) and p.metavar is None:
+            p.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    """Help as a user types it: usage ``latentbridge leaderboard [OPTIONS] DB`` (not ``{db}``), flags bare."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_params(super().get_params(ctx))
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for p in self.get_params(ctx):
+            if p.param_type_name == "argument":
+                name = (p.metavar or p.name or "").upper()
+                pieces.append(name if p.required else f"[{name}]")
+        return pieces
+
+
+class _Group(TyperGroup):
+    """The top-level group, with the same bare flags."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_params(super().get_params(ctx))
+
 
 app = typer.Typer(
     name="latentbridge",
@@ -13,13 +45,32 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Group,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"latentbridge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """Latent-space searches as batched optimization problems for nevergrad and pymoo."""
 
 
 _COLUMNS = ("kind", "name", "distribution", "version", "description")
 
 
-@app.command("plugins")
+@app.command("plugins", cls=_Command)
 def plugins_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
@@ -46,8 +97,12 @@ def plugins_cmd(
 
     console = Console()
     table = Table(title="latentbridge plugins")
-    for col in _COLUMNS:
-        table.add_column(col)
+    widest = max((len(r[1]) for r in rows), default=4)
+    for col in _COLUMNS:  # names are typed by users: keep each whole on one line; the rest wraps
+        if col == "name":
+            table.add_column(col, min_width=widest, no_wrap=True)
+        else:
+            table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(*(escape(str(c)) for c in r))
     console.print(table)
@@ -55,7 +110,7 @@ def plugins_cmd(
         console.print("[red]failed:[/red] " + escape(f"plugin {f.plugin!r} from {f.distribution}: {f.error}"))
 
 
-@app.command("train")
+@app.command("train", cls=_Command)
 def train_cmd(
     model: Annotated[str, typer.Argument(help="What to train: 'mnist' (the DCGAN and the digit CNN).")] = "mnist",
     out_dir: Annotated[
@@ -84,9 +139,15 @@ def train_cmd(
     raise typer.Exit(train.main(argv))
 
 
-@app.command("bench")
+@app.command("bench", cls=_Command)
 def bench_cmd(
-    suite: Annotated[str, typer.Option("--suite", help="A built-in suite ('quick') or a suite TOML file.")] = "quick",
+    suite: Annotated[
+        str,
+        typer.Option("--suite", help="A built-in suite (quick, seed000, seed002, ...) or a suite TOML file."),
+    ] = "quick",
+    show: Annotated[
+        bool, typer.Option("--show", help="Print the suite's TOML and exit (copy it to start your own).")
+    ] = False,
     optimizers: Annotated[
         str | None,
         typer.Option(
@@ -162,6 +223,11 @@ def bench_cmd(
             run_timeout=run_timeout,
             precision=precision,
         )
+        if show:
+            if any(v is not None for v in (optimizers, budget, seeds, run_timeout, precision)):
+                err.print("note: --show prints the suite as written; the command-line overrides are not applied to it")
+            typer.echo(_suite_toml(suite))
+            return
         # the whole plan is validated (models, files, optimizers, parameters) before the store exists
         tasks = plan(spec, threads=threads or 1, allow_imports=tuple(allow_import or ()))
     except LatentBridgeError as exc:
@@ -201,6 +267,7 @@ def bench_cmd(
         board = build_leaderboard(store.runs(spec.name))
     print_leaderboard(board, console)
     console.print(escape(summary.describe()))
+    written = [db]
     if report:
         from .bench.problems import trusted_imports
 
@@ -208,12 +275,13 @@ def bench_cmd(
             bench_report.to_html(board, out / "report.html", title=f"latentbridge bench: {spec.name}")
         (out / "report.md").write_text(bench_report.to_markdown(board), encoding="utf-8")
         bench_report.to_csv(board, out / "leaderboard.csv")
-        console.print(escape(f"Reports: {out / 'report.html'}, {out / 'report.md'}, {out / 'leaderboard.csv'}"))
+        written += [out / "report.html", out / "report.md", out / "leaderboard.csv"]
+    _print_written(console, written)
     if summary.failed:
         raise typer.Exit(1)
 
 
-@app.command("leaderboard")
+@app.command("leaderboard", cls=_Command)
 def leaderboard_cmd(
     db: Annotated[Path, typer.Argument(help="A bench database (OUT/bench.sqlite).")],
     html: Annotated[Path | None, typer.Option("--html", help="Write a self-contained HTML report here.")] = None,
@@ -245,7 +313,20 @@ def leaderboard_cmd(
     err = Console(stderr=True)
     try:
         with Store(db, readonly=True) as store:
-            board = build_leaderboard(store.runs(suite))
+            runs = store.runs(suite)
+            if suite is not None and not runs:
+                import difflib
+
+                stored = sorted({r.suite for r in store.runs()})
+                close = difflib.get_close_matches(suite, stored, n=3)
+                hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+                err.print(
+                    escape(
+                        f"error: no runs of suite {suite!r} in {db}.{hint} Suites stored: {', '.join(stored) or 'none'}"
+                    )
+                )
+                raise typer.Exit(2)
+            board = build_leaderboard(runs)
     except LatentBridgeError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
@@ -264,7 +345,22 @@ def leaderboard_cmd(
     except OSError as exc:
         err.print(f"[red]error:[/red] cannot write the report: {escape(str(exc))}")
         raise typer.Exit(2) from None
-    console.print(escape(f"wrote {', '.join(str(p) for p in (html, md, csv) if p is not None)}"))
+    _print_written(console, [p for p in (html, md, csv) if p is not None])
+
+
+def _print_written(console: object, paths: list[Path]) -> None:
+    """Print the absolute path of every file written, one a line (never truncated: paths are for copying)."""
+    for p in paths:
+        print(f"wrote {p.resolve()}")
+
+
+def _suite_toml(name_or_path: str) -> str:
+    """The TOML text of a suite: a built-in's own commented text, or the file's."""
+    from .bench.suite import BUILTIN_SUITES
+
+    if name_or_path in BUILTIN_SUITES:
+        return BUILTIN_SUITES[name_or_path].rstrip("\n")
+    return Path(name_or_path).read_text(encoding="utf-8").rstrip("\n")
 
 
 def main() -> None:

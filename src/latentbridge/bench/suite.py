@@ -433,8 +433,14 @@ def load_suite(name_or_path: str | Path) -> Suite:
         return parse_suite(BUILTIN_SUITES[text_name], origin=f"builtin:{text_name}")
     path = Path(name_or_path)
     if not path.is_file():
+        import difflib
+
         known = ", ".join(sorted(BUILTIN_SUITES))
-        raise SuiteError(f"--suite {text_name!r} is neither a built-in suite ({known}) nor an existing TOML file")
+        close = difflib.get_close_matches(text_name, sorted(BUILTIN_SUITES), n=2)
+        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise SuiteError(
+            f"--suite {text_name!r} is neither a built-in suite ({known}) nor an existing TOML file.{hint}"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
