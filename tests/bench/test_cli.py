@@ -25,6 +25,8 @@ def test_bench_then_leaderboard(tmp_path: Path, write_suite: Callable[..., Path]
     assert "bench machinery" in res.output
     for name in ("bench.sqlite", "report.html", "report.md", "leaderboard.csv"):
         assert (out / name).is_file()
+    wrote = [line.removeprefix("wrote ") for line in res.output.splitlines() if line.startswith("wrote ")]
+    assert wrote == [str((out / n).resolve()) for n in ("bench.sqlite", "report.html", "report.md", "leaderboard.csv")]
     again = runner.invoke(app, ["bench", "--suite", str(suite), "--out", str(out), "--no-progress"])
     assert again.exit_code == 2
     assert "--resume" in again.output
@@ -53,6 +55,10 @@ def test_bench_then_leaderboard(tmp_path: Path, write_suite: Callable[..., Path]
     )
     assert written.exit_code == 0, written.output
     assert all(f.is_file() for f in files)
+    other = runner.invoke(app, ["leaderboard", str(out / "bench.sqlite"), "--suite", "tinny"])
+    assert other.exit_code == 2
+    assert "no runs of suite 'tinny'" in other.output
+    assert "Did you mean 'tiny'?" in other.output
 
 
 def test_bad_suite_names_the_line(tmp_path: Path) -> None:
