@@ -36,18 +36,6 @@ def _budget_left(algorithm: Any) -> float:
     return math.inf
 
 
-def _prime_allocator(nbytes: int) -> None:
-    """Allocate and free one block of ``nbytes`` (capped at 32 MiB) once.
-
-    glibc raises its dynamic mmap/trim thresholds when a large mmapped block is freed;
-    without this, the population-sized temporaries of every generation can be mmapped
-    (or trimmed) and page-faulted afresh, which measured 2-3x slower than the kernels
-    themselves at d = 512. Elsewhere this is a harmless malloc/free.
-    """
-    block = np.empty(int(min(max(nbytes, 1 << 20), 32 << 20)), dtype=np.uint8)
-    del block
-
-
 class GenerationalGA(GeneticAlgorithm):  # type: ignore[misc]
     """Generational GA: each generation the offspring replace the population, except ``elitism`` elites.
 
@@ -167,7 +155,6 @@ class GenerationalGA(GeneticAlgorithm):  # type: ignore[misc]
         if not self.is_initialized:
             self._initialize()
             self._best = None
-            _prime_allocator(8 * self.pop_size * self.problem.n_var * 8)
             X = np.asarray(self.initialization.sampling._do(self.problem, self.pop_size, random_state=rng))
             left = _budget_left(self)
             if X.shape[0] > left:
