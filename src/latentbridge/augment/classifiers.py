@@ -31,7 +31,7 @@ ClassifierKind = Literal["cnn", "logreg", "svm"]
 #: Names accepted by :func:`make_classifier`.
 CLASSIFIERS: tuple[str, ...] = ("cnn", "logreg", "svm")
 #: Default CNN training epochs.
-CNN_EPOCHS: int = 15
+CNN_EPOCHS: int = 10
 
 
 class Classifier(Protocol):

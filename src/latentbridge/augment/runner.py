@@ -45,7 +45,7 @@ Progress = Callable[[str, int, int], None]
 #: Defaults of :func:`augment` and the command (sized so that ``mnist-small`` finishes within 15 minutes on
 #: 2 CPU cores; see benchmarks/README.md).
 DEFAULTS: dict[str, Any] = {
-    "budget": 600,
+    "budget": 400,
     "pop_size": 20,
     "seeds": 5,
     "folds": 5,
@@ -222,17 +222,23 @@ def _run_tasks(
         pool = cf.ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(threads,)
         )
+        clean = False
         try:
             pending = {pool.submit(fn, t) for t in _take(it, window)}
             while pending:
                 done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
                 for fut in done:
-                    pending.add(pool.submit(fn, t)) if (t := next(it, None)) is not None else None
+                    nxt = next(it, None)
+                    if nxt is not None:
+                        pending.add(pool.submit(fn, nxt))
                     yield fut.result()
+            clean = True
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-            for proc in list(getattr(pool, "_processes", {}).values()):
-                proc.terminate()
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=clean, cancel_futures=True)
+            if not clean:  # Ctrl-C or an error: abandon the units in flight
+                for proc in procs:
+                    proc.terminate()
         return
     try:
         import importlib
