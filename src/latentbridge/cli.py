@@ -215,7 +215,7 @@ def augment_cmd(
     per_class_generator: Annotated[
         str, typer.Option(help="'dcgan' (trained per class here) or a registered class-conditional generator.")
     ] = "dcgan",
-    budget: Annotated[int, typer.Option(help="Supervisor evaluations (sets) per run.")] = 400,
+    budget: Annotated[int, typer.Option(help="Supervisor evaluations (sets) per run.")] = 300,
     pop_size: Annotated[int, typer.Option(help="Supervisor GA population.")] = 20,
     seeds: Annotated[int, typer.Option(help="Evolutionary seeds.")] = 5,
     folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
@@ -225,7 +225,7 @@ def augment_cmd(
         str, typer.Option(help="Comma-separated arms: none,random,supervisor,affine,supervisor-cc.")
     ] = "none,random,supervisor,affine,supervisor-cc",
     train_per_class: Annotated[int, typer.Option(help="Originals per class; the rest is the test split.")] = 40,
-    gan_steps: Annotated[int | None, typer.Option(help="DCGAN updates per class (default 250).")] = None,
+    gan_steps: Annotated[int | None, typer.Option(help="DCGAN updates per class (default 200).")] = None,
     cnn_epochs: Annotated[int | None, typer.Option(help="CNN classifier epochs (default 10).")] = None,
     cc_weight: Annotated[float, typer.Option(help="Class-consistency penalty weight (supervisor-cc).")] = 1.0,
     seed: Annotated[int, typer.Option(help="Run seed.")] = 0,
@@ -297,7 +297,8 @@ def augment_cmd(
     typer.echo(
         f"{len(summary.results)} results in {out / 'results.csv'}; reports: {out / 'report.html'}, {out / 'report.md'}\n"
         f"time: {t['wall']:.0f} s wall; work: GAN {t['gan']:.0f} s, supervision {t['supervision']:.0f} s, "
-        f"other sets {t['sets']:.0f} s, classifiers {t['classifiers']:.0f} s"
+        f"other sets {t['sets']:.0f} s, classifiers {t['classifiers']:.0f} s; CPU: GAN {t['gan_cpu']:.0f} s, "
+        f"supervision {t['supervision_cpu']:.0f} s, other sets {t['sets_cpu']:.0f} s, classifiers {t['classifiers_cpu']:.0f} s"
     )
 # --- end of latentbridge augment ----------------------------------------------------------------------------
 

@@ -136,7 +136,7 @@ class CNNClassifier:
 
 
 class SklearnClassifier:
-    """scikit-learn's ``LogisticRegression`` or ``SVC(kernel="rbf", probability=True)`` on standardised pixels.
+    """scikit-learn's ``LogisticRegression`` or an RBF ``SVC`` (sigmoid-calibrated) on standardised pixels.
 
     Args:
         kind: ``"logreg"`` or ``"svm"``.
@@ -152,17 +152,24 @@ class SklearnClassifier:
             from sklearn.svm import SVC
         except ImportError as exc:  # pragma: no cover
             raise missing_extra("sklearn", "augment", exc) from exc
-        est: Any = (
-            LogisticRegression(C=0.1, max_iter=500, random_state=seed)
-            if kind == "logreg"
-            else SVC(kernel="rbf", probability=True, random_state=seed)
-        )
         self.kind = kind
         self.n_classes = n_classes
+        self.seed = seed
+        est: Any = LogisticRegression(C=0.1, max_iter=500, random_state=seed) if kind == "logreg" else SVC(kernel="rbf")
         self.pipeline: Any = make_pipeline(StandardScaler(), est)
 
     def fit(self, x: NDArray[np.float32], y: NDArray[np.int64]) -> SklearnClassifier:
-        """Train on flattened pixels."""
+        """Train on flattened pixels (the SVM's probabilities are calibrated by sigmoid with up to 5-fold CV)."""
+        if self.kind == "svm":
+            from sklearn.calibration import CalibratedClassifierCV
+            from sklearn.model_selection import StratifiedKFold
+            from sklearn.pipeline import make_pipeline
+            from sklearn.preprocessing import StandardScaler
+            from sklearn.svm import SVC
+
+            cv = StratifiedKFold(int(max(2, min(5, np.bincount(np.asarray(y)).min()))), shuffle=True,
+                                 random_state=self.seed)  # fmt: skip
+            self.pipeline = make_pipeline(StandardScaler(), CalibratedClassifierCV(SVC(kernel="rbf"), cv=cv))
         self.pipeline.fit(np.asarray(x, dtype=np.float64).reshape(len(x), -1), np.asarray(y))
         return self
 

@@ -45,7 +45,7 @@ Progress = Callable[[str, int, int], None]
 #: Defaults of :func:`augment` and the command (sized so that ``mnist-small`` finishes within 15 minutes on
 #: 2 CPU cores; see benchmarks/README.md).
 DEFAULTS: dict[str, Any] = {
-    "budget": 400,
+    "budget": 300,
     "pop_size": 20,
     "seeds": 5,
     "folds": 5,
@@ -161,7 +161,7 @@ class ClassifyTask:
 
 def classify(task: ClassifyTask) -> ResultRow:
     """Run a :class:`ClassifyTask`."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     clf = make_classifier(task.kind, task.n_classes, seed=task.run_seed, threads=task.threads, epochs=task.epochs)
     clf.fit(task.x_train, task.y_train)
     m = scores(task.y_test, clf.predict_proba(task.x_test), task.n_classes)
@@ -178,6 +178,7 @@ def classify(task: ClassifyTask) -> ResultRow:
         val,
         len(task.y_train),
         time.perf_counter() - t0,
+        time.process_time() - c0,
     )
 
 
@@ -585,7 +586,7 @@ def _sets(
         store.add_set(
             SetRow(
                 arm, s, c, res.run_seed, res.images, res.latents, res.fitness, res.first_images,
-                res.first_fitness, res.agreement, res.n_evals, res.trace, res.wall_s,
+                res.first_fitness, res.agreement, res.n_evals, res.trace, res.wall_s, res.cpu_s,
             )
         )  # fmt: skip
         computed["sets"] += 1
@@ -659,10 +660,16 @@ def _results(
 
 
 def _timings(store: AugmentStore) -> dict[str, float]:
-    """Seconds per phase, summed over stored units (the work, wherever it ran)."""
-    q = store.conn.execute
-    gan = q("SELECT COALESCE(SUM(wall_s), 0) FROM generators").fetchone()[0]
-    sup = q("SELECT COALESCE(SUM(wall_s), 0) FROM sets WHERE arm LIKE 'supervisor%'").fetchone()[0]
-    other = q("SELECT COALESCE(SUM(wall_s), 0) FROM sets WHERE arm NOT LIKE 'supervisor%'").fetchone()[0]
-    clf = q("SELECT COALESCE(SUM(wall_s), 0) FROM results").fetchone()[0]
-    return {"gan": float(gan), "supervision": float(sup), "sets": float(other), "classifiers": float(clf)}
+    """Seconds per phase, summed over stored units (wall and CPU time of the work, wherever it ran)."""
+    out: dict[str, float] = {}
+    for col, suffix in (("wall_s", ""), ("cpu_s", "_cpu")):
+        q = store.conn.execute
+        out["gan" + suffix] = float(q(f"SELECT COALESCE(SUM({col}), 0) FROM generators").fetchone()[0])
+        out["supervision" + suffix] = float(
+            q(f"SELECT COALESCE(SUM({col}), 0) FROM sets WHERE arm LIKE 'supervisor%'").fetchone()[0]
+        )
+        out["sets" + suffix] = float(
+            q(f"SELECT COALESCE(SUM({col}), 0) FROM sets WHERE arm NOT LIKE 'supervisor%'").fetchone()[0]
+        )
+        out["classifiers" + suffix] = float(q(f"SELECT COALESCE(SUM({col}), 0) FROM results").fetchone()[0])
+    return out

@@ -30,17 +30,17 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS generators (
     class INTEGER PRIMARY KEY, kind TEXT NOT NULL, path TEXT, sha256 TEXT, wall_s REAL NOT NULL,
-    info TEXT NOT NULL, created REAL NOT NULL);
+    info TEXT NOT NULL, created REAL NOT NULL, cpu_s REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS sets (
     arm TEXT NOT NULL, seed INTEGER NOT NULL, class INTEGER NOT NULL, run_seed INTEGER NOT NULL,
     images BLOB NOT NULL, latents BLOB, fitness REAL, first_images BLOB, first_fitness REAL,
     agreement REAL, n_evals INTEGER NOT NULL, trace TEXT NOT NULL, wall_s REAL NOT NULL, created REAL NOT NULL,
-    PRIMARY KEY (arm, seed, class));
+    cpu_s REAL NOT NULL, PRIMARY KEY (arm, seed, class));
 CREATE TABLE IF NOT EXISTS results (
     arm TEXT NOT NULL, seed INTEGER NOT NULL, fold INTEGER NOT NULL, run_seed INTEGER NOT NULL,
     accuracy REAL NOT NULL, precision REAL NOT NULL, recall REAL NOT NULL, f1 REAL NOT NULL,
     val_accuracy REAL NOT NULL, n_train INTEGER NOT NULL, wall_s REAL NOT NULL, created REAL NOT NULL,
-    PRIMARY KEY (arm, seed, fold));
+    cpu_s REAL NOT NULL, PRIMARY KEY (arm, seed, fold));
 """
 _MAX_BLOB_VALUES = 1 << 27
 
@@ -94,6 +94,7 @@ class SetRow:
     n_evals: int
     trace: list[list[float]]
     wall_s: float
+    cpu_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ class ResultRow:
     val_accuracy: float
     n_train: int
     wall_s: float
+    cpu_s: float = 0.0
 
 
 class AugmentStore:
@@ -174,8 +176,17 @@ class AugmentStore:
         """Record a trained (or loaded) per-class generator."""
         with self.conn:
             self.conn.execute(
-                "INSERT OR REPLACE INTO generators VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (label, kind, path, sha256, float(info.get("wall_s", 0.0)), json.dumps(info, default=str), time.time()),
+                "INSERT OR REPLACE INTO generators VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    label,
+                    kind,
+                    path,
+                    sha256,
+                    float(info.get("wall_s", 0.0)),
+                    json.dumps(info, default=str),
+                    time.time(),
+                    float(info.get("cpu_s", 0.0)),
+                ),
             )
 
     def generators(self) -> dict[int, dict[str, Any]]:
@@ -192,7 +203,7 @@ class AugmentStore:
         """Insert one augmentation set in one transaction."""
         with self.conn:
             self.conn.execute(
-                "INSERT OR REPLACE INTO sets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO sets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     row.arm,
                     row.seed,
@@ -208,6 +219,7 @@ class AugmentStore:
                     json.dumps(row.trace),
                     row.wall_s,
                     time.time(),
+                    row.cpu_s,
                 ),
             )
 
@@ -235,6 +247,7 @@ class AugmentStore:
                 n_evals=int(r[10]),
                 trace=json.loads(r[11]),
                 wall_s=float(r[12]),
+                cpu_s=float(r[14]),
             )
 
     # -- results ---------------------------------------------------------------------------------
@@ -242,7 +255,7 @@ class AugmentStore:
         """Insert one classifier result in one transaction."""
         with self.conn:
             self.conn.execute(
-                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     row.arm,
                     row.seed,
@@ -256,6 +269,7 @@ class AugmentStore:
                     row.n_train,
                     row.wall_s,
                     time.time(),
+                    row.cpu_s,
                 ),
             )
 
@@ -266,10 +280,10 @@ class AugmentStore:
     def results(self) -> list[ResultRow]:
         """Every stored result, ordered by arm, seed, fold."""
         rows = self.conn.execute(
-            "SELECT arm, seed, fold, run_seed, accuracy, precision, recall, f1, val_accuracy, n_train, wall_s "
+            "SELECT arm, seed, fold, run_seed, accuracy, precision, recall, f1, val_accuracy, n_train, wall_s, cpu_s "
             "FROM results ORDER BY arm, seed, fold"
         )
         return [
-            ResultRow(a, int(s), int(f), int(rs), acc, p, r, f1, va, int(n), w)
-            for a, s, f, rs, acc, p, r, f1, va, n, w in rows
+            ResultRow(a, int(s), int(f), int(rs), acc, p, r, f1, va, int(n), w, c)
+            for a, s, f, rs, acc, p, r, f1, va, n, w, c in rows
         ]
