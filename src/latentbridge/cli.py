@@ -210,7 +210,9 @@ def leaderboard_cmd(
 # --- latentbridge augment (seed 002's augmentation pipeline) ---------------------------------------------
 @app.command("augment")
 def augment_cmd(
-    data: Annotated[str, typer.Argument(help="Class-per-subfolder image folder, .npz, 'mnist-small' or 'sklearn-digits'.")],
+    data: Annotated[
+        str, typer.Argument(help="Class-per-subfolder image folder, .npz, 'mnist-small' or 'sklearn-digits'.")
+    ],
     out: Annotated[Path, typer.Option(help="Output folder (augment.sqlite, reports, generators, PNGs).")],
     per_class_generator: Annotated[
         str, typer.Option(help="'dcgan' (trained per class here) or a registered class-conditional generator.")
@@ -295,11 +297,15 @@ def augment_cmd(
         raise typer.Exit(2) from None
     t = summary.timings
     typer.echo(
-        f"{len(summary.results)} results in {out / 'results.csv'}; reports: {out / 'report.html'}, {out / 'report.md'}\n"
+        f"{len(summary.results)} results in {out / 'results.csv'}; "
+        f"reports: {out / 'report.html'}, {out / 'report.md'}\n"
         f"time: {t['wall']:.0f} s wall; work: GAN {t['gan']:.0f} s, supervision {t['supervision']:.0f} s, "
         f"other sets {t['sets']:.0f} s, classifiers {t['classifiers']:.0f} s; CPU: GAN {t['gan_cpu']:.0f} s, "
-        f"supervision {t['supervision_cpu']:.0f} s, other sets {t['sets_cpu']:.0f} s, classifiers {t['classifiers_cpu']:.0f} s"
+        f"supervision {t['supervision_cpu']:.0f} s, other sets {t['sets_cpu']:.0f} s, "
+        f"classifiers {t['classifiers_cpu']:.0f} s"
     )
+
+
 # --- end of latentbridge augment ----------------------------------------------------------------------------
 
 

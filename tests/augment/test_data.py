@@ -17,7 +17,8 @@ def test_folder_split_is_stratified_and_seeded(shapes: Path) -> None:
     assert split.image_shape == (1, 8, 8)
     assert np.bincount(split.train_y).tolist() == [6, 6, 6]
     assert np.bincount(split.test_y).tolist() == [4, 4, 4]
-    assert split.train_x.min() >= -1.0 and split.train_x.max() <= 1.0
+    assert split.train_x.min() >= -1.0
+    assert split.train_x.max() <= 1.0
     again = load_data(shapes, train_per_class=6, folds=2, seed=3)
     assert again.digest() == split.digest()
     assert load_data(shapes, train_per_class=6, folds=2, seed=4).digest() != split.digest()
@@ -31,7 +32,8 @@ def test_npz_in_all_layouts(tmp_path: Path) -> None:
     np.savez(tmp_path / "chw.npz", images=np.moveaxis(imgs, -1, 1), labels=labels)
     a = load_data(tmp_path / "hwc.npz", train_per_class=3, folds=2)
     b = load_data(tmp_path / "chw.npz", train_per_class=3, folds=2)
-    assert a.image_shape == (3, 6, 6) and a.classes == ("a", "b")
+    assert a.image_shape == (3, 6, 6)
+    assert a.classes == ("a", "b")
     assert a.digest() == b.digest()
 
 
@@ -95,5 +97,5 @@ def test_npz_refuses_pickles_and_missing_keys(tmp_path: Path) -> None:
     with pytest.raises(AugmentDataError, match="no array 'images'"):
         load_data(tmp_path / "nokey.npz")
     (tmp_path / "bad.npz").write_bytes(b"garbage")
-    with pytest.raises(AugmentDataError, match="not a readable .npz"):
+    with pytest.raises(AugmentDataError, match=r"not a readable \.npz"):
         load_data(tmp_path / "bad.npz")

@@ -38,11 +38,13 @@ def test_training_is_seeded_and_cache_round_trips(tmp_path: Path) -> None:
     z = torch.randn(4, 100, generator=torch.Generator().manual_seed(0))
     assert torch.equal(g1(z), g2(z))
     assert not torch.equal(g1(z), g3(z))
-    assert info["steps"] == 3 and info["batch_size"] == 6
+    assert info["steps"] == 3
+    assert info["batch_size"] == 6
     path = tmp_path / "g.pt"
     save_state(g1, path)
     back = load_class_dcgan(path, (1, 8, 8), channels=8)
-    assert back is not None and torch.equal(back(z), g1(z))
+    assert back is not None
+    assert torch.equal(back(z), g1(z))
     path.write_bytes(b"corrupt")
     assert load_class_dcgan(path, (1, 8, 8), channels=8) is None  # retrained, never trusted
     settings = {"steps": 3}

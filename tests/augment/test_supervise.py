@@ -20,7 +20,8 @@ def test_without_classifier_equals_centroid_diversity() -> None:
     ref = lb.CentroidDiversity(gen, ncc, orig, k=3)
     Z = ours.sample(7, seed=0)
     np.testing.assert_array_equal(ours.evaluate(Z), ref.evaluate(Z))
-    assert ours.first_batch is not None and ours.first_batch[0].shape == (7, 12)
+    assert ours.first_batch is not None
+    assert ours.first_batch[0].shape == (7, 12)
 
 
 def test_class_consistency_penalty() -> None:
@@ -45,6 +46,8 @@ def test_run_supervisor_improves_on_first_generation() -> None:
     orig = np.random.default_rng(0).uniform(-1, 1, (5, 1, 6, 6)).astype(np.float32)
     run = run_supervisor(SupervisorProblem(gen, ncc, orig, k=3), budget=60, seed=0, pop_size=10)
     again = run_supervisor(SupervisorProblem(gen, ncc, orig, k=3), budget=60, seed=0, pop_size=10)
-    assert run.n_evals == 60 and run.images.shape == (3, 1, 6, 6) and run.latents.shape == (3, 4)
+    assert run.n_evals == 60
+    assert run.images.shape == (3, 1, 6, 6)
+    assert run.latents.shape == (3, 4)
     assert run.fitness <= run.first_fitness
     np.testing.assert_array_equal(run.images, again.images)

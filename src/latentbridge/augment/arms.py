@@ -144,7 +144,9 @@ def _build(task: SetTask) -> SetOutcome:
     if task.arm == "random":
         z = gen.latent.sample(task.k, task.run_seed)
         with torch.inference_mode():
-            imgs = gen.generate(torch.as_tensor(z, dtype=torch.float32, device=gen.device).reshape(task.k, *gen.latent.shape))
+            imgs = gen.generate(
+                torch.as_tensor(z, dtype=torch.float32, device=gen.device).reshape(task.k, *gen.latent.shape)
+            )
         return SetOutcome(
             task.key, task.run_seed, imgs.detach().to("cpu", torch.float32).numpy(), latents=np.asarray(z, np.float64)
         )

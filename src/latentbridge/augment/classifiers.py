@@ -167,8 +167,9 @@ class SklearnClassifier:
             from sklearn.preprocessing import StandardScaler
             from sklearn.svm import SVC
 
-            cv = StratifiedKFold(int(max(2, min(5, np.bincount(np.asarray(y)).min()))), shuffle=True,
-                                 random_state=self.seed)  # fmt: skip
+            cv = StratifiedKFold(
+                int(max(2, min(5, np.bincount(np.asarray(y)).min()))), shuffle=True, random_state=self.seed
+            )
             self.pipeline = make_pipeline(StandardScaler(), CalibratedClassifierCV(SVC(kernel="rbf"), cv=cv))
         self.pipeline.fit(np.asarray(x, dtype=np.float64).reshape(len(x), -1), np.asarray(y))
         return self

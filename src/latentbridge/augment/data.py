@@ -201,8 +201,10 @@ def _read_npz(path: Path) -> tuple[tuple[str, ...], NDArray[np.float32], NDArray
             for key in ("images", "labels"):
                 if f"{key}.npy" not in names:
                     found = sorted(n.removesuffix(".npy") for n in names)
-                    raise AugmentDataError(f"{path} has no array {key!r} (found {found}); save it with "
-                                           "np.savez(path, images=..., labels=...)")
+                    raise AugmentDataError(
+                        f"{path} has no array {key!r} (found {found}); save it with "
+                        "np.savez(path, images=..., labels=...)"
+                    )
             shape, dtype = _npz_header(zf, "images.npy", path)
             lshape, ldtype = _npz_header(zf, "labels.npy", path)
     except zipfile.BadZipFile as exc:
@@ -294,7 +296,9 @@ def load_data(data: str | Path, *, train_per_class: int = 40, folds: int = 5, se
         elif path.suffix.lower() == ".npz":
             classes, x, y = _read_npz(path)
         else:
-            raise AugmentDataError(f"DATA {path} is a file but not an .npz; pass a folder of class subfolders or an .npz")
+            raise AugmentDataError(
+                f"DATA {path} is a file but not an .npz; pass a folder of class subfolders or an .npz"
+            )
         name = str(path)
     if len(classes) < 2:
         raise AugmentDataError(

@@ -211,7 +211,13 @@ def train_class_dcgan(
                 on_step(step + 1)
         _recalibrate_batchnorm(g_ema, gen, batches=4, batch_size=256)  # type: ignore[arg-type]
     g_ema.eval().requires_grad_(False)
-    info = {"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0, "steps": steps, "batch_size": bs, **losses}
+    info = {
+        "wall_s": time.perf_counter() - t0,
+        "cpu_s": time.process_time() - c0,
+        "steps": steps,
+        "batch_size": bs,
+        **losses,
+    }
     return g_ema, info
 
 

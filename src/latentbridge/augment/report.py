@@ -167,8 +167,12 @@ def _figures(store: AugmentStore, out: Path, classes: Sequence[str]) -> dict[str
     from .data import load_data
 
     try:
-        split = load_data(data_cfg["data"], train_per_class=data_cfg["train_per_class"], folds=data_cfg["folds"],
-                          seed=data_cfg["seed"])  # fmt: skip
+        split = load_data(
+            data_cfg["data"],
+            train_per_class=data_cfg["train_per_class"],
+            folds=data_cfg["folds"],
+            seed=data_cfg["seed"],
+        )
     except Exception:  # the data moved since the run: grids without originals
         split = None
     ncol = min(int(data_cfg.get("k", 10)), 10)
@@ -238,8 +242,19 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["arm", "seed", "fold", *METRICS, "val_accuracy", "n_train", "run_seed", "wall_s", "cpu_s"])
     for r in rows:
-        writer.writerow([r.arm, r.seed, r.fold, *(f"{getattr(r, m):.6f}" for m in METRICS),
-                         f"{r.val_accuracy:.6f}", r.n_train, r.run_seed, f"{r.wall_s:.3f}", f"{r.cpu_s:.3f}"])  # fmt: skip
+        writer.writerow(
+            [
+                r.arm,
+                r.seed,
+                r.fold,
+                *(f"{getattr(r, m):.6f}" for m in METRICS),
+                f"{r.val_accuracy:.6f}",
+                r.n_train,
+                r.run_seed,
+                f"{r.wall_s:.3f}",
+                f"{r.cpu_s:.3f}",
+            ]
+        )
     csv_path.write_text(buf.getvalue(), encoding="utf-8")
     written.append(csv_path)
 
@@ -270,8 +285,18 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
         for c in comps[m]:
             if c.arm == "none":
                 continue
-            test_rows.append([m, c.arm, f"{c.diff:+.4f}", _p(c.p_wilcoxon), _p(c.p_wilcoxon_holm),
-                              _p(c.p_mannwhitney), _p(c.p_mannwhitney_holm), _fmt(c.a12, 3)])  # fmt: skip
+            test_rows.append(
+                [
+                    m,
+                    c.arm,
+                    f"{c.diff:+.4f}",
+                    _p(c.p_wilcoxon),
+                    _p(c.p_wilcoxon_holm),
+                    _p(c.p_mannwhitney),
+                    _p(c.p_mannwhitney_holm),
+                    _fmt(c.a12, 3),
+                ]
+            )
     test_headers = ["metric", "arm", "mean diff vs none", "Wilcoxon p", "Holm", "Mann–Whitney p", "Holm", "A12"]
     time_rows = [["GAN training", f"{gan_s[0]:.1f}", f"{gan_s[1]:.1f}"]]
     time_rows += [[f"sets: {a}", f"{phase[a][0]:.1f}", f"{phase[a][1]:.1f}"] for a in arms if a != "none"]
@@ -299,7 +324,8 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
         f"Each arm: {cfg.get('seeds')} seeds × {cfg.get('folds')} folds; a classifier ({cfg.get('classifier')}) is "
         "trained on the originals of the other folds plus the arm's images and scored on the held-out test split. "
         "*class agreement*: fraction of the arm's added images that a classifier trained on the originals "
-        "assigns to the intended class; *set fitness*: the supervisor's mean NCC to the centroid (lower = more diverse).",
+        "assigns to the intended class; *set fitness*: the supervisor's mean NCC to the centroid "
+        "(lower = more diverse).",
         "",
         _md_table(headers, table_rows),
         "",
@@ -331,7 +357,12 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
             "",
         ]
     for cname, labels, path in figs["grids"]:
-        md += [f"Class {cname} (rows: {', '.join(labels)}):", "", f"![class {cname}]({path.relative_to(out).as_posix()})", ""]
+        md += [
+            f"Class {cname} (rows: {', '.join(labels)}):",
+            "",
+            f"![class {cname}]({path.relative_to(out).as_posix()})",
+            "",
+        ]
     md.append(f"Selected images: {figs['selected']} PNG files under `selected/<arm>/<class>/`.")
     md_path = out / "report.md"
     md_path.write_text("\n".join(md) + "\n", encoding="utf-8")
@@ -357,7 +388,8 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
         cname, f0, f1, path = figs["fig11"]
         parts.append(
             f"<h2>First vs last generation (class {html.escape(cname)}, seed 0)</h2><p>fitness {f0:.4f} → {f1:.4f}; "
-            f"top: best initial set, bottom: selected set</p><img alt='first vs last' src='data:image/png;base64,{_b64(path)}'>"
+            "top: best initial set, bottom: selected set</p>"
+            f"<img alt='first vs last' src='data:image/png;base64,{_b64(path)}'>"
         )
     parts.append("<h2>Per-class images (seed 0)</h2>")
     for cname, labels, path in figs["grids"]:
@@ -380,5 +412,8 @@ def _verdict(comps: Sequence[ArmComparison]) -> str:
             continue
         sig = "significant" if c.p_wilcoxon_holm < 0.05 else "not significant"
         direction = "better" if c.diff > 0 else ("worse" if c.diff < 0 else "equal")
-        parts.append(f"{c.arm} {direction} than none by {c.diff * 100:+.2f} points ({sig}, Holm p {_p(c.p_wilcoxon_holm)}, A12 {c.a12:.2f})")
+        parts.append(
+            f"{c.arm} {direction} than none by {c.diff * 100:+.2f} points "
+            f"({sig}, Holm p {_p(c.p_wilcoxon_holm)}, A12 {c.a12:.2f})"
+        )
     return "; ".join(parts) + "." if parts else "no arm to compare."

@@ -526,7 +526,9 @@ def _generators(
         module.load_state_dict(state)
         path = specs[label]["path"]
         sha = save_state(module, path)
-        store.add_generator(label, "dcgan", str(path.relative_to(out)), sha, {**info, "seed": derive_seed(cfg.seed, "gan", label)})
+        store.add_generator(
+            label, "dcgan", str(path.relative_to(out)), sha, {**info, "seed": derive_seed(cfg.seed, "gan", label)}
+        )
         computed["generators"] += 1
         done += 1
         note("generators", done, split.n_classes)
@@ -556,9 +558,7 @@ def _sets(
     computed: dict[str, int],
 ) -> None:
     have = store.set_keys()
-    keys = [
-        (arm, s, c) for arm in cfg.arms if arm != "none" for s in range(cfg.seeds) for c in range(split.n_classes)
-    ]
+    keys = [(arm, s, c) for arm in cfg.arms if arm != "none" for s in range(cfg.seeds) for c in range(split.n_classes)]
     todo = [key for key in keys if key not in have]
     total, done = len(keys), len(keys) - len(todo)
     note("sets", done, total)
@@ -585,10 +585,22 @@ def _sets(
         arm, s, c = res.task_key
         store.add_set(
             SetRow(
-                arm, s, c, res.run_seed, res.images, res.latents, res.fitness, res.first_images,
-                res.first_fitness, res.agreement, res.n_evals, res.trace, res.wall_s, res.cpu_s,
+                arm,
+                s,
+                c,
+                res.run_seed,
+                res.images,
+                res.latents,
+                res.fitness,
+                res.first_images,
+                res.first_fitness,
+                res.agreement,
+                res.n_evals,
+                res.trace,
+                res.wall_s,
+                res.cpu_s,
             )
-        )  # fmt: skip
+        )
         computed["sets"] += 1
         done += 1
         note("sets", done, total)
