@@ -363,6 +363,108 @@ def _suite_toml(name_or_path: str) -> str:
     return Path(name_or_path).read_text(encoding="utf-8").rstrip("\n")
 
 
+# --- latentbridge augment (seed 002's augmentation pipeline) ---------------------------------------------
+@app.command("augment")
+def augment_cmd(
+    data: Annotated[
+        str, typer.Argument(help="Class-per-subfolder image folder, .npz, 'mnist-small' or 'sklearn-digits'.")
+    ],
+    out: Annotated[Path, typer.Option(help="Output folder (augment.sqlite, reports, generators, PNGs).")],
+    per_class_generator: Annotated[
+        str, typer.Option(help="'dcgan' (trained per class here) or a registered class-conditional generator.")
+    ] = "dcgan",
+    budget: Annotated[int, typer.Option(help="Supervisor evaluations (sets) per run.")] = 300,
+    pop_size: Annotated[int, typer.Option(help="Supervisor GA population.")] = 20,
+    seeds: Annotated[int, typer.Option(help="Evolutionary seeds.")] = 5,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    k: Annotated[int | None, typer.Option(help="Images added per class (default: --train-per-class).")] = None,
+    classifier: Annotated[str, typer.Option(help="cnn, logreg or svm.")] = "cnn",
+    arms: Annotated[
+        str, typer.Option(help="Comma-separated arms: none,random,supervisor,affine,supervisor-cc.")
+    ] = "none,random,supervisor,affine,supervisor-cc",
+    train_per_class: Annotated[int, typer.Option(help="Originals per class; the rest is the test split.")] = 40,
+    gan_steps: Annotated[int | None, typer.Option(help="DCGAN updates per class (default 200).")] = None,
+    cnn_epochs: Annotated[int | None, typer.Option(help="CNN classifier epochs (default 10).")] = None,
+    cc_weight: Annotated[float, typer.Option(help="Class-consistency penalty weight (supervisor-cc).")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Run seed.")] = 0,
+    workers: Annotated[int | None, typer.Option(help="Parallel units (default: CPU cores, at most 4).")] = None,
+    executor: Annotated[
+        str | None, typer.Option(help="serial, process or dask (default: process when workers > 1).")
+    ] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address.")] = None,
+    threads: Annotated[int, typer.Option(help="torch threads per unit.")] = 1,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish the run stored in OUT.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Seed 002's data augmentation: per-class GANs, supervisors, classifiers; results and reports in OUT."""
+    import os
+
+    from rich.console import Console
+    from rich.progress import Progress as RichProgress
+    from rich.progress import TaskID
+
+    from .augment import DEFAULTS
+    from .augment import augment as run_augment
+    from .errors import LatentBridgeError
+
+    err = Console(stderr=True)
+    if workers is None:
+        workers = 1 if executor == "serial" else min(4, os.cpu_count() or 1)
+    if executor is None:
+        executor = "dask" if scheduler is not None else ("process" if workers > 1 else "serial")
+    bars = RichProgress(console=err, disable=not progress, transient=False)
+    ids: dict[str, TaskID] = {}
+
+    def note(phase: str, done: int, total: int) -> None:
+        if phase not in ids:
+            ids[phase] = bars.add_task(phase, total=total)
+        bars.update(ids[phase], completed=done, total=total)
+
+    try:
+        with bars:
+            summary = run_augment(
+                data,
+                out,
+                generator=per_class_generator,
+                budget=budget,
+                pop_size=pop_size,
+                seeds=seeds,
+                folds=folds,
+                k=k,
+                classifier=classifier,
+                arms=[a.strip() for a in arms.split(",") if a.strip()],
+                train_per_class=train_per_class,
+                gan_steps=DEFAULTS["gan_steps"] if gan_steps is None else gan_steps,
+                cnn_epochs=DEFAULTS["cnn_epochs"] if cnn_epochs is None else cnn_epochs,
+                cc_weight=cc_weight,
+                seed=seed,
+                executor=executor,  # type: ignore[arg-type]
+                workers=workers,
+                threads=threads,
+                scheduler=scheduler,
+                resume=resume,
+                progress=note,
+            )
+    except KeyboardInterrupt:
+        err.print(f"[yellow]interrupted:[/yellow] finished units are stored in {out}; add --resume to continue.")
+        raise typer.Exit(130) from None
+    except LatentBridgeError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    t = summary.timings
+    typer.echo(
+        f"{len(summary.results)} results in {out / 'results.csv'}; "
+        f"reports: {out / 'report.html'}, {out / 'report.md'}\n"
+        f"time: {t['wall']:.0f} s wall; work: GAN {t['gan']:.0f} s, supervision {t['supervision']:.0f} s, "
+        f"other sets {t['sets']:.0f} s, classifiers {t['classifiers']:.0f} s; CPU: GAN {t['gan_cpu']:.0f} s, "
+        f"supervision {t['supervision_cpu']:.0f} s, other sets {t['sets_cpu']:.0f} s, "
+        f"classifiers {t['classifiers_cpu']:.0f} s"
+    )
+
+
+# --- end of latentbridge augment ----------------------------------------------------------------------------
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

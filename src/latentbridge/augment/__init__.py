@@ -1,0 +1,28 @@
+"""Seed 002's data-augmentation pipeline: per-class generators, supervisors, classifiers, statistics, reports.
+
+``latentbridge.augment.augment(DATA, OUT)`` (and the command ``latentbridge augment DATA --out OUT``) trains
+one generator per class on a small labelled set, builds augmentation sets by several arms (random samples,
+seed 002's supervisor, a class-consistent supervisor, affine jitter), trains classifiers with k-fold cross
+validation on each arm and compares their test-split scores with no augmentation.
+"""
+
+from __future__ import annotations
+
+from .arms import ARMS
+from .data import BUILTIN_DATASETS, AugmentDataError, DataSplit, load_data
+from .runner import DEFAULTS, AugmentConfig, AugmentSummary, augment
+from .store import AugmentStore, AugmentStoreError
+
+__all__ = [
+    "ARMS",
+    "BUILTIN_DATASETS",
+    "DEFAULTS",
+    "AugmentConfig",
+    "AugmentDataError",
+    "AugmentStore",
+    "AugmentStoreError",
+    "AugmentSummary",
+    "DataSplit",
+    "augment",
+    "load_data",
+]

@@ -1,0 +1,333 @@
+"""Load and validate an augmentation data set, then split it into training originals and a held-out test set.
+
+Three kinds of ``DATA``:
+
+- a folder with one subfolder per class of image files (torchvision's ``ImageFolder`` layout);
+- an ``.npz`` file with arrays ``images`` (``(n, H, W)``, ``(n, H, W, C)`` or ``(n, C, H, W)``; uint8 0..255
+  or floats in [0, 1] / [-1, 1]) and ``labels`` (``(n,)`` ints or strings);
+- a built-in name: ``mnist-small`` (MNIST digits the embedded models were *not* trained on) or
+  ``sklearn-digits`` (scikit-learn's 8×8 digits).
+
+Everything is checked before any training starts; every problem raises one :class:`AugmentDataError`
+that names the file or class.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import InputError
+
+__all__ = [
+    "BUILTIN_DATASETS",
+    "IMAGE_SUFFIXES",
+    "AugmentDataError",
+    "DataSplit",
+    "load_data",
+]
+
+#: File suffixes read from an ImageFolder-style directory (other files are ignored).
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
+#: Names that need no file.
+BUILTIN_DATASETS: tuple[str, ...] = ("mnist-small", "sklearn-digits")
+
+_MAX_PIXELS = 1 << 28  # refuse arrays over 256 Mi values (1 GiB of float32) before reading them
+_MAX_SIDE = 512
+_GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F", "P;L"}
+
+
+class AugmentDataError(InputError):
+    """``DATA`` for ``latentbridge augment`` is missing, unreadable or unusable; the message names the file or class."""
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    """A labelled image set split into training originals and a held-out test set.
+
+    Attributes:
+        name: Where it came from (path or built-in name).
+        classes: Class names; label ``i`` is ``classes[i]``.
+        train_x: ``(n_train, C, H, W)`` float32 in [-1, 1]: the originals (GANs, supervisors and
+            classifiers see only these).
+        train_y: ``(n_train,)`` int64 labels.
+        test_x: ``(n_test, C, H, W)`` float32 in [-1, 1]: never used for training anything.
+        test_y: ``(n_test,)`` int64 labels.
+    """
+
+    name: str
+    classes: tuple[str, ...]
+    train_x: NDArray[np.float32]
+    train_y: NDArray[np.int64]
+    test_x: NDArray[np.float32]
+    test_y: NDArray[np.int64]
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)``."""
+        c, h, w = self.train_x.shape[1:]
+        return int(c), int(h), int(w)
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes."""
+        return len(self.classes)
+
+    def originals(self, label: int) -> NDArray[np.float32]:
+        """Training images of class ``label`` ``(n, C, H, W)``."""
+        out: NDArray[np.float32] = self.train_x[self.train_y == label]
+        return out
+
+    def digest(self) -> str:
+        """sha256 over classes, images and labels of both splits (identifies the data in the store)."""
+        h = hashlib.sha256()
+        h.update("\x00".join(self.classes).encode())
+        for arr in (self.train_x, self.train_y, self.test_x, self.test_y):
+            h.update(str(arr.shape).encode())
+            h.update(np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        """Sizes for the store and the report."""
+        return {
+            "name": self.name,
+            "classes": list(self.classes),
+            "image_shape": list(self.image_shape),
+            "train_per_class": [int((self.train_y == i).sum()) for i in range(self.n_classes)],
+            "test_per_class": [int((self.test_y == i).sum()) for i in range(self.n_classes)],
+            "sha256": self.digest(),
+        }
+
+
+# --------------------------------------------------------------------------------------------- readers
+def _to_float(arr: NDArray[Any], where: str) -> NDArray[np.float32]:
+    """uint8 0..255 or floats in [0, 1] / [-1, 1] → float32 [-1, 1]."""
+    if arr.dtype == np.uint8:
+        return (arr.astype(np.float32) / np.float32(127.5) - np.float32(1.0)).astype(np.float32)
+    if np.issubdtype(arr.dtype, np.integer):
+        if arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise AugmentDataError(f"{where}: integer pixels must be in 0..255, found {arr.min()}..{arr.max()}")
+        return (arr.astype(np.float32) / np.float32(127.5) - np.float32(1.0)).astype(np.float32)
+    if np.issubdtype(arr.dtype, np.floating):
+        x = arr.astype(np.float32)
+        if not np.all(np.isfinite(x)):
+            raise AugmentDataError(f"{where}: images contain NaN or inf")
+        lo, hi = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+        if lo >= 0.0 and hi <= 1.0:
+            return (x * 2.0 - 1.0).astype(np.float32)
+        if lo >= -1.0 and hi <= 1.0:
+            return x
+        raise AugmentDataError(f"{where}: float pixels must lie in [0, 1] or [-1, 1], found {lo:.3g}..{hi:.3g}")
+    raise AugmentDataError(f"{where}: images must be uint8, int or float, found dtype {arr.dtype}")
+
+
+def _read_image(path: Path) -> NDArray[np.uint8]:
+    """One image file → ``(C, H, W)`` uint8 (grey modes → 1 channel, everything else RGB)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if w < 1 or h < 1 or w > _MAX_SIDE or h > _MAX_SIDE:
+                raise AugmentDataError(f"image {path}: size {w}×{h} is outside 1..{_MAX_SIDE} pixels per side")
+            rgb = im.mode not in _GREY_MODES
+            im.load()
+            arr = np.asarray(im.convert("RGB" if rgb else "L"), dtype=np.uint8)
+    except AugmentDataError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise AugmentDataError(
+            f"image {path} cannot be read ({type(exc).__name__}: {exc}); it is corrupt or not an image: "
+            "remove or replace it"
+        ) from None
+    return arr[None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)
+
+
+def _read_folder(root: Path) -> tuple[tuple[str, ...], NDArray[np.float32], NDArray[np.int64]]:
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not class_dirs:
+        raise AugmentDataError(
+            f"DATA folder {root} has no class subfolders; expected one subfolder of images per class "
+            "(e.g. DATA/cat/*.png, DATA/dog/*.png)"
+        )
+    images: list[NDArray[np.uint8]] = []
+    labels: list[int] = []
+    first: tuple[Path, tuple[int, ...]] | None = None
+    for label, cdir in enumerate(class_dirs):
+        files = sorted(p for p in cdir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise AugmentDataError(
+                f"class {cdir.name!r} ({cdir}) holds no image files ({', '.join(IMAGE_SUFFIXES[:4])}, ...)"
+            )
+        for f in files:
+            arr = _read_image(f)
+            if first is None:
+                first = (f, arr.shape)
+            elif arr.shape != first[1]:
+                raise AugmentDataError(
+                    f"image {f} has shape (C, H, W) = {arr.shape}, but {first[0]} has {first[1]}: every image needs "
+                    "the same size and channel count (resize them or convert them all to grey or RGB first)"
+                )
+            images.append(arr)
+            labels.append(label)
+    x = _to_float(np.stack(images), str(root))
+    return tuple(d.name for d in class_dirs), x, np.asarray(labels, dtype=np.int64)
+
+
+def _npz_header(zf: zipfile.ZipFile, member: str, path: Path) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """Shape and dtype of one ``.npy`` member, read from its header only (nothing allocated)."""
+    with zf.open(member) as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        except ValueError as exc:
+            raise AugmentDataError(f"{path}: {member} is not a valid .npy array ({exc})") from None
+    return tuple(int(s) for s in shape), dtype
+
+
+def _read_npz(path: Path) -> tuple[tuple[str, ...], NDArray[np.float32], NDArray[np.int64]]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            for key in ("images", "labels"):
+                if f"{key}.npy" not in names:
+                    found = sorted(n.removesuffix(".npy") for n in names)
+                    raise AugmentDataError(
+                        f"{path} has no array {key!r} (found {found}); save it with "
+                        "np.savez(path, images=..., labels=...)"
+                    )
+            shape, dtype = _npz_header(zf, "images.npy", path)
+            lshape, ldtype = _npz_header(zf, "labels.npy", path)
+    except zipfile.BadZipFile as exc:
+        raise AugmentDataError(f"{path} is not a readable .npz file ({exc})") from None
+    if dtype.hasobject or ldtype.hasobject:
+        raise AugmentDataError(f"{path}: object arrays are refused (they would need pickle); store numbers or strings")
+    if int(np.prod(shape, dtype=np.int64)) > _MAX_PIXELS or len(shape) not in (3, 4):
+        raise AugmentDataError(f"{path}: images must be (n, H, W), (n, H, W, C) or (n, C, H, W), found shape {shape}")
+    if len(lshape) != 1 or lshape[0] != shape[0]:
+        raise AugmentDataError(f"{path}: labels must have shape ({shape[0]},) (one per image), found {lshape}")
+    with np.load(path, allow_pickle=False) as npz:
+        raw = np.asarray(npz["images"])
+        raw_labels = np.asarray(npz["labels"])
+    if raw.ndim == 3:
+        raw = raw[:, None]
+    elif raw.shape[1] in (1, 3) and raw.shape[-1] not in (1, 3):
+        pass  # (n, C, H, W)
+    elif raw.shape[-1] in (1, 3):
+        raw = np.moveaxis(raw, -1, 1)
+    else:
+        raise AugmentDataError(f"{path}: images must have 1 or 3 channels, found shape {raw.shape}")
+    x = _to_float(raw, str(path))
+    classes_arr, labels = np.unique(raw_labels, return_inverse=True)
+    return tuple(str(c) for c in classes_arr.tolist()), x, labels.astype(np.int64).reshape(-1)
+
+
+def _mnist_small() -> tuple[tuple[str, ...], NDArray[np.float32], NDArray[np.int64]]:
+    """The 1,000 MNIST digits held out from the embedded models' training (100 per class)."""
+    from ..data import load_mnist, to_float_images
+
+    images, labels = load_mnist("test")
+    return tuple(str(d) for d in range(10)), to_float_images(images), labels.astype(np.int64)
+
+
+def _sklearn_digits() -> tuple[tuple[str, ...], NDArray[np.float32], NDArray[np.int64]]:
+    """scikit-learn's 1,797 8×8 digits (pixels 0..16)."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as exc:  # pragma: no cover - sklearn is in the augment extra
+        from ..errors import missing_extra
+
+        raise missing_extra("sklearn", "augment", exc) from exc
+    d = load_digits()
+    x = (np.asarray(d.images, dtype=np.float32) / np.float32(8.0) - np.float32(1.0))[:, None]
+    return tuple(str(c) for c in range(10)), x.astype(np.float32), np.asarray(d.target, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------------------------- public
+def load_data(data: str | Path, *, train_per_class: int = 40, folds: int = 5, seed: int = 0) -> DataSplit:
+    """Read ``data``, check it, and split each class into ``train_per_class`` originals and a test rest.
+
+    Which images of a class are originals is drawn by ``numpy.random.default_rng(seed)`` (classes in
+    order), so the split is fixed by the seed.
+
+    Args:
+        data: A class-per-subfolder image folder, an ``.npz`` (``images``, ``labels``) or a name in
+            :data:`BUILTIN_DATASETS`.
+        train_per_class: Originals per class (seed 002: 40).
+        folds: Cross-validation folds the originals will be split into (each class needs at least this many).
+        seed: Seed of the split.
+
+    Returns:
+        The :class:`DataSplit`.
+
+    Raises:
+        AugmentDataError: A missing path, an unreadable or corrupt image (named), mixed image sizes or
+            channel counts (the first odd file is named), a single class, a class with fewer images than
+            ``folds`` or without test images left (named).
+    """
+    for name, val, low in (("train_per_class", train_per_class, 2), ("folds", folds, 2)):
+        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < low:
+            raise AugmentDataError(f"{name} must be an int >= {low}, found {val!r}")
+    if train_per_class < folds:
+        raise AugmentDataError(
+            f"train_per_class ({train_per_class}) must be >= folds ({folds}): the originals are split into the folds"
+        )
+    if isinstance(data, str) and data in BUILTIN_DATASETS:
+        classes, x, y = _mnist_small() if data == "mnist-small" else _sklearn_digits()
+        name = data
+    else:
+        path = Path(data)
+        if not path.exists():
+            raise AugmentDataError(
+                f"DATA path {path} does not exist; pass a folder with one subfolder of images per class, an .npz "
+                f"with 'images' and 'labels', or a built-in name ({', '.join(BUILTIN_DATASETS)})"
+            )
+        if path.is_dir():
+            classes, x, y = _read_folder(path)
+        elif path.suffix.lower() == ".npz":
+            classes, x, y = _read_npz(path)
+        else:
+            raise AugmentDataError(
+                f"DATA {path} is a file but not an .npz; pass a folder of class subfolders or an .npz"
+            )
+        name = str(path)
+    if len(classes) < 2:
+        raise AugmentDataError(
+            f"DATA {name} has a single class ({classes[0]!r}); augmentation for classification needs at least 2 classes"
+        )
+    rng = np.random.default_rng(seed)
+    train_idx: list[NDArray[np.int64]] = []
+    test_idx: list[NDArray[np.int64]] = []
+    for label, cname in enumerate(classes):
+        idx = np.flatnonzero(y == label)
+        if idx.size < folds:
+            raise AugmentDataError(
+                f"class {cname!r} has {idx.size} images, fewer than the {folds} cross-validation folds; "
+                "add images or lower --folds"
+            )
+        if idx.size <= train_per_class:
+            raise AugmentDataError(
+                f"class {cname!r} has {idx.size} images: {train_per_class} are taken as originals "
+                "(--train-per-class) and none would be left for the test split; add images or lower --train-per-class"
+            )
+        perm = rng.permutation(idx)
+        train_idx.append(np.sort(perm[:train_per_class]))
+        test_idx.append(np.sort(perm[train_per_class:]))
+    tr, te = np.concatenate(train_idx), np.concatenate(test_idx)
+    return DataSplit(
+        name=name,
+        classes=tuple(classes),
+        train_x=np.ascontiguousarray(x[tr]),
+        train_y=y[tr].copy(),
+        test_x=np.ascontiguousarray(x[te]),
+        test_y=y[te].copy(),
+    )

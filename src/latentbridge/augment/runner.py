@@ -1,0 +1,687 @@
+"""Orchestration of ``latentbridge augment``: generators → augmentation sets → classifiers → report.
+
+Work units run through an executor (``serial``, ``process`` or ``dask``) as picklable tasks; the parent alone
+writes the SQLite store, one transaction per finished unit, so an interrupted run loses only the units in
+flight and ``resume=True`` finishes it with the results an uninterrupted run gives (every unit's seed is
+derived from the run seed and the unit's identity, never from the order of execution).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import importlib.metadata as md
+import multiprocessing
+import os
+import platform
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import InputError, missing_extra
+from .arms import ARMS, GAN_ARMS, SetOutcome, SetTask, build_set
+from .classifiers import CLASSIFIERS, CNN_EPOCHS, make_classifier, scores
+from .data import DataSplit, load_data
+from .generators import GAN_DEFAULTS, dcgan_cache_key, load_class_dcgan, save_state, train_class_dcgan
+from .store import AugmentStore, AugmentStoreError, ResultRow, SetRow
+
+__all__ = [
+    "DEFAULTS",
+    "AugmentConfig",
+    "AugmentSummary",
+    "augment",
+    "derive_seed",
+]
+
+Executor = Literal["serial", "process", "dask"]
+Progress = Callable[[str, int, int], None]
+
+#: Defaults of :func:`augment` and the command (sized so that ``mnist-small`` finishes within 15 minutes on
+#: 2 CPU cores; see benchmarks/README.md).
+DEFAULTS: dict[str, Any] = {
+    "budget": 300,
+    "pop_size": 20,
+    "seeds": 5,
+    "folds": 5,
+    "train_per_class": 40,
+    "classifier": "cnn",
+    "gan_steps": GAN_DEFAULTS["steps"],
+    "cnn_epochs": CNN_EPOCHS,
+    "cc_weight": 1.0,
+}
+_VERSION_PACKAGES = ("latentbridge", "torch", "numpy", "scipy", "pymoo", "scikit-learn", "pillow")
+
+
+def derive_seed(*parts: object) -> int:
+    """A 31-bit seed from the run seed and a unit's identity (stable across runs, platforms and order)."""
+    words = [zlib.crc32(str(p).encode()) for p in parts]
+    return int(np.random.SeedSequence(words).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in _VERSION_PACKAGES:
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            continue
+    return out
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Everything that determines an augmentation run's results (stored; a resume must match it)."""
+
+    data: str
+    generator: str = "dcgan"
+    generator_options: dict[str, Any] = field(default_factory=dict)
+    budget: int = DEFAULTS["budget"]
+    pop_size: int = DEFAULTS["pop_size"]
+    seeds: int = DEFAULTS["seeds"]
+    folds: int = DEFAULTS["folds"]
+    k: int = DEFAULTS["train_per_class"]
+    classifier: str = DEFAULTS["classifier"]
+    arms: tuple[str, ...] = ARMS
+    train_per_class: int = DEFAULTS["train_per_class"]
+    gan_steps: int = DEFAULTS["gan_steps"]
+    cnn_epochs: int = DEFAULTS["cnn_epochs"]
+    cc_weight: float = DEFAULTS["cc_weight"]
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        d = asdict(self)
+        d["arms"] = list(self.arms)
+        return d
+
+
+@dataclass
+class AugmentSummary:
+    """What :func:`augment` did.
+
+    Attributes:
+        out: The output folder.
+        results: One row per arm × seed × fold.
+        timings: Seconds spent in ``gan`` training, ``supervision`` (the two supervisor arms), other ``sets``,
+            ``classifiers`` (summed over units, in their processes) and ``wall`` (this call, end to end).
+        computed: Units computed by this call (``generators``, ``sets``, ``results``); the rest were stored.
+        reports: Paths of the written reports.
+    """
+
+    out: Path
+    results: list[ResultRow]
+    timings: dict[str, float]
+    computed: dict[str, int]
+    reports: list[Path] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------ tasks
+@dataclass
+class GanTask:
+    """Train one class's DCGAN."""
+
+    label: int
+    originals: NDArray[np.float32]
+    seed: int
+    steps: int
+    threads: int
+
+
+def train_gan(task: GanTask) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    """Run a :class:`GanTask`; returns ``(label, state_dict, info)``."""
+    g, info = train_class_dcgan(task.originals, seed=task.seed, steps=task.steps, threads=task.threads)
+    return task.label, {k: v.detach().cpu() for k, v in g.state_dict().items()}, info
+
+
+@dataclass
+class ClassifyTask:
+    """Train one classifier on one fold (originals of the other folds + the arm's sets) and score it."""
+
+    arm: str
+    seed: int
+    fold: int
+    run_seed: int
+    x_train: NDArray[np.float32]
+    y_train: NDArray[np.int64]
+    x_val: NDArray[np.float32]
+    y_val: NDArray[np.int64]
+    x_test: NDArray[np.float32]
+    y_test: NDArray[np.int64]
+    kind: str
+    n_classes: int
+    epochs: int
+    threads: int
+
+
+def classify(task: ClassifyTask) -> ResultRow:
+    """Run a :class:`ClassifyTask`."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    clf = make_classifier(task.kind, task.n_classes, seed=task.run_seed, threads=task.threads, epochs=task.epochs)
+    clf.fit(task.x_train, task.y_train)
+    m = scores(task.y_test, clf.predict_proba(task.x_test), task.n_classes)
+    val = float(np.mean(clf.predict_proba(task.x_val).argmax(axis=1) == task.y_val)) if len(task.y_val) else 0.0
+    return ResultRow(
+        task.arm,
+        task.seed,
+        task.fold,
+        task.run_seed,
+        m["accuracy"],
+        m["precision"],
+        m["recall"],
+        m["f1"],
+        val,
+        len(task.y_train),
+        time.perf_counter() - t0,
+        time.process_time() - c0,
+    )
+
+
+# --------------------------------------------------------------------------------------- executors
+def _init_worker(threads: int) -> None:
+    """Worker set-up: fixed torch threads, Ctrl-C left to the parent, exit when the parent dies."""
+    import signal
+
+    import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(max(1, threads))
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_with(sentinel: int) -> None:
+    from multiprocessing.connection import wait
+
+    wait([sentinel])
+    os._exit(1)
+
+
+def _run_tasks(
+    fn: Callable[[Any], Any],
+    tasks: Iterable[Any],
+    *,
+    executor: Executor,
+    workers: int,
+    threads: int,
+    scheduler: str | None,
+) -> Iterator[Any]:
+    """Yield ``fn(task)`` for every task, in completion order, with at most ``2 · workers`` tasks in flight."""
+    if executor == "serial":
+        for t in tasks:
+            yield fn(t)
+        return
+    it = iter(tasks)
+    window = 2 * workers
+    if executor == "process":
+        pool = cf.ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(threads,)
+        )
+        clean = False
+        try:
+            pending = {pool.submit(fn, t) for t in _take(it, window)}
+            while pending:
+                done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                for fut in done:
+                    nxt = next(it, None)
+                    if nxt is not None:
+                        pending.add(pool.submit(fn, nxt))
+                    yield fut.result()
+            clean = True
+        finally:
+            procs = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=clean, cancel_futures=True)
+            if not clean:  # Ctrl-C or an error: abandon the units in flight
+                for proc in procs:
+                    proc.terminate()
+        return
+    try:
+        import importlib
+
+        distributed: Any = importlib.import_module("distributed")
+    except ImportError as exc:  # pragma: no cover
+        raise missing_extra("distributed", "bench", exc) from exc
+    cluster = None
+    if scheduler is None:
+        cluster = distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
+        )
+        client = distributed.Client(cluster)
+    else:
+        client = distributed.Client(scheduler)
+    futures: list[Any] = []
+    try:
+        futures = [client.submit(fn, t, pure=False) for t in _take(it, window)]
+        ac = distributed.as_completed(futures)
+        for fut in ac:
+            t = next(it, None)
+            if t is not None:
+                new = client.submit(fn, t, pure=False)
+                futures.append(new)
+                ac.add(new)
+            yield fut.result()
+    finally:
+        client.cancel(futures)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _take(it: Iterator[Any], n: int) -> list[Any]:
+    out = []
+    for _ in range(n):
+        t = next(it, None)
+        if t is None:
+            break
+        out.append(t)
+    return out
+
+
+# ------------------------------------------------------------------------------------------- checks
+def _check_int(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise InputError(f"{name} must be an int >= {low}, found {value!r}")
+    return int(value)
+
+
+def _check_options(cfg: AugmentConfig, executor: str, workers: int, threads: int) -> None:
+    for name, low in (("budget", 1), ("pop_size", 2), ("seeds", 1), ("folds", 2), ("k", 1), ("gan_steps", 1)):
+        _check_int(name, getattr(cfg, name), low)
+    _check_int("cnn_epochs", cfg.cnn_epochs, 1)
+    _check_int("workers", workers, 1)
+    _check_int("threads", threads, 1)
+    if cfg.budget < cfg.pop_size and any(a.startswith("supervisor") for a in cfg.arms):
+        raise InputError(f"budget ({cfg.budget}) must be at least one GA population (pop_size {cfg.pop_size})")
+    if cfg.classifier not in CLASSIFIERS:
+        raise InputError(f"classifier must be one of {', '.join(CLASSIFIERS)}, found {cfg.classifier!r}")
+    if executor not in ("serial", "process", "dask"):
+        raise InputError(f"executor must be serial, process or dask, found {executor!r}")
+    bad = [a for a in cfg.arms if a not in ARMS]
+    if bad or "none" not in cfg.arms or len(set(cfg.arms)) != len(cfg.arms):
+        raise InputError(f"arms must be distinct names from {', '.join(ARMS)} including 'none', found {list(cfg.arms)}")
+    if not float(cfg.cc_weight) >= 0:
+        raise InputError(f"cc_weight must be >= 0, found {cfg.cc_weight!r}")
+
+
+def _check_generator(cfg: AugmentConfig, split: DataSplit) -> None:
+    if cfg.generator == "dcgan" or not any(a in GAN_ARMS for a in cfg.arms):
+        return
+    from .._plugins import load_generator
+
+    try:
+        gen = load_generator(cfg.generator, label=0, **cfg.generator_options)
+    except TypeError as exc:
+        raise InputError(
+            f"generator {cfg.generator!r} does not take label=: a per-class generator must be class-conditional "
+            f"({exc}); use --per-class-generator dcgan"
+        ) from None
+    if tuple(gen.image_shape) != split.image_shape:
+        raise InputError(
+            f"generator {cfg.generator!r} makes images of shape {tuple(gen.image_shape)}, but DATA's images are "
+            f"{split.image_shape} (C, H, W); resize the data or pick another generator"
+        )
+
+
+def _open_store(out: Path, cfg: AugmentConfig, split: DataSplit, resume: bool) -> AugmentStore:
+    db = out / "augment.sqlite"
+    existed = db.exists()
+    store = AugmentStore(db)
+    try:
+        if existed and not store.is_empty():
+            old = store.meta("config")
+            new = cfg.to_dict()
+            diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            if store.meta("data_sha256") != split.digest():
+                diff.append("data (the images differ)")
+            if diff:
+                raise AugmentStoreError(
+                    f"{out} holds a run with another configuration (differs in: {', '.join(diff)}); "
+                    "use another --out, or the same options to resume it"
+                )
+            if not resume and (store.result_keys() or store.set_keys()):
+                raise AugmentStoreError(
+                    f"{out} already holds results of this run; add --resume to finish it or pick another --out"
+                )
+        else:
+            store.set_meta(
+                config=cfg.to_dict(),
+                data=split.describe(),
+                data_sha256=split.digest(),
+                versions=_versions(),
+                host=platform.node(),
+                created=time.time(),
+            )
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+# -------------------------------------------------------------------------------------------- main
+def augment(
+    data: str | Path,
+    out: str | Path,
+    *,
+    generator: str = "dcgan",
+    generator_options: dict[str, Any] | None = None,
+    budget: int = DEFAULTS["budget"],
+    pop_size: int = DEFAULTS["pop_size"],
+    seeds: int = DEFAULTS["seeds"],
+    folds: int = DEFAULTS["folds"],
+    k: int | None = None,
+    classifier: str = DEFAULTS["classifier"],
+    arms: Sequence[str] = ARMS,
+    train_per_class: int = DEFAULTS["train_per_class"],
+    gan_steps: int = DEFAULTS["gan_steps"],
+    cnn_epochs: int = DEFAULTS["cnn_epochs"],
+    cc_weight: float = DEFAULTS["cc_weight"],
+    seed: int = 0,
+    executor: Executor = "serial",
+    workers: int = 1,
+    threads: int = 1,
+    scheduler: str | None = None,
+    resume: bool = False,
+    report: bool = True,
+    progress: Progress | None = None,
+) -> AugmentSummary:
+    """Seed 002's augmentation pipeline, end to end, stored in ``out/augment.sqlite`` with reports beside it.
+
+    1. Split ``data`` per class into ``train_per_class`` originals and a test rest (checked first: bad
+       input raises before ``out`` is created or anything is trained).
+    2. One generator per class: a DCGAN trained on that class's originals only (cached in
+       ``out/generators/``), or the registered class-conditional ``generator`` built with ``label=``.
+    3. For every arm and evolutionary seed, a set of ``k`` images per class (see
+       :mod:`latentbridge.augment.arms`).
+    4. For every arm, seed and fold of a stratified ``folds``-fold split of the originals (the same split for
+       every arm), a classifier trained on the other folds plus the arm's sets, scored on the test split.
+    5. ``results.csv``, ``report.md``, ``report.html``, image grids and the selected images as PNGs.
+
+    Args:
+        data: Folder of class subfolders, ``.npz`` or ``"mnist-small"`` / ``"sklearn-digits"``.
+        out: Output folder.
+        generator: ``"dcgan"`` or a registered class-conditional generator name.
+        generator_options: More options for a registered generator.
+        budget: Supervisor evaluations (sets) per run.
+        pop_size: Supervisor GA population.
+        seeds: Evolutionary seeds (seed 002: 5).
+        folds: Cross-validation folds (seed 002: 5).
+        k: Images added per class (default: ``train_per_class``, doubling the training set as seed 002).
+        classifier: ``cnn``, ``logreg`` or ``svm``.
+        arms: Arms to compare (``none`` is required: the others are tested against it).
+        train_per_class: Originals per class (seed 002: 40).
+        gan_steps: DCGAN generator updates per class.
+        cnn_epochs: CNN classifier epochs.
+        cc_weight: Class-consistency penalty weight of ``supervisor-cc``.
+        seed: Run seed (every unit's seed is derived from it).
+        executor: ``serial``, ``process`` or ``dask``.
+        workers: Parallel units for ``process``/``dask``.
+        threads: torch threads per unit.
+        scheduler: A dask scheduler address (default: a local cluster).
+        resume: Continue a run stored in ``out`` (the same options are required).
+        report: Write the reports.
+        progress: Called as ``progress(phase, done, total)``.
+
+    Returns:
+        An :class:`AugmentSummary`.
+
+    Raises:
+        AugmentDataError: Bad ``data`` (names the file or class).
+        AugmentStoreError: ``out`` holds another run, or this run without ``resume``.
+        InputError: A bad option.
+    """
+    t_start = time.perf_counter()
+    cfg = AugmentConfig(
+        data=str(data),
+        generator=generator,
+        generator_options=dict(generator_options or {}),
+        budget=budget,
+        pop_size=pop_size,
+        seeds=seeds,
+        folds=folds,
+        k=train_per_class if k is None else k,
+        classifier=classifier,
+        arms=tuple(arms),
+        train_per_class=train_per_class,
+        gan_steps=gan_steps,
+        cnn_epochs=cnn_epochs,
+        cc_weight=float(cc_weight),
+        seed=seed,
+    )
+    _check_options(cfg, executor, workers, threads)
+    split = load_data(data, train_per_class=train_per_class, folds=folds, seed=seed)
+    _check_generator(cfg, split)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; pass a folder")
+    run = dict(executor=executor, workers=workers, threads=threads, scheduler=scheduler)
+    computed = {"generators": 0, "sets": 0, "results": 0}
+    note = progress or (lambda phase, done, total: None)
+    with _open_store(out, cfg, split, resume) as store:
+        gen_specs = _generators(cfg, split, out, store, run, note, computed)
+        classifiers = _consistency_classifiers(cfg, split, threads)
+        _sets(cfg, split, store, gen_specs, classifiers, run, note, computed)
+        _results(cfg, split, store, run, note, computed)
+        results = store.results()
+        timings = _timings(store)
+        timings["wall"] = time.perf_counter() - t_start
+        summary = AugmentSummary(out, results, timings, computed)
+        if report:
+            from .report import write_reports
+
+            summary.reports = write_reports(store, out)
+    return summary
+
+
+def _generators(
+    cfg: AugmentConfig,
+    split: DataSplit,
+    out: Path,
+    store: AugmentStore,
+    run: dict[str, Any],
+    note: Progress,
+    computed: dict[str, int],
+) -> dict[int, dict[str, Any]]:
+    """Per-class generator specs; trains (in the executor) the DCGANs that are not cached yet."""
+    if not any(a in GAN_ARMS for a in cfg.arms):
+        return {}
+    if cfg.generator != "dcgan":
+        return {
+            c: {"kind": "registry", "name": cfg.generator, "options": cfg.generator_options}
+            for c in range(split.n_classes)
+        }
+    settings = {**GAN_DEFAULTS, "steps": cfg.gan_steps}
+    specs: dict[int, dict[str, Any]] = {}
+    todo: list[GanTask] = []
+    stored = store.generators()
+    for c in range(split.n_classes):
+        originals = split.originals(c)
+        gseed = derive_seed(cfg.seed, "gan", c)
+        path = out / "generators" / f"class{c}-{dcgan_cache_key(originals, gseed, settings)}.pt"
+        specs[c] = {
+            "kind": "dcgan",
+            "path": path,
+            "image_shape": split.image_shape,
+            "latent_dim": settings["latent_dim"],
+            "channels": settings["channels"],
+        }
+        cached = load_class_dcgan(path, split.image_shape, latent_dim=settings["latent_dim"])
+        if cached is None:
+            todo.append(GanTask(c, originals, gseed, cfg.gan_steps, run["threads"]))
+        elif c not in stored:
+            store.add_generator(c, "dcgan", str(path.relative_to(out)), None, {"wall_s": 0.0, "cached": True})
+    note("generators", split.n_classes - len(todo), split.n_classes)
+    done = split.n_classes - len(todo)
+    import torch
+
+    from .generators import ClassDCGAN
+
+    for label, state, info in _run_tasks(train_gan, todo, **run):
+        module = ClassDCGAN(split.image_shape, settings["latent_dim"], settings["channels"])
+        module.load_state_dict(state)
+        path = specs[label]["path"]
+        sha = save_state(module, path)
+        store.add_generator(
+            label, "dcgan", str(path.relative_to(out)), sha, {**info, "seed": derive_seed(cfg.seed, "gan", label)}
+        )
+        computed["generators"] += 1
+        done += 1
+        note("generators", done, split.n_classes)
+    del torch
+    return specs
+
+
+def _consistency_classifiers(cfg: AugmentConfig, split: DataSplit, threads: int) -> dict[int, Any]:
+    """One classifier per evolutionary seed, trained on the training originals only (never test data)."""
+    out = {}
+    for s in range(cfg.seeds):
+        clf = make_classifier(
+            cfg.classifier, split.n_classes, seed=derive_seed(cfg.seed, "cc", s), threads=threads, epochs=cfg.cnn_epochs
+        )
+        out[s] = clf.fit(split.train_x, split.train_y)
+    return out
+
+
+def _sets(
+    cfg: AugmentConfig,
+    split: DataSplit,
+    store: AugmentStore,
+    gen_specs: dict[int, dict[str, Any]],
+    classifiers: dict[int, Any],
+    run: dict[str, Any],
+    note: Progress,
+    computed: dict[str, int],
+) -> None:
+    have = store.set_keys()
+    keys = [(arm, s, c) for arm in cfg.arms if arm != "none" for s in range(cfg.seeds) for c in range(split.n_classes)]
+    todo = [key for key in keys if key not in have]
+    total, done = len(keys), len(keys) - len(todo)
+    note("sets", done, total)
+
+    def tasks() -> Iterator[SetTask]:
+        for arm, s, c in todo:
+            yield SetTask(
+                arm=arm,
+                seed=s,
+                label=c,
+                run_seed=derive_seed(cfg.seed, "set", arm if arm == "affine" else "gan-arm", s, c),
+                originals=split.originals(c),
+                k=cfg.k,
+                generator=gen_specs.get(c, {}),
+                budget=cfg.budget,
+                pop_size=cfg.pop_size,
+                classifier=classifiers[s],
+                cc_weight=cfg.cc_weight,
+                threads=run["threads"],
+            )
+
+    for res in _run_tasks(build_set, tasks(), **run):
+        assert isinstance(res, SetOutcome)
+        arm, s, c = res.task_key
+        store.add_set(
+            SetRow(
+                arm,
+                s,
+                c,
+                res.run_seed,
+                res.images,
+                res.latents,
+                res.fitness,
+                res.first_images,
+                res.first_fitness,
+                res.agreement,
+                res.n_evals,
+                res.trace,
+                res.wall_s,
+                res.cpu_s,
+            )
+        )
+        computed["sets"] += 1
+        done += 1
+        note("sets", done, total)
+
+
+def _results(
+    cfg: AugmentConfig,
+    split: DataSplit,
+    store: AugmentStore,
+    run: dict[str, Any],
+    note: Progress,
+    computed: dict[str, int],
+) -> None:
+    from sklearn.model_selection import StratifiedKFold
+
+    have = store.result_keys()
+    keys = [(arm, s, f) for arm in cfg.arms for s in range(cfg.seeds) for f in range(cfg.folds)]
+    todo = [key for key in keys if key not in have]
+    total, done = len(keys), len(keys) - len(todo)
+    note("classifiers", done, total)
+    folds = {
+        s: list(
+            StratifiedKFold(cfg.folds, shuffle=True, random_state=derive_seed(cfg.seed, "folds", s)).split(
+                split.train_x.reshape(len(split.train_y), -1), split.train_y
+            )
+        )
+        for s in range(cfg.seeds)
+    }
+
+    def tasks() -> Iterator[ClassifyTask]:
+        cache: dict[tuple[str, int], tuple[NDArray[np.float32], NDArray[np.int64]]] = {}
+        for arm, s, f in todo:
+            if (arm, s) not in cache:
+                cache.clear()
+                rows = list(store.sets(arm, s)) if arm != "none" else []
+                if arm != "none" and len(rows) != split.n_classes:
+                    raise AugmentStoreError(f"arm {arm!r} seed {s}: {len(rows)} of {split.n_classes} sets stored")
+                xs = [r.images for r in rows]
+                ys = [np.full(len(r.images), r.label, dtype=np.int64) for r in rows]
+                shape = (0, *split.image_shape)
+                cache[(arm, s)] = (
+                    np.concatenate(xs).astype(np.float32) if xs else np.zeros(shape, np.float32),
+                    np.concatenate(ys) if ys else np.zeros(0, np.int64),
+                )
+            ax, ay = cache[(arm, s)]
+            tr, va = folds[s][f]
+            yield ClassifyTask(
+                arm=arm,
+                seed=s,
+                fold=f,
+                run_seed=derive_seed(cfg.seed, "classifier", s, f),
+                x_train=np.concatenate([split.train_x[tr], ax]),
+                y_train=np.concatenate([split.train_y[tr], ay]),
+                x_val=split.train_x[va],
+                y_val=split.train_y[va],
+                x_test=split.test_x,
+                y_test=split.test_y,
+                kind=cfg.classifier,
+                n_classes=split.n_classes,
+                epochs=cfg.cnn_epochs,
+                threads=run["threads"],
+            )
+
+    for row in _run_tasks(classify, tasks(), **run):
+        store.add_result(row)
+        computed["results"] += 1
+        done += 1
+        note("classifiers", done, total)
+
+
+def _timings(store: AugmentStore) -> dict[str, float]:
+    """Seconds per phase, summed over stored units (wall and CPU time of the work, wherever it ran)."""
+    out: dict[str, float] = {}
+    for col, suffix in (("wall_s", ""), ("cpu_s", "_cpu")):
+        q = store.conn.execute
+        out["gan" + suffix] = float(q(f"SELECT COALESCE(SUM({col}), 0) FROM generators").fetchone()[0])
+        out["supervision" + suffix] = float(
+            q(f"SELECT COALESCE(SUM({col}), 0) FROM sets WHERE arm LIKE 'supervisor%'").fetchone()[0]
+        )
+        out["sets" + suffix] = float(
+            q(f"SELECT COALESCE(SUM({col}), 0) FROM sets WHERE arm NOT LIKE 'supervisor%'").fetchone()[0]
+        )
+        out["classifiers" + suffix] = float(q(f"SELECT COALESCE(SUM({col}), 0) FROM results").fetchone()[0])
+    return out

@@ -1,0 +1,289 @@
+"""SQLite store of an augmentation run: ``DIR/augment.sqlite`` (WAL).
+
+One row per finished unit (a per-class generator, an augmentation set, a classifier fold), each written in one
+transaction by the parent process only, so a SIGKILL leaves no half-written row and ``--resume`` recomputes
+only what is missing. The configuration, data digest and library versions are stored once; resuming with a
+different configuration is refused. Arrays are stored as ``.npy`` bytes and read back without pickle and
+only when their header matches their length.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import InputError
+
+__all__ = ["AugmentStore", "AugmentStoreError", "ResultRow", "SetRow", "from_blob", "to_blob"]
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS generators (
+    class INTEGER PRIMARY KEY, kind TEXT NOT NULL, path TEXT, sha256 TEXT, wall_s REAL NOT NULL,
+    info TEXT NOT NULL, created REAL NOT NULL, cpu_s REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS sets (
+    arm TEXT NOT NULL, seed INTEGER NOT NULL, class INTEGER NOT NULL, run_seed INTEGER NOT NULL,
+    images BLOB NOT NULL, latents BLOB, fitness REAL, first_images BLOB, first_fitness REAL,
+    agreement REAL, n_evals INTEGER NOT NULL, trace TEXT NOT NULL, wall_s REAL NOT NULL, created REAL NOT NULL,
+    cpu_s REAL NOT NULL, PRIMARY KEY (arm, seed, class));
+CREATE TABLE IF NOT EXISTS results (
+    arm TEXT NOT NULL, seed INTEGER NOT NULL, fold INTEGER NOT NULL, run_seed INTEGER NOT NULL,
+    accuracy REAL NOT NULL, precision REAL NOT NULL, recall REAL NOT NULL, f1 REAL NOT NULL,
+    val_accuracy REAL NOT NULL, n_train INTEGER NOT NULL, wall_s REAL NOT NULL, created REAL NOT NULL,
+    cpu_s REAL NOT NULL, PRIMARY KEY (arm, seed, fold));
+"""
+_MAX_BLOB_VALUES = 1 << 27
+
+
+class AugmentStoreError(InputError):
+    """The output folder holds a run that does not match this one, or a store that cannot be read."""
+
+
+def to_blob(arr: NDArray[Any] | None) -> bytes | None:
+    """An array as ``.npy`` bytes (``None`` stays ``None``)."""
+    if arr is None:
+        return None
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
+def from_blob(blob: bytes | None) -> NDArray[Any] | None:
+    """``.npy`` bytes → array, without pickle, refusing a header that does not match the data's length."""
+    if blob is None:
+        return None
+    buf = io.BytesIO(blob)
+    try:
+        version = np.lib.format.read_magic(buf)
+        shape, fortran, dtype = (
+            np.lib.format.read_array_header_1_0(buf) if version == (1, 0) else np.lib.format.read_array_header_2_0(buf)
+        )
+    except ValueError as exc:
+        raise AugmentStoreError(f"a stored array is not valid .npy data ({exc})") from None
+    count = int(np.prod(shape, dtype=np.int64))
+    if dtype.hasobject or count > _MAX_BLOB_VALUES or count * dtype.itemsize != len(blob) - buf.tell():
+        raise AugmentStoreError(f"a stored array's header (shape {shape}, {dtype}) does not match its size")
+    arr = np.frombuffer(blob, dtype=dtype, count=count, offset=buf.tell())
+    return arr.reshape(shape, order="F" if fortran else "C").copy()
+
+
+@dataclass(frozen=True)
+class SetRow:
+    """One stored augmentation set (one arm, evolutionary seed and class)."""
+
+    arm: str
+    seed: int
+    label: int
+    run_seed: int
+    images: NDArray[np.float32]
+    latents: NDArray[np.float64] | None
+    fitness: float | None
+    first_images: NDArray[np.float32] | None
+    first_fitness: float | None
+    agreement: float | None
+    n_evals: int
+    trace: list[list[float]]
+    wall_s: float
+    cpu_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One classifier trained on one fold of one seed for one arm, scored on the test split."""
+
+    arm: str
+    seed: int
+    fold: int
+    run_seed: int
+    accuracy: float
+    precision: float
+    recall: float
+    f1: float
+    val_accuracy: float
+    n_train: int
+    wall_s: float
+    cpu_s: float = 0.0
+
+
+class AugmentStore:
+    """``DIR/augment.sqlite``.
+
+    Args:
+        path: The SQLite file (created with its folder when missing, unless ``readonly``).
+        readonly: Open an existing store without writing.
+    """
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        try:
+            if readonly:
+                if not self.path.is_file():
+                    raise AugmentStoreError(f"no augment store at {self.path}")
+                self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.conn = sqlite3.connect(self.path)
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                with self.conn:
+                    self.conn.executescript(_SCHEMA)
+                    self.conn.execute(
+                        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    )
+        except sqlite3.DatabaseError as exc:
+            raise AugmentStoreError(f"{self.path} is not an augment store ({exc}); use another --out") from None
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def __enter__(self) -> AugmentStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- meta ------------------------------------------------------------------------------------
+    def meta(self, key: str) -> Any:
+        """A JSON value from ``meta`` (``None`` when absent)."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, **values: Any) -> None:
+        """Store JSON values in ``meta`` (one transaction)."""
+        with self.conn:
+            for k, v in values.items():
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (k, json.dumps(v, sort_keys=True))
+                )
+
+    def is_empty(self) -> bool:
+        """No configuration stored yet."""
+        return self.meta("config") is None
+
+    # -- generators ------------------------------------------------------------------------------
+    def add_generator(self, label: int, kind: str, path: str | None, sha256: str | None, info: dict[str, Any]) -> None:
+        """Record a trained (or loaded) per-class generator."""
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO generators VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    label,
+                    kind,
+                    path,
+                    sha256,
+                    float(info.get("wall_s", 0.0)),
+                    json.dumps(info, default=str),
+                    time.time(),
+                    float(info.get("cpu_s", 0.0)),
+                ),
+            )
+
+    def generators(self) -> dict[int, dict[str, Any]]:
+        """``class → {kind, path, sha256, wall_s, info}``."""
+        out = {}
+        for label, kind, path, sha, wall, info in self.conn.execute(
+            "SELECT class, kind, path, sha256, wall_s, info FROM generators"
+        ):
+            out[int(label)] = {"kind": kind, "path": path, "sha256": sha, "wall_s": wall, "info": json.loads(info)}
+        return out
+
+    # -- sets ------------------------------------------------------------------------------------
+    def add_set(self, row: SetRow) -> None:
+        """Insert one augmentation set in one transaction."""
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO sets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.arm,
+                    row.seed,
+                    row.label,
+                    row.run_seed,
+                    to_blob(row.images),
+                    to_blob(row.latents),
+                    row.fitness,
+                    to_blob(row.first_images),
+                    row.first_fitness,
+                    row.agreement,
+                    row.n_evals,
+                    json.dumps(row.trace),
+                    row.wall_s,
+                    time.time(),
+                    row.cpu_s,
+                ),
+            )
+
+    def set_keys(self) -> set[tuple[str, int, int]]:
+        """``(arm, seed, class)`` of every stored set."""
+        return {(a, int(s), int(c)) for a, s, c in self.conn.execute("SELECT arm, seed, class FROM sets")}
+
+    def sets(self, arm: str | None = None, seed: int | None = None) -> Iterator[SetRow]:
+        """Stored sets (optionally of one arm and/or seed), ordered by arm, seed, class."""
+        q = "SELECT * FROM sets WHERE (? IS NULL OR arm = ?) AND (? IS NULL OR seed = ?) ORDER BY arm, seed, class"
+        for r in self.conn.execute(q, (arm, arm, seed, seed)):
+            images = from_blob(r[4])
+            assert images is not None
+            yield SetRow(
+                arm=r[0],
+                seed=int(r[1]),
+                label=int(r[2]),
+                run_seed=int(r[3]),
+                images=images.astype(np.float32),
+                latents=from_blob(r[5]),
+                fitness=r[6],
+                first_images=from_blob(r[7]),
+                first_fitness=r[8],
+                agreement=r[9],
+                n_evals=int(r[10]),
+                trace=json.loads(r[11]),
+                wall_s=float(r[12]),
+                cpu_s=float(r[14]),
+            )
+
+    # -- results ---------------------------------------------------------------------------------
+    def add_result(self, row: ResultRow) -> None:
+        """Insert one classifier result in one transaction."""
+        with self.conn:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.arm,
+                    row.seed,
+                    row.fold,
+                    row.run_seed,
+                    row.accuracy,
+                    row.precision,
+                    row.recall,
+                    row.f1,
+                    row.val_accuracy,
+                    row.n_train,
+                    row.wall_s,
+                    time.time(),
+                    row.cpu_s,
+                ),
+            )
+
+    def result_keys(self) -> set[tuple[str, int, int]]:
+        """``(arm, seed, fold)`` of every stored result."""
+        return {(a, int(s), int(f)) for a, s, f in self.conn.execute("SELECT arm, seed, fold FROM results")}
+
+    def results(self) -> list[ResultRow]:
+        """Every stored result, ordered by arm, seed, fold."""
+        rows = self.conn.execute(
+            "SELECT arm, seed, fold, run_seed, accuracy, precision, recall, f1, val_accuracy, n_train, wall_s, cpu_s "
+            "FROM results ORDER BY arm, seed, fold"
+        )
+        return [
+            ResultRow(a, int(s), int(f), int(rs), acc, p, r, f1, va, int(n), w, c)
+            for a, s, f, rs, acc, p, r, f1, va, n, w, c in rows
+        ]
