@@ -159,6 +159,6 @@ def save(array: NDArray[np.uint8], path: str | Path, *, scale: int = 1) -> Path:
     return p
 
 
-def save_grid(images: ImageBatch, path: str | Path, *, ncol: int | None = None, scale: int = 1) -> Path:
+def save_grid(images: ImageBatch, path: str | Path, *, ncol: int | None = None, scale: int = 1, pad: int = 2) -> Path:
     """:func:`grid` then :func:`save` (tensors or numpy arrays, a batch, a list of images or one image)."""
-    return save(grid(images, ncol=ncol), path, scale=scale)
+    return save(grid(images, ncol=ncol, pad=pad), path, scale=scale)
