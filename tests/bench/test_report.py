@@ -119,8 +119,40 @@ def test_markdown_and_csv(board: Leaderboard, tmp_path: Path) -> None:
     text = rep.to_csv(board, tmp_path / "lb.csv")
     assert (tmp_path / "lb.csv").read_text() == text
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert len(rows) == sum(len(i.rows) for i in board.instances)
+    inst_rows = [r for r in rows if r["level"] == "instance"]
+    assert len(inst_rows) == sum(len(i.rows) for i in board.instances)
     assert set(rows[0]) == set(rep.CSV_COLUMNS)
+
+
+def _csv_group_ranks(text: str) -> dict[tuple[str, str], float]:
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert {r["level"] for r in rows} == {"instance", "group"}
+    return {(r["group"], r["optimizer"]): float(r["group_mean_rank"]) for r in rows if r["level"] == "group"}
+
+
+def test_csv_holds_every_groups_mean_rank(board: Leaderboard) -> None:
+    # prior-small ran on "set" only: it is ranked in a second single-objective group, not in the first
+    runs = [r for r in board.runs if not (r.optimizer == "prior-small" and r.problem_id == "target")]
+    partial = build_leaderboard(runs)
+    names = [g.name for g in partial.groups]
+    assert names == ["all single-objective instances", "single-objective: set", "all multi-objective instances"]
+    text = rep.to_csv(partial)
+    got = _csv_group_ranks(text)
+    want = {(g.name, o): r for g in partial.groups for o, r in g.ranking()}
+    assert got == pytest.approx(want)
+    assert ("single-objective: set", "prior-small") in got
+    # every instance row has a group mean rank, from the first group holding its instance and optimizer
+    for row in csv.DictReader(io.StringIO(text)):
+        if row["level"] != "instance":
+            continue
+        assert row["group_mean_rank"] != "", row
+        assert got[(row["group"], row["optimizer"])] == pytest.approx(float(row["group_mean_rank"]))
+        assert row["instance"] in row["group_instances"].split(";")
+    small = [r for r in csv.DictReader(io.StringIO(text)) if r["optimizer"] == "prior-small"]
+    assert [(r["level"], r["instance"], r["group"]) for r in small] == [
+        ("instance", "set", "single-objective: set"),
+        ("group", "", "single-objective: set"),
+    ]
 
 
 def test_html_has_every_plot_and_grid(board: Leaderboard, tmp_path: Path) -> None:

@@ -210,6 +210,7 @@ def to_markdown(board: Leaderboard) -> str:
 
 
 CSV_COLUMNS = (
+    "level",
     "instance",
     "problem",
     "kind",
@@ -231,21 +232,29 @@ CSV_COLUMNS = (
     "mean_evals",
     "failed_evals",
     "mean_wall_time",
+    "group",
     "group_mean_rank",
+    "group_instances",
 )
 
 
 def _csv_rows(board: Leaderboard) -> list[dict[str, Any]]:
-    group_rank: dict[str, float] = {}
-    if board.groups:
-        for name, rank in board.groups[0].ranking():
-            group_rank[name] = rank
-    rows = []
+    """``level = "instance"`` rows (one per instance and optimizer), then ``level = "group"`` rows
+    (one per across-instances group and optimizer, in ranking order).
+
+    An instance row's ``group``/``group_mean_rank`` are those of the first group (in report order)
+    that holds both its instance and its optimizer, so every optimizer that is ranked anywhere
+    (e.g. ``set-ga`` and ``map-elites``, ranked only on the set problems) has one.
+    """
+    ranks = [(g, dict(g.ranking())) for g in board.groups]
+    rows: list[dict[str, Any]] = []
     for inst in board.instances:
         for row in inst.rows:
             s = row.summary
+            home = next(((g, r) for g, r in ranks if inst.label in g.instances and row.optimizer in r), None)
             rows.append(
                 {
+                    "level": "instance",
                     "instance": inst.label,
                     "problem": inst.problem_id,
                     "kind": inst.kind,
@@ -267,7 +276,22 @@ def _csv_rows(board: Leaderboard) -> list[dict[str, Any]]:
                     "mean_evals": row.mean_evals,
                     "failed_evals": row.failed_evals,
                     "mean_wall_time": row.mean_wall,
-                    "group_mean_rank": group_rank.get(row.optimizer, ""),
+                    "group": home[0].name if home else "",
+                    "group_mean_rank": home[1][row.optimizer] if home else "",
+                    "group_instances": ";".join(home[0].instances) if home else "",
+                }
+            )
+    for group, rank in ranks:
+        for name, r in rank.items():
+            rows.append(
+                {
+                    **dict.fromkeys(CSV_COLUMNS, ""),
+                    "level": "group",
+                    "optimizer": name,
+                    "rank": r,
+                    "group": group.name,
+                    "group_mean_rank": r,
+                    "group_instances": ";".join(group.instances),
                 }
             )
     return rows
@@ -284,7 +308,13 @@ def _csv_text(value: Any) -> Any:
 
 
 def to_csv(board: Leaderboard, path: str | Path | None = None) -> str:
-    """One CSV row per (instance, optimizer); written to ``path`` if given, always returned."""
+    """The leaderboard as CSV; written to ``path`` if given, always returned.
+
+    Columns :data:`CSV_COLUMNS`. ``level = "instance"`` rows: one per (instance, optimizer) with
+    its statistics; ``level = "group"`` rows: one per (across-instances group, optimizer) with the
+    optimizer's mean rank in that group (``rank`` and ``group_mean_rank``) and the group's instances
+    (``group_instances``, ``;``-separated), so every group's ranking is in the file.
+    """
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
