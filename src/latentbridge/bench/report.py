@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ECDF_TARGETS",
     "best_so_far",
+    "optimizer_color",
     "ecdf_curves",
     "print_leaderboard",
     "to_csv",
@@ -391,16 +392,89 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _colors(names: Sequence[str]) -> dict[str, Any]:
+#: Optimizers with a reserved palette slot (the suites' usual line-up), so their colour never changes.
+_KNOWN_COLORS = (
+    "random",
+    "paper-ga",
+    "ng:CMA",
+    "ng:TwoPointsDE",
+    "pymoo:DE",
+    "set-ga",
+    "map-elites",
+    "pymoo:NSGA2",
+    "ng:NGOpt",
+    "pymoo:GA",
+)
+
+
+def _palette() -> list[tuple[float, float, float, float]]:
     from matplotlib import colormaps
 
-    cmap = colormaps["tab10"]
-    return {n: cmap(i % 10) for i, n in enumerate(names)}
+    tab10, tab20 = colormaps["tab10"], colormaps["tab20"]
+    return [tab10(i) for i in range(10)] + [tab20(2 * i + 1) for i in range(10)]
+
+
+def optimizer_color(name: str) -> str:
+    """The optimizer's colour (a hex string), the same in every plot and every report.
+
+    Well-known optimizers (``random``, ``paper-ga``, ``ng:CMA``, ...) have a reserved slot; any
+    other name gets the slot its CRC-32 picks among the rest (a report that holds two names with
+    the same slot moves the second one, by name, to the next free slot).
+    """
+    import zlib
+
+    from matplotlib.colors import to_hex
+
+    palette = _palette()
+    if name in _KNOWN_COLORS:
+        return str(to_hex(palette[_KNOWN_COLORS.index(name)]))
+    start = len(_KNOWN_COLORS) + zlib.crc32(name.encode("utf-8")) % (len(palette) - len(_KNOWN_COLORS))
+    return str(to_hex(palette[start]))
+
+
+def _colors(names: Sequence[str]) -> dict[str, str]:
+    """One colour per optimizer, fixed by its name (:func:`optimizer_color`); distinct within ``names``."""
+    from matplotlib.colors import to_hex
+
+    palette = [str(to_hex(c)) for c in _palette()]
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for n in sorted(names, key=lambda n: (n not in _KNOWN_COLORS, n)):
+        c = optimizer_color(n)
+        if c in used:  # two unknown names share a slot: the later one (by name) takes the next free slot
+            free = [p for p in palette[len(_KNOWN_COLORS) :] + palette if p not in used]
+            c = free[0] if free else c
+        used.add(c)
+        out[n] = c
+    return out
+
+
+#: Plot size in inches at 100 dpi: the HTML page's width (1100 px less margins).
+PLOT_SIZE = (10.5, 4.4)
+
+
+def _plain_log_x(ax: Any) -> None:
+    """A log x axis labelled with plain numbers (``50, 100, 200``; ``0.001, 0.01``), not ``2×10²``."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.12g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _plain_y(ax: Any) -> None:
+    """Plain y tick labels: no offset (``+1e3``) or scientific multiplier above the axis."""
+    from matplotlib.ticker import ScalarFormatter
+
+    fmt = ScalarFormatter(useOffset=False)
+    fmt.set_scientific(False)
+    ax.yaxis.set_major_formatter(fmt)
 
 
 def convergence_figure(inst: Instance, colors: dict[str, Any]) -> Figure:
     """Median best-so-far with IQR band per optimizer on one instance."""
-    fig = _figure(6.5, 4.0)
+    fig = _figure(*PLOT_SIZE)
     ax = fig.add_subplot()
     grid = _grid(inst.budget)
     for name in sorted(inst.runs):
@@ -413,29 +487,28 @@ def convergence_figure(inst: Instance, colors: dict[str, Any]) -> Figure:
             q = np.nanpercentile(curves[:, valid], [25, 50, 75], axis=0)
         ax.plot(grid[valid], q[1], label=name, color=colors[name], drawstyle="steps-post")
         ax.fill_between(grid[valid], q[0], q[2], color=colors[name], alpha=0.2, step="post")
-    ax.set_xscale("log")
+    _plain_log_x(ax)
+    _plain_y(ax)
     ax.set_xlabel("evaluations")
     ax.set_ylabel(inst.metric + (" (higher is better)" if inst.higher_is_better else " (lower is better)"))
-    ax.set_title(f"{inst.label}: median and IQR over seeds")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return fig
 
 
 def ecdf_figure(board: Leaderboard, colors: dict[str, Any]) -> Figure:
     """Runtime ECDF of (instance, target) pairs solved, per optimizer."""
-    fig = _figure(6.5, 4.0)
+    fig = _figure(*PLOT_SIZE)
     ax = fig.add_subplot()
     frac, curves = ecdf_curves(board)
     for name, y in curves.items():
         ax.plot(frac, y, label=name, color=colors[name], drawstyle="steps-post")
-    ax.set_xscale("log")
+    _plain_log_x(ax)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("evaluations / budget")
-    ax.set_ylabel("fraction of (instance, target, run) solved")
-    ax.set_title(f"runtime ECDF, {ECDF_TARGETS} targets per instance")
+    ax.set_ylabel("fraction solved")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return fig
 
 
@@ -445,52 +518,69 @@ def _to_display(img: Any) -> NDArray[np.float64]:
     return arr[0] if arr.shape[0] == 1 else np.transpose(arr[:3], (1, 2, 0))
 
 
-def grid_figure(inst: Instance, rebuild: Callable[[dict[str, Any]], Any]) -> Figure:
-    """Each optimizer's best solution (over seeds) next to the target, as one image grid."""
+GRID_CAPTION = (
+    "Rows in the instance's rank order (by the median over seeds, as in the table); each row shows "
+    "the solution of that optimizer's best run, labelled with the best run's value and the median."
+)
+
+
+def grid_figure(
+    inst: Instance, rebuild: Callable[[dict[str, Any]], Any], colors: dict[str, Any] | None = None
+) -> Figure:
+    """Each optimizer's best solution (over seeds) next to the target, as one image grid.
+
+    Rows follow the instance's ranking (median over seeds); each is labelled
+    ``"<rank>. <optimizer>: best <value of the best run> (median <median>)"``.
+    """
     from .problems import target_images
 
     first = next(iter(inst.runs.values()))[0]
     problem = rebuild(first.problem_spec)
     reference = target_images(problem)
-    names = [row.optimizer for row in inst.rows]
-    panels: list[tuple[str, list[Any]]] = []
+    panels: list[tuple[str, list[Any], Any]] = []
     if reference is not None:
         title = "target" if getattr(problem, "targets", None) is not None else "originals' mean"
-        panels.append((title, list(reference)))
+        panels.append((title, list(reference), "black"))
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a few tiny forwards: extra threads only contend for busy cores
     try:
-        for name in names:
+        for row in inst.rows:
+            name = row.optimizer
             best = min(inst.runs[name], key=lambda r: r.best)
             if best.best_x is None:
                 continue
             images = problem.render(best.best_x.astype(np.float32))
-            panels.append((f"{name}\n{_fmt(inst.display(best.best))}", list(images)))
+            label = (
+                f"{_fmt(row.rank, 3)}. {name}: best {_fmt(inst.display(best.best))} (median {_fmt(row.summary.median)})"
+            )
+            panels.append((label, list(images), (colors or {}).get(name, "black")))
     finally:
         torch.set_num_threads(threads)
     ncol = max(len(p[1]) for p in panels)
     if ncol == 1:  # one image per solution: a single row, titles on top
-        fig = _figure(1.45 * len(panels) + 0.4, 2.1)
+        fig = _figure(1.9 * len(panels) + 0.4, 2.4)
         axes_row = fig.subplots(1, len(panels), squeeze=False)[0]
-        for ax, (title, imgs) in zip(axes_row, panels, strict=True):
+        for ax, (title, imgs, color) in zip(axes_row, panels, strict=True):
             disp = _to_display(imgs[0])
             ax.imshow(disp, cmap="gray" if disp.ndim == 2 else None, vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(title, fontsize="small")
-        fig.suptitle(f"{inst.label}: best solution per optimizer", fontsize="medium")
+            ax.set_title(title.replace(": ", "\n", 1).replace(" (", "\n("), fontsize="small", color=color)
         return fig
-    fig = _figure(1.3 * ncol + 0.4, 1.6 * len(panels))
+    fig = _figure(max(6.0, 1.3 * ncol + 0.4), 1.6 * len(panels))
     axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
-    for ax, (title, imgs) in zip(axes, panels, strict=True):
-        mosaic = _mosaic([_to_display(im) for im in imgs], ncol)  # one image per row: fast to draw
+    h, w = _to_display(panels[0][1][0]).shape[:2]
+    pad = 2
+    full = ncol * w + (ncol - 1) * pad
+    for ax, (title, imgs, color) in zip(axes, panels, strict=True):
+        mosaic = _mosaic([_to_display(im) for im in imgs], len(imgs), pad)  # one image per row: fast to draw
         ax.imshow(mosaic, cmap="gray" if mosaic.ndim == 2 else None, vmin=0, vmax=1, aspect="equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(title.replace("\n", ": "), loc="left", fontsize="small")
-    fig.suptitle(f"{inst.label}: best solution per optimizer", fontsize="medium")
+        ax.set_xlim(-0.5, full - 0.5)  # a row of fewer images (the target) keeps the scale, left-aligned
+        ax.set_ylim(h - 0.5, -0.5)
+        ax.axis("off")
+        ax.set_title(title, loc="left", fontsize="medium", color=color)
     return fig
 
 
@@ -510,7 +600,8 @@ def _mosaic(images: Sequence[NDArray[np.float64]], ncol: int, pad: int = 2) -> N
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
-td.l,th.l{text-align:left}th{background:#f3f3f3}figure{margin:1em 0}img{max-width:100%}
+td.l,th.l{text-align:left}th{background:#f3f3f3}figure{margin:1em 0}img{max-width:100%;height:auto}
+figcaption{color:#444;font-size:.95em;margin-top:.3em}
 .note{color:#666;font-size:.9em}.sig{font-weight:bold}
 """
 
@@ -528,6 +619,20 @@ def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: Seq
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
+
+
+ECDF_CAPTION = (
+    f"Runtime ECDF over all instances: per optimizer, the fraction of (instance, target, run) triples "
+    f"solved against the fraction of the budget used ({ECDF_TARGETS} targets per instance)."
+)
+
+
+def _convergence_caption(inst: Instance) -> str:
+    n = max((len(r) for r in inst.runs.values()), default=0)
+    return (
+        f"Convergence on {inst.label}: best-so-far {inst.metric} against evaluations, median (line) and "
+        f"interquartile range (band) over {n} seed{'s' if n != 1 else ''}."
+    )
 
 
 def _img(fig_id: str, fig: Figure, alt: str) -> str:
@@ -589,7 +694,7 @@ def to_html(
         out.append("</details>")
     if board.instances:
         out.append("<h2>Anytime performance</h2>")
-        out.append(_img("ecdf", ecdf_figure(board, colors), "runtime ECDF over all instances"))
+        out.append(_img("ecdf", ecdf_figure(board, colors), ECDF_CAPTION))
     for inst in board.instances:
         slug = _slug(inst.label)
         out.append(f"<h2 id='instance-{html.escape(slug)}'>{html.escape(_instance_header(inst))}</h2>")
@@ -598,17 +703,17 @@ def to_html(
             out.append("<details><summary>pairwise Mann–Whitney U tests over seeds</summary>")
             out.append(_html_table(_PAIR_HEADERS, _pairwise_rows(inst.pairwise), left=(0, 1)))
             out.append("</details>")
-        out.append(_img(f"convergence-{slug}", convergence_figure(inst, colors), f"convergence on {inst.label}"))
+        out.append(_img(f"convergence-{slug}", convergence_figure(inst, colors), _convergence_caption(inst)))
         if images:
             try:
-                fig = grid_figure(inst, rebuild)
+                fig = grid_figure(inst, rebuild, colors)
             except Exception as exc:  # a missing generator must not lose the rest of the report
                 out.append(
                     f"<p class='note' id='grid-{html.escape(slug)}-missing'>image grid unavailable: "
                     f"{html.escape(f'{type(exc).__name__}: {exc}')}</p>"
                 )
             else:
-                out.append(_img(f"grid-{slug}", fig, f"best solutions on {inst.label}"))
+                out.append(_img(f"grid-{slug}", fig, f"Best solution per optimizer on {inst.label}. {GRID_CAPTION}"))
     out += seed_html(board, rebuild if images else None)
     out.append("</body></html>")
     text = "\n".join(out)
@@ -861,21 +966,20 @@ def heatmap_figure(row: Any) -> Figure:
     ax.set_xlabel("solution (run)")
     ax.set_ylabel("solution (run)")
     fig.colorbar(im, ax=ax, label="scorer distance")
-    ax.set_title(f"{row.instance}: {row.optimizer}", fontsize="small")
     return fig
 
 
 def run_curves_figure(curves: Any) -> Figure:
     """Fig. 5: best distance against generations for up to ten runs of one optimizer."""
-    fig = _figure(6.0, 3.6)
+    fig = _figure(*PLOT_SIZE)
     ax = fig.add_subplot()
     for i, (x, y) in enumerate(curves.curves):
         ax.plot(x, y, drawstyle="steps-post", label=f"run {i + 1}", linewidth=1)
     ax.set_xlabel(curves.unit)
     ax.set_ylabel("best distance so far")
-    ax.set_title(f"{curves.instance}: {curves.optimizer}, {len(curves.curves)} runs", fontsize="small")
+    _plain_y(ax)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="x-small", ncol=2)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize="small")
     return fig
 
 
@@ -902,7 +1006,7 @@ def seed_html(board: Leaderboard, rebuild: Callable[[dict[str, Any]], Any] | Non
                     _img(
                         f"runs-{_slug(c.instance)}",
                         run_curves_figure(c),
-                        f"best distance of {len(c.curves)} runs on {c.instance} (Fig. 5)",
+                        f"Best distance so far of {len(c.curves)} runs of {c.optimizer} on {c.instance} (Fig. 5).",
                     )
                 )
         if key == "t3":
@@ -915,7 +1019,8 @@ def seed_html(board: Leaderboard, rebuild: Callable[[dict[str, Any]], Any] | Non
                     _img(
                         f"heatmap-{_slug(r.instance)}",
                         heatmap_figure(r),
-                        f"pairwise distances of the best solutions on {r.instance} (Fig. 7)",
+                        f"Pairwise scorer distances between the best solutions of {r.optimizer}'s runs on "
+                        f"{r.instance} (Fig. 7).",
                     )
                 )
     if tabs.notes:
