@@ -192,22 +192,79 @@ def _pairwise_rows(comparisons: Sequence[Any]) -> list[list[str]]:
 _PAIR_HEADERS = ("A", "B", "statistic", "p", "p (Holm)", "A12 = P(A beats B)", "significant")
 
 
-def to_markdown(board: Leaderboard) -> str:
-    """The leaderboard as Markdown (per-instance tables, rankings, pairwise tests)."""
+def to_markdown(
+    board: Leaderboard,
+    path: str | Path | None = None,
+    *,
+    images: bool = True,
+    rebuild: Callable[[dict[str, Any]], Any] | None = None,
+) -> str:
+    """The leaderboard as Markdown: the across-instance rankings first, then per-instance tables.
+
+    Args:
+        board: The leaderboard.
+        path: Where to write it (also returned). With a path, the figures of the HTML report
+            (runtime ECDF, convergence per instance, and with ``images`` the best solutions'
+            image grids) are written as PNG files into ``<stem>-images/`` beside it and linked
+            by relative paths, so the folder and the ``.md`` file travel together.
+        images: Draw image grids (needs the generators that made the runs; a grid that cannot
+            be drawn is replaced by a note).
+        rebuild: Builds a problem from a stored spec (default
+            :func:`latentbridge.bench.runner.rebuild_problem`); used for image grids.
+    """
+    fig_dir = Path(path).with_name(Path(path).stem + "-images") if path is not None else None
+    colors = _colors(sorted({n for inst in board.instances for n in inst.runs}))
+
+    def figure(name: str, fig: Figure, caption: str) -> list[str]:
+        from urllib.parse import quote
+
+        assert fig_dir is not None
+        fig_dir.mkdir(parents=True, exist_ok=True)
+        fig.savefig(fig_dir / f"{name}.png", format="png")
+        return [f"![{_md(caption)}]({quote(fig_dir.name)}/{quote(name)}.png)", "", f"*{_md(caption)}*", ""]
+
+    if fig_dir is not None:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        if rebuild is None:
+            from .runner import rebuild_problem
+
+            rebuild = rebuild_problem
     parts = ["# Leaderboard", ""]
-    for inst in board.instances:
-        parts += [f"## {_md(_instance_header(inst))}", "", _md_table(_ROW_HEADERS, _row_cells(inst)), ""]
-        if inst.pairwise:
-            parts += ["Pairwise Mann–Whitney U over seeds (Holm-adjusted within the instance):", ""]
-            parts += [_md_table(_PAIR_HEADERS, _pairwise_rows(inst.pairwise)), ""]
+    if board.groups:
+        parts += ["Summary: each group ranks the optimizers that ran on all of its instances by their mean rank.", ""]
     for group in board.groups:
         parts += [f"## Across instances — {_md(group.name)}", ""]
         parts += [_md_table(_GROUP_HEADERS, [[_fmt(r, 3), n] for n, r in group.ranking()]), ""]
         parts += [f"- {_md(line)}" for line in _group_lines(group)] + [""]
         parts += ["Pairwise Wilcoxon signed-rank on per-instance medians (Holm-adjusted; A12 averaged):", ""]
         parts += [_md_table(_PAIR_HEADERS, _pairwise_rows(group.pairwise)), ""]
+    if board.instances and fig_dir is not None:
+        parts += ["## Anytime performance", ""]
+        parts += figure("ecdf", ecdf_figure(board, colors), ECDF_CAPTION)
+    for inst in board.instances:
+        slug = _slug(inst.label)
+        parts += [f"## {_md(_instance_header(inst))}", "", _md_table(_ROW_HEADERS, _row_cells(inst)), ""]
+        if inst.pairwise:
+            parts += ["Pairwise Mann–Whitney U over seeds (Holm-adjusted within the instance):", ""]
+            parts += [_md_table(_PAIR_HEADERS, _pairwise_rows(inst.pairwise)), ""]
+        if fig_dir is None:
+            continue
+        parts += figure(f"convergence-{slug}", convergence_figure(inst, colors), _convergence_caption(inst))
+        if images and rebuild is not None:
+            try:
+                grid = grid_figure(inst, rebuild, colors)
+            except Exception as exc:  # a missing generator must not lose the rest of the report
+                parts += [_md(f"Image grid unavailable: {type(exc).__name__}: {exc}"), ""]
+            else:
+                caption = f"Best solution per optimizer on {inst.label}. {GRID_CAPTION}"
+                parts += figure(f"grid-{slug}", grid, caption)
     parts += seed_markdown(board)
-    return "\n".join(parts)
+    text = "\n".join(parts)
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text
 
 
 CSV_COLUMNS = (
