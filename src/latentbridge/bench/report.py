@@ -576,8 +576,9 @@ def _to_display(img: Any) -> NDArray[np.float64]:
 
 
 GRID_CAPTION = (
-    "Rows in the instance's rank order (by the median over seeds, as in the table); each row shows "
-    "the solution of that optimizer's best run, labelled with the best run's value and the median."
+    "Optimizers in the instance's rank order (by the median over seeds, as in the table), after the "
+    "reference image; each shows the solution of its best run, labelled with the best run's value "
+    "and the median."
 )
 
 
@@ -617,7 +618,7 @@ def grid_figure(
         torch.set_num_threads(threads)
     ncol = max(len(p[1]) for p in panels)
     if ncol == 1:  # one image per solution: a single row, titles on top
-        fig = _figure(1.9 * len(panels) + 0.4, 2.4)
+        fig = _figure(1.9 * len(panels) + 0.4, 2.8)
         axes_row = fig.subplots(1, len(panels), squeeze=False)[0]
         for ax, (title, imgs, color) in zip(axes_row, panels, strict=True):
             disp = _to_display(imgs[0])
