@@ -171,6 +171,9 @@ def test_html_has_every_plot_and_grid(board: Leaderboard, tmp_path: Path) -> Non
     assert ids == expected
     assert "http" not in html.split("<body>")[1]  # self-contained: nothing to fetch
     assert "missing" not in html
+    names = sorted({n for i in board.instances for n in i.runs})
+    for name, color in rep._colors(names).items():  # the tables show each optimizer's plot colour
+        assert f"<span class='sw' style='color:{color}'>■</span> {name}</td>" in html
 
 
 def test_html_without_generator_still_renders(board: Leaderboard) -> None:

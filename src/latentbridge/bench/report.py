@@ -664,14 +664,22 @@ figcaption{color:#444;font-size:.95em;margin-top:.3em}
 """
 
 
-def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: Sequence[int] = (1,)) -> str:
+def _html_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    left: Sequence[int] = (1,),
+    colors: dict[str, str] | None = None,
+) -> str:
+    """A table; with ``colors``, column 1 (the optimizer) gets the optimizer's plot colour as a swatch."""
     head = "".join(f"<th class='{'l' if i in left else ''}'>{html.escape(h)}</th>" for i, h in enumerate(headers))
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td class='{'l' if i in left else ''}'>{html.escape(c)}</td>" for i, c in enumerate(r))
-        + "</tr>"
-        for r in rows
-    )
+
+    def cell(i: int, c: str) -> str:
+        swatch = ""
+        if colors is not None and i == 1 and c in colors:
+            swatch = f"<span class='sw' style='color:{html.escape(colors[c])}'>■</span> "
+        return f"<td class='{'l' if i in left else ''}'>{swatch}{html.escape(c)}</td>"
+
+    body = "".join("<tr>" + "".join(cell(i, c) for i, c in enumerate(r)) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -745,7 +753,7 @@ def to_html(
         )
     for group in board.groups:
         out.append(f"<h2>Across instances — {html.escape(group.name)}</h2>")
-        out.append(_html_table(_GROUP_HEADERS, [[_fmt(r, 3), n] for n, r in group.ranking()]))
+        out.append(_html_table(_GROUP_HEADERS, [[_fmt(r, 3), n] for n, r in group.ranking()], colors=colors))
         out += [f"<p>{html.escape(line)}</p>" for line in _group_lines(group)]
         out.append("<details><summary>pairwise Wilcoxon tests</summary>")
         out.append(_html_table(_PAIR_HEADERS, _pairwise_rows(group.pairwise), left=(0, 1)))
@@ -756,7 +764,7 @@ def to_html(
     for inst in board.instances:
         slug = _slug(inst.label)
         out.append(f"<h2 id='instance-{html.escape(slug)}'>{html.escape(_instance_header(inst))}</h2>")
-        out.append(_html_table(_ROW_HEADERS, _row_cells(inst)))
+        out.append(_html_table(_ROW_HEADERS, _row_cells(inst), colors=colors))
         if inst.pairwise:
             out.append("<details><summary>pairwise Mann–Whitney U tests over seeds</summary>")
             out.append(_html_table(_PAIR_HEADERS, _pairwise_rows(inst.pairwise), left=(0, 1)))
