@@ -58,3 +58,19 @@ def test_to_uint8_clips() -> None:
     out = images.to_uint8(torch.tensor([[[[-2.0, 0.0, 2.0]]]]))
     assert out.shape == (1, 1, 3, 1)
     assert out.ravel().tolist() == [0, 128, 255]
+
+
+def test_save_grid_accepts_numpy_arrays(tmp_path: Path) -> None:
+    from latentbridge.data import heldout_digit
+
+    digit = heldout_digit(3)  # a numpy (1, 28, 28) array
+    p = images.save_grid([digit, heldout_digit(5)], tmp_path / "digits.png", ncol=2)
+    with Image.open(p) as im:
+        assert im.size == (2 * 28 + 3 * 2, 28 + 2 * 2)
+    batch = np.stack([digit, digit])
+    assert np.array_equal(images.grid(batch), images.grid(torch.from_numpy(batch)))
+    assert images.grid(digit).shape == (28 + 4, 28 + 4, 1)  # one (C, H, W) image is a batch of one
+    with pytest.raises(ImageShapeError, match="one shape"):
+        images.grid([digit, np.zeros((1, 8, 8), np.float32)])
+    with pytest.raises(ImageShapeError, match="non-empty"):
+        images.grid([])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import torch
@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from ._protocols import LatentGenerator
 from .errors import ImageShapeError, InputError
 
-__all__ = ["grid", "load", "save", "save_grid", "to_uint8"]
+__all__ = ["ImageBatch", "grid", "load", "save", "save_grid", "to_uint8"]
 
 
 def load(
@@ -96,11 +96,44 @@ def to_uint8(images: torch.Tensor | NDArray[Any]) -> NDArray[np.uint8]:
     return np.moveaxis(x, -3, -1)
 
 
-def grid(images: torch.Tensor | Sequence[torch.Tensor], *, ncol: int | None = None, pad: int = 2) -> NDArray[np.uint8]:
-    """Tile images ``(n, C, H, W)`` (or a list of same-shaped ``(C, H, W)``) into one ``(H', W', C)`` uint8 array."""
-    x = torch.stack(list(images)) if not isinstance(images, torch.Tensor) else images
+ImageBatch: TypeAlias = torch.Tensor | NDArray[Any] | Sequence[torch.Tensor | NDArray[Any]]
+"""What :func:`grid` and :func:`save_grid` accept: ``(n, C, H, W)`` or a list of ``(C, H, W)``, tensors or arrays."""
+
+
+def _as_batch(images: ImageBatch) -> torch.Tensor:
+    if isinstance(images, torch.Tensor):
+        return images.detach().cpu()
+    if isinstance(images, np.ndarray):
+        return torch.from_numpy(np.asarray(images, dtype=np.float32))
+    items = list(images)
+    if not items:
+        raise ImageShapeError("grid needs a non-empty batch (n, C, H, W), got an empty list")
+    tensors = [_as_batch(im) for im in items]
+    shapes = {tuple(t.shape) for t in tensors}
+    if len(shapes) != 1:
+        raise ImageShapeError(f"grid needs images of one shape (C, H, W), got shapes {sorted(shapes)}")
+    return torch.stack(tensors)
+
+
+def grid(images: ImageBatch, *, ncol: int | None = None, pad: int = 2) -> NDArray[np.uint8]:
+    """Tile images into one ``(H', W', C)`` uint8 array.
+
+    Args:
+        images: ``(n, C, H, W)`` or a list of same-shaped ``(C, H, W)`` images in [-1, 1], as
+            torch tensors or numpy arrays (e.g. :func:`latentbridge.data.heldout_digit`'s
+            output); a single ``(C, H, W)`` image is a batch of one.
+        ncol: Images per row (default: about the square root of ``n``).
+        pad: White pixels between and around the images.
+
+    Raises:
+        ImageShapeError: not a non-empty batch of ``(C, H, W)`` images of one shape.
+    """
+    x = _as_batch(images)
+    if x.ndim == 3:
+        x = x[None]
     if x.ndim != 4 or x.shape[0] == 0:
         raise ImageShapeError(f"grid needs a non-empty batch (n, C, H, W), got shape {tuple(x.shape)}")
+    x = x.to(torch.float32)
     n, c, h, w = x.shape
     ncol = ncol or int(np.ceil(np.sqrt(n)))
     nrow = int(np.ceil(n / ncol))
@@ -126,8 +159,6 @@ def save(array: NDArray[np.uint8], path: str | Path, *, scale: int = 1) -> Path:
     return p
 
 
-def save_grid(
-    images: torch.Tensor | Sequence[torch.Tensor], path: str | Path, *, ncol: int | None = None, scale: int = 1
-) -> Path:
-    """:func:`grid` then :func:`save`."""
-    return save(grid(images, ncol=ncol), path, scale=scale)
+def save_grid(images: ImageBatch, path: str | Path, *, ncol: int | None = None, scale: int = 1, pad: int = 2) -> Path:
+    """:func:`grid` then :func:`save` (tensors or numpy arrays, a batch, a list of images or one image)."""
+    return save(grid(images, ncol=ncol, pad=pad), path, scale=scale)

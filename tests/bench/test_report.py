@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -116,11 +121,45 @@ def test_markdown_and_csv(board: Leaderboard, tmp_path: Path) -> None:
     assert md.startswith("# Leaderboard")
     sections = [line for line in md.splitlines() if line.startswith("## ") and not line.startswith("## Seed ")]
     assert len(sections) == len(board.instances) + len(board.groups)  # plus the seed tables (bench.tables)
+    assert all(s.startswith("## Across instances") for s in sections[: len(board.groups)])  # the summary first
+    assert "![" not in md  # no path: no image files to link
     text = rep.to_csv(board, tmp_path / "lb.csv")
     assert (tmp_path / "lb.csv").read_text() == text
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert len(rows) == sum(len(i.rows) for i in board.instances)
+    inst_rows = [r for r in rows if r["level"] == "instance"]
+    assert len(inst_rows) == sum(len(i.rows) for i in board.instances)
     assert set(rows[0]) == set(rep.CSV_COLUMNS)
+
+
+def _csv_group_ranks(text: str) -> dict[tuple[str, str], float]:
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert {r["level"] for r in rows} == {"instance", "group"}
+    return {(r["group"], r["optimizer"]): float(r["group_mean_rank"]) for r in rows if r["level"] == "group"}
+
+
+def test_csv_holds_every_groups_mean_rank(board: Leaderboard) -> None:
+    # prior-small ran on "set" only: it is ranked in a second single-objective group, not in the first
+    runs = [r for r in board.runs if not (r.optimizer == "prior-small" and r.problem_id == "target")]
+    partial = build_leaderboard(runs)
+    names = [g.name for g in partial.groups]
+    assert names == ["all single-objective instances", "single-objective: set", "all multi-objective instances"]
+    text = rep.to_csv(partial)
+    got = _csv_group_ranks(text)
+    want = {(g.name, o): r for g in partial.groups for o, r in g.ranking()}
+    assert got == pytest.approx(want)
+    assert ("single-objective: set", "prior-small") in got
+    # every instance row has a group mean rank, from the first group holding its instance and optimizer
+    for row in csv.DictReader(io.StringIO(text)):
+        if row["level"] != "instance":
+            continue
+        assert row["group_mean_rank"] != "", row
+        assert got[(row["group"], row["optimizer"])] == pytest.approx(float(row["group_mean_rank"]))
+        assert row["instance"] in row["group_instances"].split(";")
+    small = [r for r in csv.DictReader(io.StringIO(text)) if r["optimizer"] == "prior-small"]
+    assert [(r["level"], r["instance"], r["group"]) for r in small] == [
+        ("instance", "set", "single-objective: set"),
+        ("group", "", "single-objective: set"),
+    ]
 
 
 def test_html_has_every_plot_and_grid(board: Leaderboard, tmp_path: Path) -> None:
@@ -132,6 +171,9 @@ def test_html_has_every_plot_and_grid(board: Leaderboard, tmp_path: Path) -> Non
     assert ids == expected
     assert "http" not in html.split("<body>")[1]  # self-contained: nothing to fetch
     assert "missing" not in html
+    names = sorted({n for i in board.instances for n in i.runs})
+    for name, color in rep._colors(names).items():  # the tables show each optimizer's plot colour
+        assert f"<span class='sw' style='color:{color}'>■</span> {name}</td>" in html
 
 
 def test_html_without_generator_still_renders(board: Leaderboard) -> None:
@@ -155,3 +197,159 @@ def test_anytime_helpers(board: Leaderboard) -> None:
     for y in curves.values():
         assert np.all(np.diff(y) >= 0)
         assert 0 <= y[0] <= y[-1] <= 1
+
+
+def test_markdown_with_path_writes_figures_beside_it(board: Leaderboard, tmp_path: Path) -> None:
+    from PIL import Image
+
+    md = rep.to_markdown(board, tmp_path / "out" / "report.md")
+    assert (tmp_path / "out" / "report.md").read_text(encoding="utf-8") == md
+    links = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", md)
+    expected = {"ecdf"} | {f"{kind}-{i.label}" for i in board.instances for kind in ("convergence", "grid")}
+    assert {Path(link).stem for link in links} == expected
+    for link in links:
+        assert link.startswith("report-images/")
+        with Image.open(tmp_path / "out" / link) as im:
+            assert im.format == "PNG"
+            assert min(im.size) > 50
+    lines = md.splitlines()
+    first_instance = next(i for i, line in enumerate(lines) if line.startswith(f"## {board.instances[0].label} "))
+    first_group = next(i for i, line in enumerate(lines) if line.startswith("## Across instances"))
+    assert first_group < first_instance
+
+
+class _HTMLFigures(HTMLParser):
+    """Every <figure>: its <img> sources and caption text; every <img> outside a figure."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.figures: list[dict[str, Any]] = []
+        self.loose_imgs = 0
+        self._in_caption = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "figure":
+            self.figures.append({"id": a.get("id"), "imgs": [], "caption": ""})
+        elif tag == "img":
+            if self.figures and self.figures[-1].get("open", True):
+                self.figures[-1]["imgs"].append(a.get("src") or "")
+            else:
+                self.loose_imgs += 1
+        elif tag == "figcaption":
+            self._in_caption = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "figcaption":
+            self._in_caption = False
+        elif tag == "figure" and self.figures:
+            self.figures[-1]["open"] = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_caption and self.figures:
+            self.figures[-1]["caption"] += data
+
+
+def test_html_dom_has_no_empty_image_cells(board: Leaderboard, tmp_path: Path) -> None:
+    from PIL import Image
+
+    parser = _HTMLFigures()
+    parser.feed(rep.to_html(board))
+    assert parser.figures
+    assert parser.loose_imgs == 0
+    for fig in parser.figures:
+        assert len(fig["imgs"]) == 1, fig["id"]
+        src = fig["imgs"][0]
+        assert src.startswith("data:image/png;base64,"), fig["id"]
+        with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as im:
+            arr = np.asarray(im.convert("L"))
+        assert min(arr.shape) > 50, fig["id"]
+        assert arr.std() > 5, fig["id"]  # something is drawn
+        assert fig["caption"].strip().endswith("."), fig["id"]  # a sentence, not a repeated title
+
+
+def test_plots_fill_the_page_with_plain_ticks_and_no_titles(board: Leaderboard) -> None:
+    inst = board.instance("target")
+    colors = rep._colors(sorted({n for i in board.instances for n in i.runs}))
+    for fig in (rep.convergence_figure(inst, colors), rep.ecdf_figure(board, colors)):
+        assert fig.get_size_inches()[0] * fig.dpi >= 1000  # the page is 1100 px wide
+        ax = fig.axes[0]
+        assert ax.get_title() == ""
+        assert fig._suptitle is None  # the caption says what the plot is
+        fig.canvas.draw()  # type: ignore[no-untyped-call]
+        labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+        assert labels
+        assert not any("times" in t or "^" in t or "10^" in t for t in labels), labels
+        assert all(re.fullmatch(r"[0-9.,]+", t) for t in labels), labels
+
+
+def test_optimizer_colours_are_fixed_by_name() -> None:
+    a = rep._colors(["random", "ng:CMA", "mine"])
+    b = rep._colors(["mine", "paper-ga", "set-ga", "map-elites", "random"])
+    assert a["random"] == b["random"] == rep.optimizer_color("random")
+    assert a["mine"] == b["mine"] == rep.optimizer_color("mine")
+    many = [f"opt{i}" for i in range(12)] + ["random", "paper-ga"]
+    assert len(set(rep._colors(many).values())) == len(many)  # distinct within a report
+
+
+def test_grid_rows_follow_the_ranking_and_the_target_row_has_no_empty_box(board: Leaderboard) -> None:
+    import torch
+
+    from latentbridge.bench.runner import rebuild_problem
+
+    inst = board.instance("set")  # k = 3 images per solution: one mosaic row per optimizer
+
+    class WithTarget:  # the set problem plus one reference image, as a centroid problem shows
+        def __init__(self, spec: dict[str, Any]) -> None:
+            self.p = rebuild_problem(spec)
+            self.targets = torch.zeros((1, *self.p.generator.image_shape))
+
+        def render(self, x: Any) -> Any:
+            return self.p.render(x)
+
+    fig = rep.grid_figure(inst, WithTarget)
+    axes = fig.axes
+    assert len(axes) == 1 + len(inst.rows)
+    titles = [ax.get_title(loc="left") for ax in axes]
+    assert titles[0] == "target"
+    for title, row in zip(titles[1:], inst.rows, strict=True):
+        assert title.startswith(f"{rep._fmt(row.rank, 3)}. {row.optimizer}: best ")
+        assert f"(median {rep._fmt(row.summary.median)})" in title
+    assert all(not ax.axison for ax in axes)  # no frame drawn around a half-empty row
+    assert all(ax.get_xlim() == axes[1].get_xlim() for ax in axes)  # the target keeps the images' scale
+    assert "median over seeds" in rep.GRID_CAPTION
+
+
+_CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_html_renders_in_headless_chromium(board: Leaderboard, tmp_path: Path) -> None:
+    """A real browser decodes every image of the report (naturalWidth > 0) and draws the page."""
+    from PIL import Image
+
+    assert _CHROMIUM is not None
+    page = rep.to_html(board, tmp_path / "r.html")
+    probe = (
+        "<script>window.addEventListener('load',()=>{const bad=[...document.images]"
+        ".filter(i=>!i.complete||i.naturalWidth===0).length;document.body.setAttribute('data-broken',bad);"
+        "document.body.setAttribute('data-images',document.images.length);});</script></body>"
+    )
+    (tmp_path / "probe.html").write_text(page.replace("</body>", probe), encoding="utf-8")
+    flags = [_CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=10000"]
+    dom = subprocess.run(
+        [*flags, "--dump-dom", (tmp_path / "probe.html").as_uri()], capture_output=True, text=True, timeout=120
+    ).stdout
+    n_imgs = page.count("<img ")
+    assert 'data-broken="0"' in dom, dom[:300]
+    assert f'data-images="{n_imgs}"' in dom
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [*flags, f"--screenshot={shot}", "--window-size=1280,3000", (tmp_path / "r.html").as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
+    with Image.open(shot) as im:
+        arr = np.asarray(im.convert("L"))
+    assert arr.shape == (3000, 1280)
+    assert (arr < 128).mean() > 0.01  # text, tables and plots drawn, not a blank page

@@ -17,7 +17,7 @@ from .._plugins import load_generator, load_problem, load_scorer, registry
 from .._problems import LatentProblem
 from .._protocols import LatentGenerator
 from .._validation import read_npy
-from ..errors import InputError, UntrustedImportError
+from ..errors import ImageShapeError, InputError, UntrustedImportError
 from .suite import ProblemSpec
 
 __all__ = [
@@ -49,7 +49,17 @@ def load_target(source: dict[str, Any], generator: LatentGenerator) -> NDArray[n
     if "heldout_digit" in source:
         from ..data import heldout_digit
 
-        return heldout_digit(int(source["heldout_digit"]), int(source.get("index", 0)))
+        digit = heldout_digit(int(source["heldout_digit"]), int(source.get("index", 0)))
+        shape = tuple(int(d) for d in generator.image_shape)
+        if shape != digit.shape:
+            raise ImageShapeError(
+                f"target {{ heldout_digit = {source['heldout_digit']} }} is a {'x'.join(map(str, digit.shape))} "
+                f"MNIST digit but the generator makes {'x'.join(map(str, shape))} images; held-out digits are "
+                "only used as they are. To resize one, save it as a PNG (in Python: "
+                "latentbridge.images.save_grid(heldout_digit(3), 'digit.png', pad=0)) and name the file: "
+                'target = { path = "digit.png" } is resized and converted to the generator\'s image shape'
+            )
+        return digit
     if "generated" in source:
         return generated_target(generator, int(source["generated"]["seed"]))
     if "npy" in source:

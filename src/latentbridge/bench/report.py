@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ECDF_TARGETS",
     "best_so_far",
+    "optimizer_color",
     "ecdf_curves",
     "print_leaderboard",
     "to_csv",
@@ -191,25 +192,83 @@ def _pairwise_rows(comparisons: Sequence[Any]) -> list[list[str]]:
 _PAIR_HEADERS = ("A", "B", "statistic", "p", "p (Holm)", "A12 = P(A beats B)", "significant")
 
 
-def to_markdown(board: Leaderboard) -> str:
-    """The leaderboard as Markdown (per-instance tables, rankings, pairwise tests)."""
+def to_markdown(
+    board: Leaderboard,
+    path: str | Path | None = None,
+    *,
+    images: bool = True,
+    rebuild: Callable[[dict[str, Any]], Any] | None = None,
+) -> str:
+    """The leaderboard as Markdown: the across-instance rankings first, then per-instance tables.
+
+    Args:
+        board: The leaderboard.
+        path: Where to write it (also returned). With a path, the figures of the HTML report
+            (runtime ECDF, convergence per instance, and with ``images`` the best solutions'
+            image grids) are written as PNG files into ``<stem>-images/`` beside it and linked
+            by relative paths, so the folder and the ``.md`` file travel together.
+        images: Draw image grids (needs the generators that made the runs; a grid that cannot
+            be drawn is replaced by a note).
+        rebuild: Builds a problem from a stored spec (default
+            :func:`latentbridge.bench.runner.rebuild_problem`); used for image grids.
+    """
+    fig_dir = Path(path).with_name(Path(path).stem + "-images") if path is not None else None
+    colors = _colors(sorted({n for inst in board.instances for n in inst.runs}))
+
+    def figure(name: str, fig: Figure, caption: str) -> list[str]:
+        from urllib.parse import quote
+
+        assert fig_dir is not None
+        fig_dir.mkdir(parents=True, exist_ok=True)
+        fig.savefig(fig_dir / f"{name}.png", format="png")
+        return [f"![{_md(caption)}]({quote(fig_dir.name)}/{quote(name)}.png)", "", f"*{_md(caption)}*", ""]
+
+    if fig_dir is not None:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        if rebuild is None:
+            from .runner import rebuild_problem
+
+            rebuild = rebuild_problem
     parts = ["# Leaderboard", ""]
-    for inst in board.instances:
-        parts += [f"## {_md(_instance_header(inst))}", "", _md_table(_ROW_HEADERS, _row_cells(inst)), ""]
-        if inst.pairwise:
-            parts += ["Pairwise Mann–Whitney U over seeds (Holm-adjusted within the instance):", ""]
-            parts += [_md_table(_PAIR_HEADERS, _pairwise_rows(inst.pairwise)), ""]
+    if board.groups:
+        parts += ["Summary: each group ranks the optimizers that ran on all of its instances by their mean rank.", ""]
     for group in board.groups:
         parts += [f"## Across instances — {_md(group.name)}", ""]
         parts += [_md_table(_GROUP_HEADERS, [[_fmt(r, 3), n] for n, r in group.ranking()]), ""]
         parts += [f"- {_md(line)}" for line in _group_lines(group)] + [""]
         parts += ["Pairwise Wilcoxon signed-rank on per-instance medians (Holm-adjusted; A12 averaged):", ""]
         parts += [_md_table(_PAIR_HEADERS, _pairwise_rows(group.pairwise)), ""]
+    if board.instances and fig_dir is not None:
+        parts += ["## Anytime performance", ""]
+        parts += figure("ecdf", ecdf_figure(board, colors), ECDF_CAPTION)
+    for inst in board.instances:
+        slug = _slug(inst.label)
+        parts += [f"## {_md(_instance_header(inst))}", "", _md_table(_ROW_HEADERS, _row_cells(inst)), ""]
+        if inst.pairwise:
+            parts += ["Pairwise Mann–Whitney U over seeds (Holm-adjusted within the instance):", ""]
+            parts += [_md_table(_PAIR_HEADERS, _pairwise_rows(inst.pairwise)), ""]
+        if fig_dir is None:
+            continue
+        parts += figure(f"convergence-{slug}", convergence_figure(inst, colors), _convergence_caption(inst))
+        if images and rebuild is not None:
+            try:
+                grid = grid_figure(inst, rebuild, colors)
+            except Exception as exc:  # a missing generator must not lose the rest of the report
+                parts += [_md(f"Image grid unavailable: {type(exc).__name__}: {exc}"), ""]
+            else:
+                caption = f"Best solution per optimizer on {inst.label}. {GRID_CAPTION}"
+                parts += figure(f"grid-{slug}", grid, caption)
     parts += seed_markdown(board)
-    return "\n".join(parts)
+    text = "\n".join(parts)
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text
 
 
 CSV_COLUMNS = (
+    "level",
     "instance",
     "problem",
     "kind",
@@ -231,21 +290,29 @@ CSV_COLUMNS = (
     "mean_evals",
     "failed_evals",
     "mean_wall_time",
+    "group",
     "group_mean_rank",
+    "group_instances",
 )
 
 
 def _csv_rows(board: Leaderboard) -> list[dict[str, Any]]:
-    group_rank: dict[str, float] = {}
-    if board.groups:
-        for name, rank in board.groups[0].ranking():
-            group_rank[name] = rank
-    rows = []
+    """``level = "instance"`` rows (one per instance and optimizer), then ``level = "group"`` rows
+    (one per across-instances group and optimizer, in ranking order).
+
+    An instance row's ``group``/``group_mean_rank`` are those of the first group (in report order)
+    that holds both its instance and its optimizer, so every optimizer that is ranked anywhere
+    (e.g. ``set-ga`` and ``map-elites``, ranked only on the set problems) has one.
+    """
+    ranks = [(g, dict(g.ranking())) for g in board.groups]
+    rows: list[dict[str, Any]] = []
     for inst in board.instances:
         for row in inst.rows:
             s = row.summary
+            home = next(((g, r) for g, r in ranks if inst.label in g.instances and row.optimizer in r), None)
             rows.append(
                 {
+                    "level": "instance",
                     "instance": inst.label,
                     "problem": inst.problem_id,
                     "kind": inst.kind,
@@ -267,7 +334,22 @@ def _csv_rows(board: Leaderboard) -> list[dict[str, Any]]:
                     "mean_evals": row.mean_evals,
                     "failed_evals": row.failed_evals,
                     "mean_wall_time": row.mean_wall,
-                    "group_mean_rank": group_rank.get(row.optimizer, ""),
+                    "group": home[0].name if home else "",
+                    "group_mean_rank": home[1][row.optimizer] if home else "",
+                    "group_instances": ";".join(home[0].instances) if home else "",
+                }
+            )
+    for group, rank in ranks:
+        for name, r in rank.items():
+            rows.append(
+                {
+                    **dict.fromkeys(CSV_COLUMNS, ""),
+                    "level": "group",
+                    "optimizer": name,
+                    "rank": r,
+                    "group": group.name,
+                    "group_mean_rank": r,
+                    "group_instances": ";".join(group.instances),
                 }
             )
     return rows
@@ -284,7 +366,13 @@ def _csv_text(value: Any) -> Any:
 
 
 def to_csv(board: Leaderboard, path: str | Path | None = None) -> str:
-    """One CSV row per (instance, optimizer); written to ``path`` if given, always returned."""
+    """The leaderboard as CSV; written to ``path`` if given, always returned.
+
+    Columns :data:`CSV_COLUMNS`. ``level = "instance"`` rows: one per (instance, optimizer) with
+    its statistics; ``level = "group"`` rows: one per (across-instances group, optimizer) with the
+    optimizer's mean rank in that group (``rank`` and ``group_mean_rank``) and the group's instances
+    (``group_instances``, ``;``-separated), so every group's ranking is in the file.
+    """
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -361,16 +449,89 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _colors(names: Sequence[str]) -> dict[str, Any]:
+#: Optimizers with a reserved palette slot (the suites' usual line-up), so their colour never changes.
+_KNOWN_COLORS = (
+    "random",
+    "paper-ga",
+    "ng:CMA",
+    "ng:TwoPointsDE",
+    "pymoo:DE",
+    "set-ga",
+    "map-elites",
+    "pymoo:NSGA2",
+    "ng:NGOpt",
+    "pymoo:GA",
+)
+
+
+def _palette() -> list[tuple[float, float, float, float]]:
     from matplotlib import colormaps
 
-    cmap = colormaps["tab10"]
-    return {n: cmap(i % 10) for i, n in enumerate(names)}
+    tab10, tab20 = colormaps["tab10"], colormaps["tab20"]
+    return [tab10(i) for i in range(10)] + [tab20(2 * i + 1) for i in range(10)]
+
+
+def optimizer_color(name: str) -> str:
+    """The optimizer's colour (a hex string), the same in every plot and every report.
+
+    Well-known optimizers (``random``, ``paper-ga``, ``ng:CMA``, ...) have a reserved slot; any
+    other name gets the slot its CRC-32 picks among the rest (a report that holds two names with
+    the same slot moves the second one, by name, to the next free slot).
+    """
+    import zlib
+
+    from matplotlib.colors import to_hex
+
+    palette = _palette()
+    if name in _KNOWN_COLORS:
+        return str(to_hex(palette[_KNOWN_COLORS.index(name)]))
+    start = len(_KNOWN_COLORS) + zlib.crc32(name.encode("utf-8")) % (len(palette) - len(_KNOWN_COLORS))
+    return str(to_hex(palette[start]))
+
+
+def _colors(names: Sequence[str]) -> dict[str, str]:
+    """One colour per optimizer, fixed by its name (:func:`optimizer_color`); distinct within ``names``."""
+    from matplotlib.colors import to_hex
+
+    palette = [str(to_hex(c)) for c in _palette()]
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for n in sorted(names, key=lambda n: (n not in _KNOWN_COLORS, n)):
+        c = optimizer_color(n)
+        if c in used:  # two unknown names share a slot: the later one (by name) takes the next free slot
+            free = [p for p in palette[len(_KNOWN_COLORS) :] + palette if p not in used]
+            c = free[0] if free else c
+        used.add(c)
+        out[n] = c
+    return out
+
+
+#: Plot size in inches at 100 dpi: the HTML page's width (1100 px less margins).
+PLOT_SIZE = (10.5, 4.4)
+
+
+def _plain_log_x(ax: Any) -> None:
+    """A log x axis labelled with plain numbers (``50, 100, 200``; ``0.001, 0.01``), not ``2×10²``."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.12g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _plain_y(ax: Any) -> None:
+    """Plain y tick labels: no offset (``+1e3``) or scientific multiplier above the axis."""
+    from matplotlib.ticker import ScalarFormatter
+
+    fmt = ScalarFormatter(useOffset=False)
+    fmt.set_scientific(False)
+    ax.yaxis.set_major_formatter(fmt)
 
 
 def convergence_figure(inst: Instance, colors: dict[str, Any]) -> Figure:
     """Median best-so-far with IQR band per optimizer on one instance."""
-    fig = _figure(6.5, 4.0)
+    fig = _figure(*PLOT_SIZE)
     ax = fig.add_subplot()
     grid = _grid(inst.budget)
     for name in sorted(inst.runs):
@@ -383,29 +544,28 @@ def convergence_figure(inst: Instance, colors: dict[str, Any]) -> Figure:
             q = np.nanpercentile(curves[:, valid], [25, 50, 75], axis=0)
         ax.plot(grid[valid], q[1], label=name, color=colors[name], drawstyle="steps-post")
         ax.fill_between(grid[valid], q[0], q[2], color=colors[name], alpha=0.2, step="post")
-    ax.set_xscale("log")
+    _plain_log_x(ax)
+    _plain_y(ax)
     ax.set_xlabel("evaluations")
     ax.set_ylabel(inst.metric + (" (higher is better)" if inst.higher_is_better else " (lower is better)"))
-    ax.set_title(f"{inst.label}: median and IQR over seeds")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return fig
 
 
 def ecdf_figure(board: Leaderboard, colors: dict[str, Any]) -> Figure:
     """Runtime ECDF of (instance, target) pairs solved, per optimizer."""
-    fig = _figure(6.5, 4.0)
+    fig = _figure(*PLOT_SIZE)
     ax = fig.add_subplot()
     frac, curves = ecdf_curves(board)
     for name, y in curves.items():
         ax.plot(frac, y, label=name, color=colors[name], drawstyle="steps-post")
-    ax.set_xscale("log")
+    _plain_log_x(ax)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("evaluations / budget")
-    ax.set_ylabel("fraction of (instance, target, run) solved")
-    ax.set_title(f"runtime ECDF, {ECDF_TARGETS} targets per instance")
+    ax.set_ylabel("fraction solved")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     return fig
 
 
@@ -415,52 +575,70 @@ def _to_display(img: Any) -> NDArray[np.float64]:
     return arr[0] if arr.shape[0] == 1 else np.transpose(arr[:3], (1, 2, 0))
 
 
-def grid_figure(inst: Instance, rebuild: Callable[[dict[str, Any]], Any]) -> Figure:
-    """Each optimizer's best solution (over seeds) next to the target, as one image grid."""
+GRID_CAPTION = (
+    "Optimizers in the instance's rank order (by the median over seeds, as in the table), after the "
+    "reference image; each shows the solution of its best run, labelled with the best run's value "
+    "and the median."
+)
+
+
+def grid_figure(
+    inst: Instance, rebuild: Callable[[dict[str, Any]], Any], colors: dict[str, Any] | None = None
+) -> Figure:
+    """Each optimizer's best solution (over seeds) next to the target, as one image grid.
+
+    Rows follow the instance's ranking (median over seeds); each is labelled
+    ``"<rank>. <optimizer>: best <value of the best run> (median <median>)"``.
+    """
     from .problems import target_images
 
     first = next(iter(inst.runs.values()))[0]
     problem = rebuild(first.problem_spec)
     reference = target_images(problem)
-    names = [row.optimizer for row in inst.rows]
-    panels: list[tuple[str, list[Any]]] = []
+    panels: list[tuple[str, list[Any], Any]] = []
     if reference is not None:
         title = "target" if getattr(problem, "targets", None) is not None else "originals' mean"
-        panels.append((title, list(reference)))
+        panels.append((title, list(reference), "black"))
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a few tiny forwards: extra threads only contend for busy cores
     try:
-        for name in names:
+        for row in inst.rows:
+            name = row.optimizer
             best = min(inst.runs[name], key=lambda r: r.best)
             if best.best_x is None:
                 continue
             images = problem.render(best.best_x.astype(np.float32))
-            panels.append((f"{name}\n{_fmt(inst.display(best.best))}", list(images)))
+            label = (
+                f"{_fmt(row.rank, 3)}. {name}: best {_fmt(inst.display(best.best))} (median {_fmt(row.summary.median)})"
+            )
+            panels.append((label, list(images), (colors or {}).get(name, "black")))
     finally:
         torch.set_num_threads(threads)
     ncol = max(len(p[1]) for p in panels)
     if ncol == 1:  # one image per solution: a single row, titles on top
-        fig = _figure(1.45 * len(panels) + 0.4, 2.1)
+        fig = _figure(1.9 * len(panels) + 0.4, 2.8)
         axes_row = fig.subplots(1, len(panels), squeeze=False)[0]
-        for ax, (title, imgs) in zip(axes_row, panels, strict=True):
+        for ax, (title, imgs, color) in zip(axes_row, panels, strict=True):
             disp = _to_display(imgs[0])
             ax.imshow(disp, cmap="gray" if disp.ndim == 2 else None, vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(title, fontsize="small")
-        fig.suptitle(f"{inst.label}: best solution per optimizer", fontsize="medium")
+            ax.set_title(title.replace(": ", "\n", 1).replace(" (", "\n("), fontsize="small", color=color)
         return fig
-    fig = _figure(1.3 * ncol + 0.4, 1.6 * len(panels))
+    fig = _figure(max(6.0, 1.3 * ncol + 0.4), 1.6 * len(panels))
     axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
-    for ax, (title, imgs) in zip(axes, panels, strict=True):
-        mosaic = _mosaic([_to_display(im) for im in imgs], ncol)  # one image per row: fast to draw
+    h, w = _to_display(panels[0][1][0]).shape[:2]
+    pad = 2
+    full = ncol * w + (ncol - 1) * pad
+    for ax, (title, imgs, color) in zip(axes, panels, strict=True):
+        mosaic = _mosaic([_to_display(im) for im in imgs], len(imgs), pad)  # one image per row: fast to draw
         ax.imshow(mosaic, cmap="gray" if mosaic.ndim == 2 else None, vmin=0, vmax=1, aspect="equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(title.replace("\n", ": "), loc="left", fontsize="small")
-    fig.suptitle(f"{inst.label}: best solution per optimizer", fontsize="medium")
+        ax.set_xlim(-0.5, full - 0.5)  # a row of fewer images (the target) keeps the scale, left-aligned
+        ax.set_ylim(h - 0.5, -0.5)
+        ax.axis("off")
+        ax.set_title(title, loc="left", fontsize="medium", color=color)
     return fig
 
 
@@ -480,24 +658,47 @@ def _mosaic(images: Sequence[NDArray[np.float64]], ncol: int, pad: int = 2) -> N
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
-td.l,th.l{text-align:left}th{background:#f3f3f3}figure{margin:1em 0}img{max-width:100%}
+td.l,th.l{text-align:left}th{background:#f3f3f3}figure{margin:1em 0}img{max-width:100%;height:auto}
+figcaption{color:#444;font-size:.95em;margin-top:.3em}
 .note{color:#666;font-size:.9em}.sig{font-weight:bold}
 """
 
 
-def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: Sequence[int] = (1,)) -> str:
+def _html_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    left: Sequence[int] = (1,),
+    colors: dict[str, str] | None = None,
+) -> str:
+    """A table; with ``colors``, column 1 (the optimizer) gets the optimizer's plot colour as a swatch."""
     head = "".join(f"<th class='{'l' if i in left else ''}'>{html.escape(h)}</th>" for i, h in enumerate(headers))
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td class='{'l' if i in left else ''}'>{html.escape(c)}</td>" for i, c in enumerate(r))
-        + "</tr>"
-        for r in rows
-    )
+
+    def cell(i: int, c: str) -> str:
+        swatch = ""
+        if colors is not None and i == 1 and c in colors:
+            swatch = f"<span class='sw' style='color:{html.escape(colors[c])}'>■</span> "
+        return f"<td class='{'l' if i in left else ''}'>{swatch}{html.escape(c)}</td>"
+
+    body = "".join("<tr>" + "".join(cell(i, c) for i, c in enumerate(r)) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
+
+
+ECDF_CAPTION = (
+    f"Runtime ECDF over all instances: per optimizer, the fraction of (instance, target, run) triples "
+    f"solved against the fraction of the budget used ({ECDF_TARGETS} targets per instance)."
+)
+
+
+def _convergence_caption(inst: Instance) -> str:
+    n = max((len(r) for r in inst.runs.values()), default=0)
+    return (
+        f"Convergence on {inst.label}: best-so-far {inst.metric} against evaluations, median (line) and "
+        f"interquartile range (band) over {n} seed{'s' if n != 1 else ''}."
+    )
 
 
 def _img(fig_id: str, fig: Figure, alt: str) -> str:
@@ -552,33 +753,33 @@ def to_html(
         )
     for group in board.groups:
         out.append(f"<h2>Across instances — {html.escape(group.name)}</h2>")
-        out.append(_html_table(_GROUP_HEADERS, [[_fmt(r, 3), n] for n, r in group.ranking()]))
+        out.append(_html_table(_GROUP_HEADERS, [[_fmt(r, 3), n] for n, r in group.ranking()], colors=colors))
         out += [f"<p>{html.escape(line)}</p>" for line in _group_lines(group)]
         out.append("<details><summary>pairwise Wilcoxon tests</summary>")
         out.append(_html_table(_PAIR_HEADERS, _pairwise_rows(group.pairwise), left=(0, 1)))
         out.append("</details>")
     if board.instances:
         out.append("<h2>Anytime performance</h2>")
-        out.append(_img("ecdf", ecdf_figure(board, colors), "runtime ECDF over all instances"))
+        out.append(_img("ecdf", ecdf_figure(board, colors), ECDF_CAPTION))
     for inst in board.instances:
         slug = _slug(inst.label)
         out.append(f"<h2 id='instance-{html.escape(slug)}'>{html.escape(_instance_header(inst))}</h2>")
-        out.append(_html_table(_ROW_HEADERS, _row_cells(inst)))
+        out.append(_html_table(_ROW_HEADERS, _row_cells(inst), colors=colors))
         if inst.pairwise:
             out.append("<details><summary>pairwise Mann–Whitney U tests over seeds</summary>")
             out.append(_html_table(_PAIR_HEADERS, _pairwise_rows(inst.pairwise), left=(0, 1)))
             out.append("</details>")
-        out.append(_img(f"convergence-{slug}", convergence_figure(inst, colors), f"convergence on {inst.label}"))
+        out.append(_img(f"convergence-{slug}", convergence_figure(inst, colors), _convergence_caption(inst)))
         if images:
             try:
-                fig = grid_figure(inst, rebuild)
+                fig = grid_figure(inst, rebuild, colors)
             except Exception as exc:  # a missing generator must not lose the rest of the report
                 out.append(
                     f"<p class='note' id='grid-{html.escape(slug)}-missing'>image grid unavailable: "
                     f"{html.escape(f'{type(exc).__name__}: {exc}')}</p>"
                 )
             else:
-                out.append(_img(f"grid-{slug}", fig, f"best solutions on {inst.label}"))
+                out.append(_img(f"grid-{slug}", fig, f"Best solution per optimizer on {inst.label}. {GRID_CAPTION}"))
     out += seed_html(board, rebuild if images else None)
     out.append("</body></html>")
     text = "\n".join(out)
@@ -831,21 +1032,20 @@ def heatmap_figure(row: Any) -> Figure:
     ax.set_xlabel("solution (run)")
     ax.set_ylabel("solution (run)")
     fig.colorbar(im, ax=ax, label="scorer distance")
-    ax.set_title(f"{row.instance}: {row.optimizer}", fontsize="small")
     return fig
 
 
 def run_curves_figure(curves: Any) -> Figure:
     """Fig. 5: best distance against generations for up to ten runs of one optimizer."""
-    fig = _figure(6.0, 3.6)
+    fig = _figure(*PLOT_SIZE)
     ax = fig.add_subplot()
     for i, (x, y) in enumerate(curves.curves):
         ax.plot(x, y, drawstyle="steps-post", label=f"run {i + 1}", linewidth=1)
     ax.set_xlabel(curves.unit)
     ax.set_ylabel("best distance so far")
-    ax.set_title(f"{curves.instance}: {curves.optimizer}, {len(curves.curves)} runs", fontsize="small")
+    _plain_y(ax)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize="x-small", ncol=2)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize="small")
     return fig
 
 
@@ -872,7 +1072,7 @@ def seed_html(board: Leaderboard, rebuild: Callable[[dict[str, Any]], Any] | Non
                     _img(
                         f"runs-{_slug(c.instance)}",
                         run_curves_figure(c),
-                        f"best distance of {len(c.curves)} runs on {c.instance} (Fig. 5)",
+                        f"Best distance so far of {len(c.curves)} runs of {c.optimizer} on {c.instance} (Fig. 5).",
                     )
                 )
         if key == "t3":
@@ -885,7 +1085,8 @@ def seed_html(board: Leaderboard, rebuild: Callable[[dict[str, Any]], Any] | Non
                     _img(
                         f"heatmap-{_slug(r.instance)}",
                         heatmap_figure(r),
-                        f"pairwise distances of the best solutions on {r.instance} (Fig. 7)",
+                        f"Pairwise scorer distances between the best solutions of {r.optimizer}'s runs on "
+                        f"{r.instance} (Fig. 7).",
                     )
                 )
     if tabs.notes:

@@ -1,0 +1,47 @@
+"""Suite targets (latentbridge.bench.problems.load_target) for generators of any image shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from latentbridge import images
+from latentbridge.bench.problems import load_target
+from latentbridge.data import heldout_digit
+from latentbridge.errors import ImageShapeError
+from latentbridge.testing import tiny_generator
+
+
+def test_heldout_digit_target_as_is_for_a_28x28_generator() -> None:
+    out = load_target({"heldout_digit": 3, "index": 1}, tiny_generator(image_shape=(1, 28, 28)))
+    assert np.array_equal(out, heldout_digit(3, 1))
+
+
+def test_heldout_digit_target_for_another_shape_says_how_to_resize(tmp_path: Path) -> None:
+    gen = tiny_generator(image_shape=(3, 16, 16))
+    with pytest.raises(ImageShapeError, match=r"1x28x28.*3x16x16.*path = \"digit.png\"") as info:
+        load_target({"heldout_digit": 3}, gen)
+    assert "save_grid(heldout_digit(3), 'digit.png', pad=0)" in str(info.value)
+    # the advice works as written: the saved digit, named by path, is resized to the generator's shape
+    images.save_grid(heldout_digit(3), tmp_path / "digit.png", pad=0)
+    out = load_target({"path": str(tmp_path / "digit.png")}, gen)
+    assert out.shape == (3, 16, 16)
+    assert out.dtype == np.float32
+    assert float(out.min()) >= -1.0
+    assert float(out.max()) <= 1.0
+    assert np.allclose(out[0], out[1])  # a grey digit expanded to three channels
+
+
+def test_path_target_is_resized_and_converted_to_the_generator(tmp_path: Path) -> None:
+    from PIL import Image
+
+    rgb = np.zeros((40, 30, 3), dtype=np.uint8)
+    rgb[:, :15] = 255  # left half white, right half black
+    Image.fromarray(rgb).save(tmp_path / "x.png")
+    for shape in ((1, 28, 28), (3, 12, 12), (3, 64, 48)):
+        out = load_target({"path": str(tmp_path / "x.png")}, tiny_generator(image_shape=shape))
+        assert out.shape == shape
+        assert out[..., :, 0].mean() > 0.9
+        assert out[..., :, -1].mean() < -0.9
