@@ -273,7 +273,7 @@ def bench_cmd(
 
         with trusted_imports(tuple(allow_import or ())):
             bench_report.to_html(board, out / "report.html", title=f"latentbridge bench: {spec.name}")
-        (out / "report.md").write_text(bench_report.to_markdown(board), encoding="utf-8")
+            bench_report.to_markdown(board, out / "report.md")  # images in OUT/report-images/
         bench_report.to_csv(board, out / "leaderboard.csv")
         written += [out / "report.html", out / "report.md", out / "leaderboard.csv"]
     _print_written(console, written)
@@ -288,7 +288,9 @@ def leaderboard_cmd(
     md: Annotated[Path | None, typer.Option("--md", help="Write Markdown here.")] = None,
     csv: Annotated[Path | None, typer.Option("--csv", help="Write CSV here.")] = None,
     suite: Annotated[str | None, typer.Option(help="Only this suite (default: every suite in DB).")] = None,
-    images: Annotated[bool, typer.Option(help="Image grids in the HTML report (rebuilds the problems).")] = True,
+    images: Annotated[
+        bool, typer.Option(help="Image grids in the HTML and Markdown reports (rebuilds the problems).")
+    ] = True,
     allow_import: Annotated[
         list[str] | None,
         typer.Option(
@@ -339,7 +341,8 @@ def leaderboard_cmd(
             with trusted_imports(tuple(allow_import or ())):
                 bench_report.to_html(board, html, images=images)
         if md is not None:
-            md.write_text(bench_report.to_markdown(board), encoding="utf-8")
+            with trusted_imports(tuple(allow_import or ())):
+                bench_report.to_markdown(board, md, images=images)
         if csv is not None:
             bench_report.to_csv(board, csv)
     except OSError as exc:

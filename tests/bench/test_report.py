@@ -353,3 +353,16 @@ def test_html_renders_in_headless_chromium(board: Leaderboard, tmp_path: Path) -
         arr = np.asarray(im.convert("L"))
     assert arr.shape == (3000, 1280)
     assert (arr < 128).mean() > 0.01  # text, tables and plots drawn, not a blank page
+
+
+def test_one_instance_says_the_across_instance_tests_need_two() -> None:
+    from types import SimpleNamespace
+
+    from latentbridge.bench.report import _group_lines
+
+    friedman = SimpleNamespace(n_instances=1, n_optimizers=3, statistic=float("nan"), pvalue=float("nan"), note="")
+    lines = _group_lines(SimpleNamespace(friedman=friedman, pairwise=[]))  # type: ignore[arg-type]
+    assert len(lines) == 1
+    assert "need at least two instances" in lines[0]
+    assert "χ²" not in lines[0]
+    assert "no pairwise difference" not in lines[0]

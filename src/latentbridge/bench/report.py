@@ -102,6 +102,11 @@ _GROUP_HEADERS = ("mean rank", "optimizer")
 
 def _group_lines(group: Group) -> list[str]:
     f = group.friedman
+    if f.n_instances < 2:
+        return [
+            f"{f.n_instances} instance: the across-instance tests (Friedman, Wilcoxon on medians) need at least "
+            "two instances; see the per-instance table above for this instance's tests"
+        ]
     lines = [
         f"Friedman χ² = {_fmt(f.statistic)}, p = {_p(f.pvalue)} ({f.n_instances} instances × {f.n_optimizers} "
         f"optimizers){'; ' + f.note if f.note else ''}"
