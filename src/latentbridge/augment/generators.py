@@ -21,12 +21,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
 from .._latent import LatentSpace
-from ..models.train import _init_dcgan, _recalibrate_batchnorm, _reproducible
+from ..models.train import _init_dcgan, _recalibrate_batchnorm, _reproducible, dcgan_step, ema_update
 
 __all__ = [
     "GAN_DEFAULTS",
@@ -190,22 +189,8 @@ def train_class_dcgan(
             real = x[order[pos : pos + bs]]
             pos += bs
             z = torch.randn(bs, latent_dim, generator=gen)
-            fake = g(z)
-            logit_real, logit_fake = d(real), d(fake.detach())
-            loss_d = F.binary_cross_entropy_with_logits(
-                logit_real, torch.full_like(logit_real, 0.9)
-            ) + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake))
-            opt_d.zero_grad(set_to_none=True)
-            torch.autograd.backward(loss_d)
-            opt_d.step()
-            logit_gen = d(fake)
-            loss_g = F.binary_cross_entropy_with_logits(logit_gen, torch.ones_like(logit_gen))
-            opt_g.zero_grad(set_to_none=True)
-            torch.autograd.backward(loss_g)
-            opt_g.step()
-            with torch.no_grad():
-                for p_ema, p in pairs:
-                    p_ema.lerp_(p, 1.0 - ema_decay)
+            loss_d, loss_g, _, _ = dcgan_step(g, d, opt_g, opt_d, real, z)
+            ema_update(pairs, ema_decay)
             losses = {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach())}
             if on_step is not None:
                 on_step(step + 1)

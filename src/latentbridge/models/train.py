@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from numpy.typing import NDArray
-from torch import nn
+from torch import Tensor, nn
 
 from ..data import HELDOUT_PER_CLASS, SPLIT_SEED, load_mnist, to_float_images
 from ..errors import InputError
@@ -309,6 +309,38 @@ def _recalibrate_batchnorm(
     generator.eval()
 
 
+def dcgan_step(
+    g: nn.Module, d: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, real: Tensor, z: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """One DCGAN update: the discriminator (one-sided label smoothing, 0.9), then the generator (non-saturating).
+
+    Returns:
+        ``(loss_d, loss_g, logit_real, logit_fake)``, the logits of the discriminator step.
+    """
+    fake = g(z)
+    logit_real = d(real)
+    logit_fake = d(fake.detach())
+    loss_d = F.binary_cross_entropy_with_logits(
+        logit_real, torch.full_like(logit_real, 0.9)
+    ) + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake))
+    opt_d.zero_grad(set_to_none=True)
+    torch.autograd.backward(loss_d)
+    opt_d.step()
+    logit_gen = d(fake)
+    loss_g = F.binary_cross_entropy_with_logits(logit_gen, torch.ones_like(logit_gen))
+    opt_g.zero_grad(set_to_none=True)
+    torch.autograd.backward(loss_g)
+    opt_g.step()
+    return loss_d, loss_g, logit_real, logit_fake
+
+
+def ema_update(pairs: Sequence[tuple[Tensor, Tensor]], decay: float) -> None:
+    """Move each averaged parameter towards its live one: ``p_ema += (1 - decay) (p - p_ema)``."""
+    with torch.no_grad():
+        for p_ema, p in pairs:
+            p_ema.lerp_(p, 1.0 - decay)
+
+
 def train_dcgan(
     out: Path,
     *,
@@ -371,25 +403,8 @@ def train_dcgan(
             for i in range(0, n - batch_size + 1, batch_size):  # drop the last partial batch
                 real = x_all[perm[i : i + batch_size]]
                 z = torch.randn(batch_size, LATENT_DIM, generator=gen)
-                fake = g(z)
-                # discriminator step
-                logit_real = d(real)
-                logit_fake = d(fake.detach())
-                loss_d = F.binary_cross_entropy_with_logits(
-                    logit_real, torch.full_like(logit_real, 0.9)
-                ) + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake))
-                opt_d.zero_grad(set_to_none=True)
-                torch.autograd.backward(loss_d)
-                opt_d.step()
-                # generator step (non-saturating loss)
-                logit_gen = d(fake)
-                loss_g = F.binary_cross_entropy_with_logits(logit_gen, torch.ones_like(logit_gen))
-                opt_g.zero_grad(set_to_none=True)
-                torch.autograd.backward(loss_g)
-                opt_g.step()
-                with torch.no_grad():
-                    for p_ema, p in ema_params:
-                        p_ema.lerp_(p, 1.0 - ema_decay)
+                loss_d, loss_g, logit_real, logit_fake = dcgan_step(g, d, opt_g, opt_d, real, z)
+                ema_update(ema_params, ema_decay)
                 sums["loss_d"] += loss_d.detach().item()
                 sums["loss_g"] += loss_g.detach().item()
                 sums["d_real"] += torch.sigmoid(logit_real.detach()).mean().item()
