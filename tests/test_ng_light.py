@@ -98,13 +98,13 @@ def _life(param: Any) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("bounded", [False, True])
 def test_light_tree_has_every_attribute_of_the_stock_tree(target_problem: lb.TargetSimilarity, bounded: bool) -> None:
     stock = lbng.parametrization(target_problem, bounded=bounded, seed=0)
-    lean = light.lighten(lbng.parametrization(target_problem, bounded=bounded, seed=0))
+    lean = lbng.parametrization(target_problem, bounded=bounded, seed=0, _lean=True)
     assert type(lean).__name__ == "LeanArray"
     assert _life(lean) == _life(stock)
 
 
 def test_unnamed_array_keeps_nevergrad_name() -> None:
-    stock, lean = ng.p.Array(shape=(3,)), light.lighten(ng.p.Array(shape=(3,)))
+    stock, lean = ng.p.Array(shape=(3,)), light.fix_subobjects(light.LeanArray(shape=(3,)))
     assert lean.name == stock.name == "Array{(3,)}"
 
 
@@ -116,7 +116,7 @@ def test_uuid4_hex_is_a_uuid4() -> None:
 
 
 def test_frozen_candidate_still_refuses_changes(target_problem: lb.TargetSimilarity) -> None:
-    lean = light.lighten(lbng.parametrization(target_problem, seed=0))
+    lean = lbng.parametrization(target_problem, seed=0, _lean=True)
     child = lean.spawn_child()
     child.freeze()
     with pytest.raises(RuntimeError, match="frozen"):
@@ -126,7 +126,7 @@ def test_frozen_candidate_still_refuses_changes(target_problem: lb.TargetSimilar
 
 
 def test_lighten_rescans_after_a_new_attribute(target_problem: lb.TargetSimilarity) -> None:
-    lean = light.lighten(lbng.parametrization(target_problem))
+    lean = lbng.parametrization(target_problem, _lean=True)
     extra = ng.p.Scalar()
     lean.extra_param = extra  # a new sub-parameter: the recorded keys are stale, the count is not
     assert ("extra_param", extra) in lean._subobjects.items()
@@ -142,7 +142,7 @@ def _first_negative(x: Any) -> bool:
 
 
 def test_constraints_take_nevergrads_path(target_problem: lb.TargetSimilarity) -> None:
-    lean = light.lighten(lbng.parametrization(target_problem, seed=0))
+    lean = lbng.parametrization(target_problem, seed=0, _lean=True)
     lean.register_cheap_constraint(_first_negative)
     child = lean.spawn_child()
     child.set_standardized_data(np.ones(lean.dimension), reference=lean)
@@ -155,9 +155,7 @@ def test_candidate_random_state_stays_lazy() -> None:
     """A tree without a random state initialises it on first use, as stock nevergrad does (global numpy RNG)."""
     results = []
     for lean in (False, True):
-        p = ng.p.Array(shape=(4,))
-        if lean:
-            light.lighten(p)
+        p = light.fix_subobjects(light.LeanArray(shape=(4,))) if lean else ng.p.Array(shape=(4,))
         np.random.seed(3)  # noqa: NPY002 - nevergrad seeds a missing random state from the legacy global RNG
         child = p.spawn_child()
         results.append((child.value.tobytes(), str(p.random_state.get_state())))

@@ -12,6 +12,7 @@ working for code that does not know about latentbridge::
     ├── RegistryConflictError (ValueError) two plugins register the same name
     ├── PluginError (RuntimeError)         a plugin failed to import or to register
     ├── MissingDependencyError (ImportError)  an optional extra is not installed
+    ├── UnsupportedOptimizerError (ValueError)  an optimizer that cannot run this problem (upstream cause named)
     ├── WeightsError (FileNotFoundError)   model weights cannot be found or read
     └── NonFiniteFitnessError (ArithmeticError)  every evaluation of a run gave NaN/inf
 
@@ -33,6 +34,7 @@ __all__ = [
     "PluginError",
     "RegistryConflictError",
     "UnknownNameError",
+    "UnsupportedOptimizerError",
     "WeightsError",
 ]
 
@@ -70,6 +72,15 @@ class PluginError(LatentBridgeError, RuntimeError):
 
 class MissingDependencyError(LatentBridgeError, ImportError):
     """An optional dependency is missing; the message names the ``pip install`` to run."""
+
+
+class UnsupportedOptimizerError(LatentBridgeError, ValueError):
+    """An optimizer of a framework (nevergrad, pymoo) cannot run this problem as asked.
+
+    The message names the optimizer, the cause (an upstream bug, a limitation such as
+    "cannot ask several candidates at once") and what to do instead; the original
+    exception, if any, is the ``__cause__``.
+    """
 
 
 class WeightsError(LatentBridgeError, FileNotFoundError):
