@@ -187,6 +187,8 @@ def _default_batch(problem: LatentProblem, budget: int) -> int:
 # -- failures of nevergrad and of the optional packages it imports ---------------------------------
 #: pip distribution of modules that nevergrad imports for some optimizers, where it differs.
 _PIP_NAMES = {
+    "ax": "ax-platform",
+    "smac": "smac",
     "bayes_opt": "bayesian-optimization",
     "sklearn": "scikit-learn",
     "skopt": "scikit-optimize",
@@ -213,7 +215,7 @@ def _missing_package(name: str, exc: ImportError) -> MissingDependencyError:
     return err
 
 
-def _upstream_failure(name: str, stage: str, exc: BaseException) -> LatentBridgeError:
+def _upstream_failure(name: str, stage: str, exc: BaseException, batch: int = 1) -> LatentBridgeError:
     """One latentbridge error for an exception raised inside nevergrad (or a package it calls)."""
     if isinstance(exc, ImportError):
         return _missing_package(name, exc)
@@ -226,11 +228,15 @@ def _upstream_failure(name: str, stage: str, exc: BaseException) -> LatentBridge
         tb = tb.tb_next
     err = UnsupportedOptimizerError(
         f"nevergrad optimizer {name!r} failed while {stage}, inside {where}: {type(exc).__name__}: {exc}. "
-        "This is an upstream limitation or bug (docs/optimizers.md lists the optimizers that run); pick "
-        "another optimizer, e.g. 'NGOpt', 'CMA', 'DiagonalCMA' or 'TwoPointsDE'."
+        "This is an upstream limitation or bug (docs/optimizers.md lists the optimizers that run); "
+        + (f"it may run with a smaller batch (batch={batch} was used; try batch=1), or pick " if batch > 1 else "pick ")
+        + "another optimizer, e.g. 'NGOpt', 'CMA', 'DiagonalCMA' or 'TwoPointsDE'."
     )
     err.__cause__ = exc
     return err
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 # -- ask/tell contracts ------------------------------------------------------------------------------
@@ -393,21 +399,30 @@ def _drive(problem: LatentProblem, opt: Any, name: str, plan: _Plan, budget: int
     dim, n, steps = problem.dim, 0, 0
     while n < budget:
         b = min(plan.batch, budget - n)
+        cands: list[Any] = []
         try:
-            cands = [opt.ask()]
+            cands.append(opt.ask())
             while len(cands) < b and not _cma_generation_in_flight(_sub_optimizers(opt)):
                 cands.append(opt.ask())
         except Exception as exc:  # noqa: BLE001 - every upstream failure becomes one latentbridge error
-            raise _upstream_failure(name, f"asking candidate {n + 1}", exc) from exc
+            raise _upstream_failure(name, f"asking candidate {n + len(cands) + 1}", exc, plan.batch) from exc
         X = np.empty((len(cands), dim), dtype=np.float64)
         for j, c in enumerate(cands):
             X[j] = c.value  # raises if the instance's values are not (dim,) arrays
+        bad = ~np.all(np.abs(X) <= _FLOAT32_MAX, axis=1)  # NaN compares False
+        if bad.any():
+            raise UnsupportedOptimizerError(
+                f"nevergrad optimizer {name!r} asked candidate {n + 1 + int(np.argmax(bad))} with NaN, inf or "
+                "coordinates beyond the float32 range, which no model can evaluate; this is an upstream bug "
+                "(docs/optimizers.md lists the optimizers that run): pick another optimizer, e.g. 'NGOpt', 'CMA', "
+                "'DiagonalCMA' or 'TwoPointsDE'"
+            )
         F = np.asarray(problem.evaluate(X), dtype=np.float64)
         try:
             for c, f in zip(cands, F.tolist(), strict=True):
                 opt.tell(c, f)
         except Exception as exc:  # noqa: BLE001 - every upstream failure becomes one latentbridge error
-            raise _upstream_failure(name, f"being told candidates {n + 1}-{n + len(cands)}", exc) from exc
+            raise _upstream_failure(name, f"being told candidates {n + 1}-{n + len(cands)}", exc, plan.batch) from exc
         n += len(cands)
         steps += 1
     return steps
