@@ -35,6 +35,8 @@ class TrivialProblem(lb.LatentProblem):
         self._latent = lb.LatentSpace((dim,))
         self._lock = threading.Lock()
         self._n_evals = 0
+        self._n_failed = 0
+        self._listeners = []
         self.batch_size = 10**9
 
     @property
@@ -53,6 +55,12 @@ class TrivialProblem(lb.LatentProblem):
         Zf = Zf.reshape(-1, self.dim)
         self._n_evals += Zf.shape[0]
         out: Array = np.einsum("ij,ij->i", Zf, Zf)
+        if self._listeners:  # what LatentProblem._run reports to observers (drivers track best and trace this way)
+            from latentbridge._tracking import Evaluation
+
+            event = Evaluation(X=Zf, F=out[:, None], failed=np.zeros(len(out), dtype=bool), first=0, seconds=0.0)
+            for listener in self._listeners:
+                listener(event)
         return out
 
     def _fitness(self, images: torch.Tensor) -> torch.Tensor:  # pragma: no cover - never called

@@ -30,13 +30,16 @@ table whenever nevergrad, pymoo or numpy change version.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import multiprocessing as mp
 import os
+import signal
 import sys
 import time
 import traceback
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -44,7 +47,38 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-STATUSES = ("batched", "batch 1", "refused", "timeout", "raw error")
+STATUSES = ("batched", "batch 1", "refused", "timeout", "raw error", "not run")
+
+#: Run first, so that a partial sweep (``--resume`` continues it) covers what users reach for.
+POPULAR = [
+    "NGOpt",
+    "CMA",
+    "DiagonalCMA",
+    "CMApara",
+    "TwoPointsDE",
+    "DE",
+    "PSO",
+    "OnePlusOne",
+    "RandomSearch",
+    "TBPSA",
+    "NGOptRW",
+    "Shiwa",
+    "LatentPaperGA",
+    "LatentSetGA",
+    "DS14",
+    "BAR4",
+    "MultiDS",
+    "DiscreteDoerrOnePlusOne",
+    "NGOptSingle9",
+    "NGOptSingle16",
+    "NelderMead",
+    "BO",
+    "MetaModel",
+    "ChainCMAPowell",
+    "EDA",
+    "ES",
+    "SQP",
+]
 
 
 @dataclass
@@ -69,8 +103,9 @@ class Outcome:
 
 # -- worker side ---------------------------------------------------------------------------------
 def _problem() -> Any:
-    import latentbridge as lb
     from _common import load_models
+
+    import latentbridge as lb
 
     gen, scorer, target, _ = load_models()
     return lb.TargetSimilarity(gen, scorer, target, batch_size=128)
@@ -109,7 +144,7 @@ def _run_one(problem: Any, framework: str, name: str, budget: int, compare: bool
         out.seconds = time.perf_counter() - t0
         out.status, out.reason = "refused", _reason(exc)
         return out
-    except Exception as exc:  # noqa: BLE001 - recorded: the table shows it
+    except Exception as exc:
         out.seconds = time.perf_counter() - t0
         out.status = "raw error"
         out.reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:240]
@@ -141,7 +176,7 @@ def _run_one(problem: Any, framework: str, name: str, budget: int, compare: bool
                     out.same_as_stock = "**NO**"
                 else:
                     out.same_as_stock = "n/a: stock differs from itself (unseeded randomness)"
-        except Exception as exc:  # noqa: BLE001 - recorded
+        except Exception as exc:
             out.same_as_stock = f"stock run failed: {type(exc).__name__}"
     return out
 
@@ -158,7 +193,7 @@ def _worker(conn: Connection, budget: int, compare: bool) -> None:
         from pymoo.config import Config
 
         Config.warnings["not_compiled"] = False
-    except Exception:  # noqa: BLE001 - cosmetic
+    except Exception:
         pass
     problem = _problem()
     conn.send("ready")
@@ -227,10 +262,10 @@ class _Slot:
         self._start()
 
     def close(self) -> None:
-        try:
+        if self.task is not None:  # interrupted mid-task: do not wait for it
+            self.proc.kill()
+        with contextlib.suppress(OSError):
             self.conn.send(None)
-        except OSError:
-            pass
         self.proc.join(5)
         if self.proc.is_alive():
             self.proc.kill()
@@ -252,8 +287,10 @@ def pymoo_names() -> list[str]:
     return list(lbpm.algorithm_names())
 
 
-def run_all(tasks: list[tuple[str, str]], budget: int, timeout: float, jobs: int, compare: bool) -> list[Outcome]:
-    """Run every ``(framework, name)`` with ``jobs`` workers; outcomes in task order."""
+def run_all(
+    tasks: list[tuple[str, str]], budget: int, timeout: float, jobs: int, compare: bool, log: Path | None = None
+) -> list[Outcome]:
+    """Run every ``(framework, name)`` with ``jobs`` workers; outcomes in task order (each also appended to ``log``)."""
     todo = list(enumerate(tasks))
     results: dict[int, Outcome] = {}
     slots = [_Slot(budget, compare) for _ in range(max(1, jobs))]
@@ -267,13 +304,20 @@ def run_all(tasks: list[tuple[str, str]], budget: int, timeout: float, jobs: int
                     busy[s] = i
             for s in list(busy):
                 # stock comparison doubles the work: allow it twice the time
-                out = slots[s].poll(timeout * (2 if compare and slots[s].task and slots[s].task[0] == "nevergrad" else 1))
+                out = slots[s].poll(
+                    timeout * (2 if compare and slots[s].task and slots[s].task[0] == "nevergrad" else 1)
+                )
                 if out is not None:
                     i = busy.pop(s)
                     results[i] = out
+                    if log is not None:
+                        with log.open("a") as fh:
+                            fh.write(json.dumps(asdict(out)) + "\n")
                     eps = f"{out.evals_per_s:.0f}/s" if out.evals_per_s else ""
-                    print(f"[{len(results)}/{len(tasks)}] {out.framework}:{out.name}: {out.status} {eps} {out.reason}",
-                          flush=True)
+                    print(
+                        f"[{len(results)}/{len(tasks)}] {out.framework}:{out.name}: {out.status} {eps} {out.reason}",
+                        flush=True,
+                    )
     finally:
         for slot in slots:
             slot.close()
@@ -349,8 +393,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--names", default="", help="comma-separated subset (framework:name or name)")
     ap.add_argument("--frameworks", default="nevergrad,pymoo")
     ap.add_argument("--no-compare", action="store_true", help="skip the fast-vs-stock nevergrad comparison")
-    ap.add_argument("--output", default=str(ROOT / "docs" / "optimizers.md"), help="Markdown file to write ('-': stdout)")
+    ap.add_argument(
+        "--output", default=str(ROOT / "docs" / "optimizers.md"), help="Markdown file to write ('-': stdout)"
+    )
+    ap.add_argument("--log", default="optimizer_compat.jsonl", help="outcomes, one JSON line each (appended)")
+    ap.add_argument("--resume", action="store_true", help="skip names already in --log and keep their outcomes")
+    ap.add_argument("--table-only", action="store_true", help="write the table from --log without running anything")
     args = ap.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` stops the workers too (finally blocks)
     frameworks = [f.strip() for f in args.frameworks.split(",") if f.strip()]
     tasks: list[tuple[str, str]] = []
     if "nevergrad" in frameworks:
@@ -360,11 +410,29 @@ def main(argv: list[str] | None = None) -> None:
     if args.names:
         wanted = {n.strip() for n in args.names.split(",") if n.strip()}
         tasks = [t for t in tasks if t[1] in wanted or f"{t[0]}:{t[1]}" in wanted]
+    rank = {n: i for i, n in enumerate(POPULAR)}
+    order = sorted(tasks, key=lambda t: (t[0] != "pymoo", rank.get(t[1], len(rank))))
+    log = Path(args.log)
+    done: dict[tuple[str, str], Outcome] = {}
+    if (args.resume or args.table_only) and log.is_file():
+        for line in log.read_text().splitlines():
+            if line.strip():
+                o = Outcome(**json.loads(line))
+                done[(o.framework, o.name)] = o
+    elif log.is_file():
+        log.unlink()
     command = " ".join(["python benchmarks/optimizer_compat.py", *(argv if argv is not None else sys.argv[1:])])
+    command = command.replace(" --resume", "").replace(" --table-only", "")
     t0 = time.perf_counter()
-    outcomes = run_all(tasks, args.budget, args.timeout, args.jobs, not args.no_compare)
+    todo = [] if args.table_only else [t for t in order if t not in done]
+    for o in run_all(todo, args.budget, args.timeout, args.jobs, not args.no_compare, log):
+        done[(o.framework, o.name)] = o
+    outcomes = [
+        done.get(t) or Outcome(*t, status="not run", reason="not run yet: continue with --resume") for t in tasks
+    ]
     md = markdown(outcomes, budget=args.budget, timeout=args.timeout, compare=not args.no_compare, command=command)
-    md += f"\nWall time of the sweep: {time.perf_counter() - t0:.0f} s.\n"
+    if todo:
+        md += f"\nWall time of the last sweep: {time.perf_counter() - t0:.0f} s for {len(todo)} names.\n"
     if args.output == "-":
         print(md)
     else:

@@ -181,7 +181,9 @@ def test_fast_path_gives_identical_runs(name: str, set_problem: lb.SetDiversity)
     assert fast.trace.best == slow.trace.best
 
 
-def test_driver_leaves_process_state_alone(target_problem: lb.TargetSimilarity, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_driver_leaves_process_state_alone(
+    target_problem: lb.TargetSimilarity, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No GC pausing, no collections, and a model error propagates unchanged (not wrapped as an optimizer failure)."""
     import gc
 
@@ -195,7 +197,9 @@ def test_driver_leaves_process_state_alone(target_problem: lb.TargetSimilarity, 
     monkeypatch.setattr(gc, "collect", spy)
     threshold = gc.get_threshold()
     lbng.minimize(target_problem, "TwoPointsDE", 60, batch=20, seed=0)
-    assert gc.isenabled() and gc.get_threshold() == threshold and seen == []
+    assert gc.isenabled()
+    assert gc.get_threshold() == threshold
+    assert seen == []
 
     calls = iter(range(10))
     evaluate = target_problem.evaluate

@@ -277,8 +277,8 @@ class _LeanValue(ngl.ValueProperty):  # type: ignore[misc]  # nevergrad ships no
 class LeanArray(ngdata.Array):  # type: ignore[misc]  # nevergrad ships no type information
     """An ``ng.p.Array`` whose per-candidate operations take the short path (same results).
 
-    Only :func:`lean_array` creates it; its copies and children are ``LeanArray`` s too. Each override checks its preconditions
-    and otherwise calls ``ng.p.Array``'s method.
+    Only :func:`lean_array` creates it; its copies and children are ``LeanArray`` s too.
+    Each override checks its preconditions and otherwise calls ``ng.p.Array``'s method.
     """
 
     value = _LeanValue()

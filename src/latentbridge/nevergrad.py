@@ -28,10 +28,12 @@ Public names:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import random
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,6 +190,7 @@ def _default_batch(problem: LatentProblem, budget: int) -> int:
 #: pip distribution of modules that nevergrad imports for some optimizers, where it differs.
 _PIP_NAMES = {
     "ax": "ax-platform",
+    "pybobyqa": "Py-BOBYQA",
     "smac": "smac",
     "bayes_opt": "bayesian-optimization",
     "sklearn": "scikit-learn",
@@ -269,9 +272,8 @@ def _cma_generation_in_flight(opts: list[Any]) -> bool:
     samples are expected but missing").
     """
     for o in opts:
-        if isinstance(o, nglib._CMA) and not o._to_be_asked:
-            if o.num_ask > o.num_tell - o.num_tell_not_asked:
-                return True
+        if isinstance(o, nglib._CMA) and not o._to_be_asked and o.num_ask > o.num_tell - o.num_tell_not_asked:
+            return True
     return False
 
 
@@ -364,12 +366,12 @@ def _build(problem: LatentProblem, spec: _Spec, param: Any, budget: int, batch: 
         if spec.kwargs:
             raise InputError(f"cannot build optimizer {spec.name!r} with {spec.kwargs}: {exc}") from exc
         raise _upstream_failure(spec.name, "being built", exc) from exc
-    except Exception as exc:  # noqa: BLE001 - every upstream failure becomes one latentbridge error
+    except Exception as exc:
         if isinstance(exc, ImportError) or plan.batch == 1:
             raise _upstream_failure(spec.name, "being built", exc) from exc
         try:
             opt = spec.factory(param, budget=budget, num_workers=1, **spec.kwargs)
-        except Exception:  # noqa: BLE001 - fails sequentially too: report the first failure
+        except Exception:
             raise _upstream_failure(spec.name, "being built", exc) from exc
         if batch is not None:
             raise UnsupportedOptimizerError(
@@ -381,11 +383,32 @@ def _build(problem: LatentProblem, spec: _Spec, param: Any, budget: int, batch: 
     if batch is None and spec.ga is None:
         try:
             popsize = _cma_population(opt)
-        except Exception as exc:  # noqa: BLE001 - the selection nevergrad makes at the first ask failed
+        except Exception as exc:
             raise _upstream_failure(spec.name, "selecting its sub-optimizer", exc) from exc
         if popsize is not None and popsize != plan.batch:
             plan.batch = min(popsize, budget)
             plan.notes.append(f"batch = CMA-ES population ({popsize})")
+    return opt, plan
+
+
+def _prepare(
+    problem: LatentProblem, spec: _Spec, budget: int, batch: int | None, seed: int | None, bounded: bool, lean: bool
+) -> tuple[Any, _Plan]:
+    """The optimizer to run and its batch plan: the caller's instance (checked, reseeded) or a new one."""
+    if spec.instance is None:
+        param = parametrization(problem, bounded=bounded, seed=seed, _lean=lean)
+        return _build(problem, spec, param, budget, batch)
+    opt = spec.instance
+    if opt.dimension != problem.dim:
+        raise InputError(
+            f"optimizer instance has dimension {opt.dimension}, but the problem's solutions have "
+            f"dim={problem.dim}; build it on latentbridge.nevergrad.parametrization(problem)"
+        )
+    default = spec.ga.pop_size if spec.ga is not None else int(opt.num_workers)
+    plan = _Plan(check_positive_int(batch if batch is not None else default, "batch"))
+    _check_batch(spec, plan.batch, budget)
+    if seed is not None:
+        opt.parametrization.random_state = np.random.RandomState(seed)
     return opt, plan
 
 
@@ -404,7 +427,7 @@ def _drive(problem: LatentProblem, opt: Any, name: str, plan: _Plan, budget: int
             cands.append(opt.ask())
             while len(cands) < b and not _cma_generation_in_flight(_sub_optimizers(opt)):
                 cands.append(opt.ask())
-        except Exception as exc:  # noqa: BLE001 - every upstream failure becomes one latentbridge error
+        except Exception as exc:
             raise _upstream_failure(name, f"asking candidate {n + len(cands) + 1}", exc, plan.batch) from exc
         X = np.empty((len(cands), dim), dtype=np.float64)
         for j, c in enumerate(cands):
@@ -421,22 +444,46 @@ def _drive(problem: LatentProblem, opt: Any, name: str, plan: _Plan, budget: int
         try:
             for c, f in zip(cands, F.tolist(), strict=True):
                 opt.tell(c, f)
-        except Exception as exc:  # noqa: BLE001 - every upstream failure becomes one latentbridge error
+        except Exception as exc:
             raise _upstream_failure(name, f"being told candidates {n + 1}-{n + len(cands)}", exc, plan.batch) from exc
         n += len(cands)
         steps += 1
     return steps
 
 
+@contextlib.contextmanager
+def _global_rngs_seeded(seed: int | None) -> Iterator[None]:
+    """Seed numpy's and Python's global random generators for the block, then restore their states.
+
+    Some nevergrad optimizers draw from ``np.random`` or ``random`` directly (lognormal
+    and "smooth" (1+1) mutations, several portfolios) instead of the parametrization's
+    ``random_state``, so a seed alone would not make them reproducible. Nothing outlives
+    the call; runs in concurrent threads share these generators (as they always do).
+    """
+    if seed is None:
+        yield
+        return
+    np_state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002 - what those optimizers use
+    np.random.seed(seed)  # noqa: NPY002
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(np_state)  # noqa: NPY002
+        random.setstate(py_state)
+
+
 def _recommendation(opt: Any, dim: int) -> dict[str, Any]:
     try:
         return {"recommendation": np.asarray(opt.provide_recommendation().value, dtype=np.float64).reshape(dim)}
-    except Exception as exc:  # noqa: BLE001 - reported, not raised: the run itself succeeded
+    except Exception as exc:
         return {"recommendation_error": f"{type(exc).__name__}: {exc}"}
 
 
 def _params(spec: _Spec, plan: _Plan, bounded: bool, optimizer_params: Mapping[str, Any]) -> dict[str, Any]:
-    params: dict[str, Any] = {"batch": plan.batch} if spec.instance is not None else {"batch": plan.batch, "bounded": bounded}
+    params: dict[str, Any] = (
+        {"batch": plan.batch} if spec.instance is not None else {"batch": plan.batch, "bounded": bounded}
+    )
     if isinstance(spec.config, ngbase.ConfiguredOptimizer):
         params.update(
             {
@@ -490,8 +537,10 @@ def minimize(
             for :class:`SeedGA` optimizers, ``num_workers`` for an instance, the
             population for a CMA-ES, and otherwise the solutions of one forward chunk
             (``problem.batch_size // problem.k``); always capped at ``budget``.
-        seed: Seed of the parametrization's random state (all nevergrad randomness);
-            the same seed gives the same result.
+        seed: Seed of the parametrization's random state (nevergrad's randomness) and,
+            for the duration of the call, of numpy's and Python's global generators,
+            which some nevergrad optimizers draw from directly (their states are
+            restored afterwards); the same seed gives the same result.
         bounded: Passed to :func:`parametrization` (ignored for an instance).
         fast: Driver shortcuts that change no candidate, loss or recommendation,
             applied only on the nevergrad versions they were checked against
@@ -528,33 +577,20 @@ def minimize(
     budget, seed = _check_run(problem, budget, seed)
     spec = _resolve(optimizer, optimizer_params)
     shortcuts = fast and spec.instance is None and light.shortcuts_apply()
-    if spec.instance is not None:
-        opt = spec.instance
-        if opt.dimension != problem.dim:
-            raise InputError(
-                f"optimizer instance has dimension {opt.dimension}, but the problem's solutions have "
-                f"dim={problem.dim}; build it on latentbridge.nevergrad.parametrization(problem)"
-            )
-        default = spec.ga.pop_size if spec.ga is not None else int(opt.num_workers)
-        plan = _Plan(check_positive_int(batch if batch is not None else default, "batch"))
-        _check_batch(spec, plan.batch, budget)
-        if seed is not None:
-            opt.parametrization.random_state = np.random.RandomState(seed)
-    else:
-        param = parametrization(problem, bounded=bounded, seed=seed, _lean=shortcuts)
-        opt, plan = _build(problem, spec, param, budget, batch)
-    driven = light.unwrap(opt) if shortcuts else opt
-
     tracker = Tracker(1, budget=budget)
-    t0 = time.perf_counter()
-    with problem.observe(tracker):
-        steps = _drive(problem, driven, spec.name, plan, budget)
-    wall = time.perf_counter() - t0
+    with _global_rngs_seeded(seed):
+        opt, plan = _prepare(problem, spec, budget, batch, seed, bounded, shortcuts)
+        driven = light.unwrap(opt) if shortcuts else opt
+        t0 = time.perf_counter()
+        with problem.observe(tracker):
+            steps = _drive(problem, driven, spec.name, plan, budget)
+        wall = time.perf_counter() - t0
+        recommendation = _recommendation(driven, problem.dim)
 
     extra: dict[str, Any] = {"driven": str(driven.name), "num_workers": int(driven.num_workers), "steps": steps}
     if plan.notes:
         extra["notes"] = list(plan.notes)
-    extra.update(_recommendation(driven, problem.dim))
+    extra.update(recommendation)
     if spec.ga is not None and isinstance(driven, _SeedGA):
         extra["generations"] = driven.generation
     return tracker.result(
