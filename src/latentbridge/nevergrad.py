@@ -220,8 +220,14 @@ def _missing_package(name: str, exc: ImportError) -> MissingDependencyError:
 
 def _upstream_failure(name: str, stage: str, exc: BaseException, batch: int = 1) -> LatentBridgeError:
     """One latentbridge error for an exception raised inside nevergrad (or a package it calls)."""
-    if isinstance(exc, ImportError):
-        return _missing_package(name, exc)
+    link: BaseException | None = exc
+    while link is not None:  # an ImportError, maybe re-raised by nevergrad's recast threads
+        if isinstance(link, ImportError):
+            return _missing_package(name, link)
+        missing = re.search(r"No module named '([\w.]+)'", str(link))
+        if missing:
+            return _missing_package(name, ModuleNotFoundError(str(link).strip(), name=missing.group(1)))
+        link = link.__cause__ or link.__context__
     tb = exc.__traceback__
     where = "nevergrad"
     while tb is not None:  # the innermost third-party module that raised
