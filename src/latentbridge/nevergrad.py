@@ -210,7 +210,7 @@ def _missing_package(name: str, exc: ImportError) -> MissingDependencyError:
     package = _PIP_NAMES.get(module, module.replace("_", "-")) if module else ""
     what = f"the package {package!r}" if package else "an optional package"
     err = MissingDependencyError(
-        f"nevergrad optimizer {name!r} needs {what}, which is not installed ({exc}). "
+        f"nevergrad optimizer {name!r} needs {what}, which is not installed ({' '.join(str(exc).split())}). "
         + (f"Install it with: pip install {package}" if package else "Install what the message names")
         + ", or pick another optimizer (docs/optimizers.md lists which ones run)."
     )
