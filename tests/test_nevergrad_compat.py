@@ -80,11 +80,22 @@ def test_cma_steps_end_at_generation_boundaries(problem512: lb.TargetSimilarity)
 
 
 def test_default_batch_of_a_cma_is_its_population(problem512: lb.TargetSimilarity) -> None:
-    res = lbng.minimize(problem512, "CMApara", 400, seed=0)
-    pop = _population("CMApara", 512, problem512.batch_size)
-    assert res.params["batch"] == pop
+    # batch_size 16 < CMApara's population at d=512 (4 + 8 ln 512 = 53): one generation per call, not 16 + 16 + ...
+    problem = lb.TargetSimilarity(problem512.generator, problem512.scorers[0], problem512.targets[0], batch_size=16)
+    res = lbng.minimize(problem, "CMApara", 200, seed=0)
+    pop = _population("CMApara", 512, 16)
+    assert res.params["batch"] == pop == 53
     assert any("population" in n for n in res.extra["notes"])
-    assert np.diff([0, *res.trace.evals]).tolist()[:-1] == [pop] * (400 // pop)
+    assert np.diff([0, *res.trace.evals]).tolist() == [pop] * (200 // pop) + [200 % pop]
+
+
+@pytest.mark.parametrize("name", ["CMA", "CMApara"])
+def test_elitist_population_is_fitted_to_the_batch(name: str, problem512: lb.TargetSimilarity) -> None:
+    """CMApara's population is num_workers + 1: the driver builds it with batch - 1 workers."""
+    res = lbng.minimize(problem512, name, 256, batch=64, seed=0)
+    assert res.extra["num_workers"] == 63
+    assert res.params["batch"] == 64
+    assert res.trace.evals == [64, 128, 192, 256]
 
 
 @pytest.mark.parametrize("name", ["LatentPaperGA", "LatentSetGA"])

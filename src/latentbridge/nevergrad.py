@@ -386,15 +386,35 @@ def _build(problem: LatentProblem, spec: _Spec, param: Any, budget: int, batch: 
                 "and latentbridge runs it with batch 1"
             ) from exc
         plan = _Plan(1, [f"{spec.name} cannot batch ({type(exc).__name__}: {exc}); ran with batch 1"])
-    if batch is None and spec.ga is None:
-        try:
-            popsize = _cma_population(opt)
-        except Exception as exc:
-            raise _upstream_failure(spec.name, "selecting its sub-optimizer", exc) from exc
-        if popsize is not None and popsize != plan.batch:
-            plan.batch = min(popsize, budget)
-            plan.notes.append(f"batch = CMA-ES population ({popsize})")
+    if spec.ga is None and plan.batch > 1:
+        opt = _fit_cma_population(spec, param, budget, plan, opt, explicit=batch is not None)
     return opt, plan
+
+
+def _fit_cma_population(spec: _Spec, param: Any, budget: int, plan: _Plan, opt: Any, *, explicit: bool) -> Any:
+    """Make a CMA-ES generation one evaluation call: its population equal to the batch when possible.
+
+    nevergrad's population is ``max(num_workers, 4 + popsize_factor ln d)``, plus one for
+    elitist variants (``CMApara``, which ``NGOpt`` and ``CMA`` select for batched runs). When
+    it exceeds the batch by ``e``, the optimizer is rebuilt once with ``num_workers`` smaller
+    by ``e``, kept if its population then equals the batch. Otherwise a default batch
+    becomes the population, and an explicit one is kept (steps then end at generation
+    boundaries, see :func:`_drive`).
+    """
+    try:
+        popsize = _cma_population(opt)
+        if popsize is not None and popsize > plan.batch and plan.batch - (popsize - plan.batch) >= 1:
+            workers = plan.batch - (popsize - plan.batch)
+            other = spec.factory(param, budget=budget, num_workers=workers, **spec.kwargs)
+            if _cma_population(other) == plan.batch:
+                plan.notes.append(f"num_workers={workers} so that the CMA-ES population is the batch ({plan.batch})")
+                return other
+    except Exception as exc:
+        raise _upstream_failure(spec.name, "selecting its sub-optimizer", exc) from exc
+    if popsize is not None and popsize != plan.batch and not explicit:
+        plan.batch = min(popsize, budget)
+        plan.notes.append(f"batch = CMA-ES population ({popsize})")
+    return opt
 
 
 def _prepare(
