@@ -398,6 +398,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--log", default="optimizer_compat.jsonl", help="outcomes, one JSON line each (appended)")
     ap.add_argument("--resume", action="store_true", help="skip names already in --log and keep their outcomes")
+    ap.add_argument("--retry-timeouts", action="store_true", help="with --resume: run timed-out names again")
     ap.add_argument("--table-only", action="store_true", help="write the table from --log without running anything")
     args = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` stops the workers too (finally blocks)
@@ -418,11 +419,13 @@ def main(argv: list[str] | None = None) -> None:
         for line in log.read_text().splitlines():
             if line.strip():
                 o = Outcome(**json.loads(line))
-                done[(o.framework, o.name)] = o
+                if not (args.retry_timeouts and o.status == "timeout"):
+                    done[(o.framework, o.name)] = o
     elif log.is_file():
         log.unlink()
     command = " ".join(["python benchmarks/optimizer_compat.py", *(argv if argv is not None else sys.argv[1:])])
-    command = command.replace(" --resume", "").replace(" --table-only", "")
+    for flag in (" --resume", " --table-only", " --retry-timeouts"):
+        command = command.replace(flag, "")
     t0 = time.perf_counter()
     todo = [] if args.table_only else [t for t in order if t not in done]
     for o in run_all(todo, args.budget, args.timeout, args.jobs, not args.no_compare, log):

@@ -230,3 +230,14 @@ def test_registry_sample_finishes_or_raises_a_latentbridge_error(small: lb.Targe
     bad = {k: v for k, v in outcomes.items() if not (v == "finished" or v.startswith("refused"))}
     assert not bad, bad
     assert sum(v == "finished" for v in outcomes.values()) >= len(sample) // 2
+
+
+def test_installed_package_without_the_module_nevergrad_expects(small: lb.TargetSimilarity) -> None:
+    """nevergrad's Pymoo* optimizers import pymoo.factory, gone from pymoo 0.6: not a missing package."""
+
+    class _OldApi(ng.optimizers.base.Optimizer):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise ModuleNotFoundError("No module named 'numpy.factory'", name="numpy.factory")
+
+    with pytest.raises(UnsupportedOptimizerError, match=r"imports 'numpy.factory', which the installed numpy"):
+        lbng.minimize(small, _OldApi, 10, seed=0)

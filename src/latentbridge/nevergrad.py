@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import importlib.util
 import random
 import re
 import time
@@ -222,11 +223,22 @@ def _upstream_failure(name: str, stage: str, exc: BaseException, batch: int = 1)
     """One latentbridge error for an exception raised inside nevergrad (or a package it calls)."""
     link: BaseException | None = exc
     while link is not None:  # an ImportError, maybe re-raised by nevergrad's recast threads
-        if isinstance(link, ImportError):
-            return _missing_package(name, link)
         missing = re.search(r"No module named '([\w.]+)'", str(link))
-        if missing:
-            return _missing_package(name, ModuleNotFoundError(str(link).strip(), name=missing.group(1)))
+        module = getattr(link, "name", None) if isinstance(link, ImportError) else None
+        module = module or (missing.group(1) if missing else None)
+        if isinstance(link, ImportError) or missing:
+            top = str(module or "").split(".")[0]
+            if top and importlib.util.find_spec(top) is not None:  # installed, but not what nevergrad expects
+                err = UnsupportedOptimizerError(
+                    f"nevergrad optimizer {name!r} imports {module!r}, which the installed {top} does not have "
+                    f"({' '.join(str(link).split())}): this nevergrad version does not support that {top} version. "
+                    "Pick another optimizer, e.g. 'NGOpt', 'CMA', 'DiagonalCMA' or 'TwoPointsDE'."
+                )
+                err.__cause__ = exc
+                return err
+            if isinstance(link, ImportError):
+                return _missing_package(name, link)
+            return _missing_package(name, ModuleNotFoundError(str(link).strip(), name=module))
         link = link.__cause__ or link.__context__
     tb = exc.__traceback__
     where = "nevergrad"
