@@ -343,7 +343,8 @@ def markdown(outcomes: list[Outcome], *, budget: int, timeout: float, compare: b
         f"`{command}`; regenerate it whenever nevergrad, pymoo or numpy change version.",
         "",
         f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}; machine: {cpu_name()}, {os.cpu_count()} logical CPUs "
-        f"(shared with other jobs), one torch thread per worker, per-name timeout {timeout:.0f} s",
+        f"(shared with other jobs; load average {os.getloadavg()[0]:.0f} when the table was written), one torch "
+        f"thread per worker, per-name timeout {timeout:.0f} s",
         "- versions: " + ", ".join(f"{k} {v}" for k, v in vs.items()),
         "",
         "Status: **batched** — finished, several candidates per evaluation call; **batch 1** — finished with",

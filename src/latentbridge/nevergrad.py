@@ -2,10 +2,13 @@
 
 nevergrad's ``ask()`` hands out one candidate at a time, and its maintainers keep it
 that way (nevergrad issue #1509). A GAN objective is only fast in batches, so
-:func:`minimize` runs its own loop: ask ``batch`` candidates, evaluate them with *one*
-``problem.evaluate`` call, tell the losses back. Any optimizer of nevergrad's registry
-works (``"NGOpt"``, ``"CMA"``, ``"DiagonalCMA"``, ``"TwoPointsDE"``, ``"PSO"``...), as does
-an optimizer instance or a ``ConfiguredOptimizer``::
+:func:`minimize` runs its own loop: ask up to ``batch`` candidates (what the optimizer can
+take before a tell: never a new CMA-ES generation before the last was told), evaluate them
+with *one* ``problem.evaluate`` call, tell the losses back. Any optimizer of nevergrad's
+registry can be passed (``"NGOpt"``, ``"CMA"``, ``"DiagonalCMA"``, ``"TwoPointsDE"``,
+``"PSO"``...), as can an optimizer instance or a ``ConfiguredOptimizer``; those that fail
+upstream raise one latentbridge error (``docs/optimizers.md`` lists how every registry
+name fares)::
 
     import latentbridge.nevergrad as lbng
     res = lbng.minimize(problem, "TwoPointsDE", budget=4000, batch=200, seed=0)
