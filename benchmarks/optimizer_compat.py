@@ -112,16 +112,11 @@ def _problem() -> Any:
 
 
 def _reason(exc: BaseException) -> str:
-    """Error class, then the upstream cause (class and first line) when there is one."""
+    """Error class, then the upstream cause (class and message on one line) when there is one."""
     cause = exc.__cause__
-    text = f"{type(exc).__name__}"
-    if cause is not None and type(exc).__name__ != "MissingDependencyError":
-        first = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-        text += f": {type(cause).__name__}: {first}"
-    else:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        text += f": {first}"
-    return text[:240]
+    if cause is not None and type(exc).__name__ not in ("MissingDependencyError", "UnsupportedOptimizerError"):
+        return f"{type(exc).__name__}: {type(cause).__name__}: {' '.join(str(cause).split())}"[:240]
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:240]
 
 
 def _run_one(problem: Any, framework: str, name: str, budget: int, compare: bool) -> Outcome:
