@@ -231,7 +231,7 @@ def _upstream_failure(name: str, stage: str, exc: BaseException, batch: int = 1)
         module = module or (missing.group(1) if missing else None)
         if isinstance(link, ImportError) or missing:
             top = str(module or "").split(".")[0]
-            if module != top and importlib.util.find_spec(top) is not None:  # installed, lacks the submodule
+            if top and module != top and importlib.util.find_spec(top) is not None:  # installed, lacks the submodule
                 err = UnsupportedOptimizerError(
                     f"nevergrad optimizer {name!r} imports {module!r}, which the installed {top} does not have "
                     f"({' '.join(str(link).split())}): this nevergrad version does not support that {top} version. "
