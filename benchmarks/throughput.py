@@ -318,6 +318,8 @@ def section_optimizers(
         ("latentbridge nevergrad TwoPointsDE (batch 200)", _ng_runner("TwoPointsDE")),
         ("same driver, stock nevergrad objects (fast=False), CMA", _ng_runner("CMA", fast=False)),
         ("same driver, stock nevergrad objects (fast=False), TwoPointsDE", _ng_runner("TwoPointsDE", fast=False)),
+        ("latentbridge nevergrad NGOpt (batch 200)", _ng_runner("NGOpt")),
+        ("same driver, stock nevergrad objects (fast=False), NGOpt", _ng_runner("NGOpt", fast=False)),
         ("DEAP seed-000 GA, one evaluation per individual", _deap_runner(False, one_budget)),
         ("DEAP seed-000 GA, batched map", _deap_runner(True)),
     ]

@@ -17,6 +17,7 @@ from latentbridge import errors
         (errors.RegistryConflictError, ValueError),
         (errors.PluginError, RuntimeError),
         (errors.MissingDependencyError, ImportError),
+        (errors.UnsupportedOptimizerError, ValueError),
         (errors.WeightsError, FileNotFoundError),
     ],
 )

@@ -13,6 +13,7 @@ from nevergrad.optimization import base as ngbase
 from numpy.typing import NDArray
 
 from . import operators as ops
+from ._presets import PAPER_GA, SET_GA
 from ._validation import check_positive_int
 from .errors import InputError
 
@@ -79,8 +80,6 @@ class _SeedGA(ngbase.Optimizer):  # type: ignore[misc]  # nevergrad ships no typ
         self._pending: dict[str, Array] = {}  # uid -> standardized data of asked candidates
         self._told_x: list[Array] = []
         self._told_f: list[float] = []
-        self._best_x: Array | None = None
-        self._best_f = float("inf")
         self.generation = 0
 
     # -- helpers -------------------------------------------------------------------------------
@@ -139,21 +138,15 @@ class _SeedGA(ngbase.Optimizer):  # type: ignore[misc]  # nevergrad ships no typ
         x = self._pending.pop(candidate.uid, None)
         if x is None:
             x = np.asarray(candidate.get_standardized_data(reference=self.parametrization), dtype=np.float64)
-        f = float(loss)
-        if np.isnan(f):
-            f = float("inf")
-        if f < self._best_f or self._best_x is None:
-            self._best_f, self._best_x = f, x
         self._told_x.append(x)
-        self._told_f.append(f)
+        self._told_f.append(float(loss))  # nevergrad's tell already clipped NaN and inf to 5e20
         if len(self._told_x) >= self._needed():
             self._close_generation()
 
     def _internal_tell_not_asked(self, candidate: Any, loss: float) -> None:
         self._internal_tell_candidate(candidate, loss)
 
-    def _internal_provide_recommendation(self) -> Array | None:
-        return self._best_x
+    # no _internal_provide_recommendation: nevergrad's default recommends the best point told
 
 
 class SeedGA(ngbase.ConfiguredOptimizer):  # type: ignore[misc]  # nevergrad ships no type information
@@ -171,7 +164,13 @@ class SeedGA(ngbase.ConfiguredOptimizer):  # type: ignore[misc]  # nevergrad shi
 
     Two configurations are registered in ``nevergrad.optimizers.registry`` when
     :mod:`latentbridge.nevergrad` is imported: ``"LatentPaperGA"`` (seed 000) and
-    ``"LatentSetGA"`` (seed 002).
+    ``"LatentSetGA"`` (seed 002). The defaults are seed 000's (``latentbridge._presets``
+    ``PAPER_GA``; ``swap`` and ``step`` from ``SET_GA``).
+
+    It differs from the pymoo presets of the same names in two ways: it works in
+    nevergrad's standardized space, so ``sigma`` / ``step`` are in prior-std units (value
+    units only for a ``N(0, 1)`` prior), and it evaluates every offspring it asks,
+    including offspring identical to a parent (pymoo's GA reuses their fitness).
 
     Args:
         pop_size: Population size (``>= 2``); one generation asks ``pop_size - elitism``
@@ -201,18 +200,18 @@ class SeedGA(ngbase.ConfiguredOptimizer):  # type: ignore[misc]  # nevergrad shi
     def __init__(
         self,
         *,
-        pop_size: int = 200,
-        tournament_size: int = 3,
+        pop_size: int = PAPER_GA["pop_size"],
+        tournament_size: int = PAPER_GA["tournament_size"],
         crossover: Literal["blx", "uniform"] = "blx",
-        alpha: float = 0.2,
-        swap: float = 0.5,
-        p_crossover: float = 0.75,
+        alpha: float = PAPER_GA["alpha"],
+        swap: float = SET_GA["swap"],
+        p_crossover: float = PAPER_GA["p_crossover"],
         mutation: Literal["gaussian", "creep"] = "gaussian",
-        mu: float = 0.0,
-        sigma: float = 1.0,
-        step: float = 0.1,
-        p_mutation: float = 0.001,
-        elitism: int = 0,
+        mu: float = PAPER_GA["mu"],
+        sigma: float = PAPER_GA["sigma"],
+        step: float = SET_GA["step"],
+        p_mutation: float = PAPER_GA["p_mutation"],
+        elitism: int = PAPER_GA["elitism"],
     ) -> None:
         super().__init__(_SeedGA, dict(locals()), as_config=True)
         self.pop_size = check_positive_int(pop_size, "pop_size", minimum=2)

@@ -1,4 +1,14 @@
-"""A lighter nevergrad parameter tree for :func:`latentbridge.nevergrad.minimize` (``fast=True``).
+"""The nevergrad driver's shortcuts (``fast=True`` of :func:`latentbridge.nevergrad.minimize`), gated in one place.
+
+Every shortcut here mirrors private nevergrad code, so all of them are applied only
+on the nevergrad versions they were checked against (:data:`SUPPORTED`, the range
+``pyproject.toml`` pins): :func:`shortcuts_apply` is the one gate, and on any other
+version the driver runs stock nevergrad. Each shortcut leaves every candidate, loss
+and recommendation bit for bit unchanged; ``tests/test_ng_light.py`` compares stock
+and lean trees attribute by attribute and runs a seeded sample of the registry both
+ways, and ``benchmarks/optimizer_compat.py --compare`` runs the whole registry both
+ways at realistic budgets. None of them changes process-wide state or the class of
+an object that already exists.
 
 nevergrad's optimizers handle one ``Parameter`` object per candidate. For the
 parametrization latentbridge builds (an ``ng.p.Array`` whose only sub-parameter is a
@@ -9,23 +19,19 @@ dispatch, a recursion into the inert ``Dict`` of constants for every operation. 
 model as cheap as the embedded MNIST pair (about 0.5 ms per image on two CPU cores) that
 bookkeeping took two thirds of a CMA run (``benchmarks/README.md``).
 
-This module does the *same* operations in fewer steps and leaves every result bit for
-bit unchanged: same candidates, losses, recommendations, archives, random draws, and a
-parameter tree with the same attributes (``tests/test_ng_light.py`` compares them with
-stock nevergrad attribute by attribute). Every shortcut checks its preconditions and
-falls back to nevergrad's own method when one does not hold (an added sub-parameter, a
-constraint, a tabu list, a layer it does not know, a nevergrad version it was not
-checked against).
-
 * :class:`FixedSubobjects` remembers which attributes hold sub-parameters instead of
   rescanning about 30 attributes per operation, and does the four recursions into an
   inert ``Dict`` of ``Constant`` s (freeze, parenthood, constraints, frozen check) in one
-  step.
-* :class:`LeanArray` (the class :func:`lighten` gives the root ``Array``; copies inherit
-  it) copies its tree in one pass (what ``Data.copy`` → ``Parameter.copy`` →
+  step. Each step checks its preconditions (an added sub-parameter, a constraint, a
+  tabu list, a layer it does not know) and otherwise takes nevergrad's own path.
+* :class:`LeanArray` (the class of the root array :func:`lean_array` builds; copies
+  inherit it) copies its tree in one pass (what ``Data.copy`` → ``Parameter.copy`` →
   ``Layered.copy`` do, without ``copy.copy``'s reduce protocol and with a uuid4 made
   from the same 16 random bytes in one call), and reads and writes standardized data,
   its value, its frozen state and its (absent) constraints directly.
+* :func:`unwrap` drives the sub-optimizer that a competence-map wrapper (``CMA``,
+  ``NGOpt8``...) selects, only when the wrapper does nothing but forward to it (not
+  ``NGOpt``, whose ``recommend`` differs).
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from nevergrad.parametrization import data as ngdata
 from nevergrad.parametrization import utils as ngputils
 from nevergrad.parametrization.container import Dict as NgDict
 
-__all__ = ["FixedSubobjects", "LeanArray", "lighten"]
+__all__ = ["SUPPORTED", "FixedSubobjects", "LeanArray", "lean_array", "shortcuts_apply", "unwrap"]
 
 _Constant = ngpcore.Constant
 _Layered = ngl.Layered
@@ -271,9 +277,8 @@ class _LeanValue(ngl.ValueProperty):  # type: ignore[misc]  # nevergrad ships no
 class LeanArray(ngdata.Array):  # type: ignore[misc]  # nevergrad ships no type information
     """An ``ng.p.Array`` whose per-candidate operations take the short path (same results).
 
-    Only :func:`lighten` creates it, by re-classing the root of a parametrization; its
-    copies and children are ``LeanArray`` s too. Each override checks its preconditions
-    and otherwise calls ``ng.p.Array``'s method.
+    Only :func:`lean_array` creates it; its copies and children are ``LeanArray`` s too.
+    Each override checks its preconditions and otherwise calls ``ng.p.Array``'s method.
     """
 
     value = _LeanValue()
@@ -356,19 +361,23 @@ class LeanArray(ngdata.Array):  # type: ignore[misc]  # nevergrad ships no type 
         return (value / sigma).ravel()
 
 
-def lighten(param: Any) -> Any:
-    """Give ``param`` and its sub-parameters a :class:`FixedSubobjects`, and make an ``ng.p.Array`` root lean.
+def lean_array(init: Any) -> Any:
+    """A new :class:`LeanArray` with initial value ``init`` (``ng.p.Array(init=init)``'s lean twin).
 
-    Returns ``param`` itself. Parameters of other types keep their class (only the
+    Built as a ``LeanArray`` from the start (no object changes class). Call
+    :func:`fix_subobjects` once its sub-parameters are all set (mutation sigma,
+    bounds...); until then every operation takes nevergrad's own path. Use only when
+    :func:`shortcuts_apply` is true.
+    """
+    return LeanArray(init=init)
+
+
+def fix_subobjects(param: Any) -> Any:
+    """Give ``param`` and its sub-parameters a :class:`FixedSubobjects` (an attribute, not a class, changes).
+
+    Returns ``param``. Parameters of other types keep their class (only the
     sub-parameter bookkeeping changes).
     """
-    _fix_subobjects(param)
-    if type(param) is ngdata.Array and _NEVERGRAD_CHECKED:
-        param.__class__ = LeanArray
-    return param
-
-
-def _fix_subobjects(param: Any) -> None:
     sub = param._subobjects
     if type(sub) is ngputils.Subobjects:
         container = getattr(param, sub.attribute)
@@ -376,14 +385,58 @@ def _fix_subobjects(param: Any) -> None:
         param._subobjects = FixedSubobjects(param, sub.cls, sub.attribute, keys, len(container))
     for _, child in param._subobjects.items():
         if isinstance(child, ngpcore.Parameter):
-            _fix_subobjects(child)
+            fix_subobjects(child)
+    return param
 
 
-def _nevergrad_checked() -> bool:
-    """:class:`LeanArray` mirrors nevergrad 1.0's copy and data code; other versions keep the stock class."""
+# -- sub-optimizer selection ---------------------------------------------------------------------
+#: Methods through which a wrapper could behave differently from the optimizer it selected.
+_FORWARDING = (
+    "ask",
+    "tell",
+    "recommend",
+    "provide_recommendation",
+    "_internal_ask_candidate",
+    "_internal_tell_candidate",
+    "_internal_tell_not_asked",
+    "_internal_provide_recommendation",
+)
+
+
+def unwrap(opt: Any) -> Any:
+    """The optimizer to drive instead of ``opt``: the one a pure forwarding wrapper selected, else ``opt``.
+
+    ``NGOptBase`` / ``ChoiceBase`` forward ``ask`` / ``tell`` to the optimizer they select
+    at the first ask. When a wrapper forwards *everything* (each method of
+    :data:`_FORWARDING` is its base's own), driving the selected one directly yields
+    the same candidates and recommendation and halves the per-candidate bookkeeping.
+    Any override stops the unwrapping: ``NGOpt10`` and its descendants (``NGOpt``
+    included) override ``recommend`` to return the best point told rather than the
+    selected optimizer's recommendation, so they are driven as they are.
+    """
+    from nevergrad.optimization import optimizerlib as nglib
+
+    wrappers = (nglib.NGOptBase, nglib.ChoiceBase)
+    while isinstance(opt, wrappers) and opt.num_ask == 0:
+        base = next(w for w in wrappers if isinstance(opt, w))
+        cls = type(opt)
+        if any(getattr(cls, m) is not getattr(base, m) for m in _FORWARDING):
+            break
+        opt = opt.optim
+    return opt
+
+
+# -- the one gate ----------------------------------------------------------------------------------
+#: The nevergrad versions whose private code the shortcuts mirror (``pyproject.toml`` pins the same).
+SUPPORTED = ("1.0.",)
+
+
+def _nevergrad_version() -> str:
     import nevergrad
 
-    return str(getattr(nevergrad, "__version__", "")).startswith("1.0.")
+    return str(getattr(nevergrad, "__version__", ""))
 
 
-_NEVERGRAD_CHECKED = _nevergrad_checked()
+def shortcuts_apply() -> bool:
+    """Whether the installed nevergrad is one the shortcuts were checked against (else run stock nevergrad)."""
+    return _nevergrad_version().startswith(SUPPORTED)

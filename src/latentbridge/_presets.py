@@ -1,8 +1,13 @@
 """The seeds' GA settings, defined once for the pymoo presets and nevergrad's registry entries.
 
-``latentbridge.pymoo.paper_ga`` / ``set_ga`` take their defaults from here and
-``latentbridge.nevergrad`` registers ``"LatentPaperGA"`` / ``"LatentSetGA"`` with the
-same values, so the two frameworks run the same algorithm under the same name.
+``latentbridge.pymoo.paper_ga`` / ``set_ga`` take their defaults from here, and
+``latentbridge.nevergrad`` registers ``"LatentPaperGA"`` / ``"LatentSetGA"`` (and gives
+``SeedGA`` its defaults) from the same values: same operators, probabilities and
+population sizes under the same names. The two implementations are not identical:
+the nevergrad GA works in nevergrad's standardized space (mutation ``sigma`` / ``step``
+in prior-std units, which are value units only for a ``N(0, 1)`` prior) and evaluates
+every offspring it asks, where pymoo's GA reuses the fitness of offspring identical to
+a parent. Their random streams differ too, so the same seed gives different runs.
 """
 
 from __future__ import annotations

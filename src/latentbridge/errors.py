@@ -13,6 +13,7 @@ working for code that does not know about latentbridge::
     ├── RegistryConflictError (ValueError) two plugins register the same name
     ├── PluginError (RuntimeError)         a plugin failed to import or to register
     ├── MissingDependencyError (ImportError)  an optional extra is not installed
+    ├── UnsupportedOptimizerError (ValueError)  an optimizer that cannot run this problem (upstream cause named)
     ├── WeightsError (FileNotFoundError)   model weights cannot be found or read
     │   └── UnsafeFileError                a weights file is forged, corrupt or exceeds the readers' bounds
     │       └── UnsafePickleError (pickle.UnpicklingError)  a pickle asks for code outside the allow-list
@@ -49,6 +50,7 @@ __all__ = [
     "UnsafeFileError",
     "UnsafePickleError",
     "UntrustedImportError",
+    "UnsupportedOptimizerError",
     "WeightsError",
 ]
 
@@ -90,6 +92,15 @@ class PluginError(LatentBridgeError, RuntimeError):
 
 class MissingDependencyError(LatentBridgeError, ImportError):
     """An optional dependency is missing; the message names the ``pip install`` to run."""
+
+
+class UnsupportedOptimizerError(LatentBridgeError, ValueError):
+    """An optimizer of a framework (nevergrad, pymoo) cannot run this problem as asked.
+
+    The message names the optimizer, the cause (an upstream bug, a limitation such as
+    "cannot ask several candidates at once") and what to do instead; the original
+    exception, if any, is the ``__cause__``.
+    """
 
 
 class WeightsError(LatentBridgeError, FileNotFoundError):

@@ -2,10 +2,13 @@
 
 nevergrad's ``ask()`` hands out one candidate at a time, and its maintainers keep it
 that way (nevergrad issue #1509). A GAN objective is only fast in batches, so
-:func:`minimize` runs its own loop: ask ``batch`` candidates, evaluate them with *one*
-``problem.evaluate`` call, tell the losses back. Any optimizer of nevergrad's registry
-works (``"NGOpt"``, ``"CMA"``, ``"DiagonalCMA"``, ``"TwoPointsDE"``, ``"PSO"``...), as does
-an optimizer instance or a ``ConfiguredOptimizer``::
+:func:`minimize` runs its own loop: ask up to ``batch`` candidates (what the optimizer can
+take before a tell: never a new CMA-ES generation before the last was told), evaluate them
+with *one* ``problem.evaluate`` call, tell the losses back. Any optimizer of nevergrad's
+registry can be passed (``"NGOpt"``, ``"CMA"``, ``"DiagonalCMA"``, ``"TwoPointsDE"``,
+``"PSO"``...), as can an optimizer instance or a ``ConfiguredOptimizer``; those that fail
+upstream raise one latentbridge error (``docs/optimizers.md`` lists how every registry
+name fares)::
 
     import latentbridge.nevergrad as lbng
     res = lbng.minimize(problem, "TwoPointsDE", budget=4000, batch=200, seed=0)
@@ -30,9 +33,12 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import gc
+import importlib.util
+import random
+import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,9 +46,18 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._presets import PAPER_GA, SET_GA
 from ._problems import LatentProblem
-from ._result import OptimizeResult, Trace
+from ._result import OptimizeResult
+from ._tracking import Tracker
 from ._validation import check_positive_int
-from .errors import InputError, RegistryConflictError, UnknownNameError, missing_extra
+from .errors import (
+    InputError,
+    LatentBridgeError,
+    MissingDependencyError,
+    RegistryConflictError,
+    UnknownNameError,
+    UnsupportedOptimizerError,
+    missing_extra,
+)
 
 try:
     import nevergrad as ng
@@ -50,8 +65,8 @@ try:
     from nevergrad.optimization import base as ngbase
     from nevergrad.optimization import optimizerlib as nglib
 
+    from . import _ng_light as light
     from ._ng_ga import SeedGA, _SeedGA
-    from ._ng_light import lighten
 except ImportError as _exc:  # pragma: no cover - exercised only without the extra
     if getattr(_exc, "name", None) and not str(_exc.name).startswith("nevergrad"):
         raise
@@ -87,6 +102,7 @@ def parametrization(
     bounded: bool = False,
     width: float = 4.0,
     seed: int | None = None,
+    _lean: bool = False,
 ) -> Any:
     """An ``ng.p.Array`` of shape ``(problem.dim,)`` centred on the latent prior.
 
@@ -115,7 +131,7 @@ def parametrization(
     _check_problem(problem)
     mean = np.tile(problem.latent.mean, problem.k)
     std = np.tile(problem.latent.std, problem.k)
-    param = ng.p.Array(init=mean)
+    param = light.lean_array(mean) if _lean else ng.p.Array(init=mean)
     sigma: float | Array = float(std[0]) if np.all(std == std[0]) else std
     param.set_mutation(sigma=sigma)
     if bounded:
@@ -124,6 +140,8 @@ def parametrization(
     param.set_name(f"Latent(k={problem.k},d={problem.latent.dim}{',bounded' if bounded else ''})")
     if seed is not None:
         param.random_state = np.random.RandomState(check_positive_int(seed, "seed", minimum=0))
+    if _lean:
+        light.fix_subobjects(param)  # the sigma constant and bounds added above
     return param
 
 
@@ -168,76 +186,354 @@ def _configure(factory: Any, name: str, params: Mapping[str, Any]) -> Any:
     return type(factory)(**{**config, **params})
 
 
-def _unwrap(opt: Any) -> Any:
-    """The sub-optimizer chosen by a competence-map wrapper (``NGOpt``, ``CMA``), if any.
+def _default_batch(problem: LatentProblem, budget: int) -> int:
+    return min(budget, max(1, problem.batch_size // problem.k))
 
-    ``NGOptBase`` / ``ChoiceBase`` only forward ``ask`` / ``tell`` to the optimizer they
-    select at the first ask; driving that one directly yields the same candidates and
-    halves the per-candidate bookkeeping. Wrappers that override the forwarding are
-    left alone.
+
+# -- failures of nevergrad and of the optional packages it imports ---------------------------------
+#: pip distribution of modules that nevergrad imports for some optimizers, where it differs.
+_PIP_NAMES = {
+    "ax": "ax-platform",
+    "pybobyqa": "Py-BOBYQA",
+    "smac": "smac",
+    "bayes_opt": "bayesian-optimization",
+    "sklearn": "scikit-learn",
+    "skopt": "scikit-optimize",
+    "ConfigSpace": "ConfigSpace",
+    "fcmaes": "fcmaes",
+    "pypop7": "pypop7",
+    "directsearch": "directsearch",
+}
+
+
+def _missing_package(name: str, exc: ImportError) -> MissingDependencyError:
+    module = str(exc.name or "").split(".")[0]
+    if not module:
+        found = re.search(r"pip install ([A-Za-z0-9_.\-\[\]]+)", str(exc))
+        module = found.group(1) if found else ""
+    package = _PIP_NAMES.get(module, module.replace("_", "-")) if module else ""
+    what = f"the package {package!r}" if package else "an optional package"
+    err = MissingDependencyError(
+        f"nevergrad optimizer {name!r} needs {what}, which is not installed ({' '.join(str(exc).split())}). "
+        + (f"Install it with: pip install {package}" if package else "Install what the message names")
+        + ", or pick another optimizer (docs/optimizers.md lists which ones run)."
+    )
+    err.__cause__ = exc
+    return err
+
+
+def _upstream_failure(name: str, stage: str, exc: BaseException, batch: int = 1) -> LatentBridgeError:
+    """One latentbridge error for an exception raised inside nevergrad (or a package it calls)."""
+    link: BaseException | None = exc
+    while link is not None:  # an ImportError, maybe re-raised by nevergrad's recast threads
+        missing = re.search(r"No module named '([\w.]+)'", str(link))
+        module = getattr(link, "name", None) if isinstance(link, ImportError) else None
+        module = module or (missing.group(1) if missing else None)
+        if isinstance(link, ImportError) or missing:
+            top = str(module or "").split(".")[0]
+            if top and module != top and importlib.util.find_spec(top) is not None:  # installed, lacks the submodule
+                err = UnsupportedOptimizerError(
+                    f"nevergrad optimizer {name!r} imports {module!r}, which the installed {top} does not have "
+                    f"({' '.join(str(link).split())}): this nevergrad version does not support that {top} version. "
+                    "Pick another optimizer, e.g. 'NGOpt', 'CMA', 'DiagonalCMA' or 'TwoPointsDE'."
+                )
+                err.__cause__ = exc
+                return err
+            if isinstance(link, ImportError):
+                return _missing_package(name, link)
+            return _missing_package(name, ModuleNotFoundError(str(link).strip(), name=module))
+        link = link.__cause__ or link.__context__
+    tb = exc.__traceback__
+    where = "nevergrad"
+    while tb is not None:  # the innermost third-party module that raised
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module and not module.startswith(("latentbridge", "numpy")):
+            where = module
+        tb = tb.tb_next
+    err = UnsupportedOptimizerError(
+        f"nevergrad optimizer {name!r} failed while {stage}, inside {where}: {type(exc).__name__}: {exc}. "
+        "This is an upstream limitation or bug (docs/optimizers.md lists the optimizers that run); "
+        + (f"it may run with a smaller batch (batch={batch} was used; try batch=1), or pick " if batch > 1 else "pick ")
+        + "another optimizer, e.g. 'NGOpt', 'CMA', 'DiagonalCMA' or 'TwoPointsDE'."
+    )
+    err.__cause__ = exc
+    return err
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+# -- ask/tell contracts ------------------------------------------------------------------------------
+def _sub_optimizers(opt: Any) -> list[Any]:
+    """``opt`` and every optimizer it holds (a wrapper's selected one, a portfolio's, a chain's...)."""
+    out: list[Any] = []
+    seen: set[int] = set()
+    stack = [opt]
+    while stack:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        out.append(o)
+        for value in vars(o).values():
+            if isinstance(value, ngbase.Optimizer):
+                stack.append(value)
+            elif isinstance(value, (list, tuple)) and value and isinstance(value[0], ngbase.Optimizer):
+                stack.extend(v for v in value if isinstance(v, ngbase.Optimizer))
+    return out
+
+
+def _cma_generation_in_flight(opts: list[Any]) -> bool:
+    """True if one more ask could make a CMA-ES start a generation before the last one was told.
+
+    nevergrad's ``_CMA`` asks ``cma`` for a whole population when its queue is empty and
+    tells it once ``popsize`` candidates came back. Asking again while some are still
+    out makes ``cma`` sample a second generation from the same state, which its TPA
+    step-size adaptation (the default from about 300 dimensions) refuses ("Mean shift
+    samples are expected but missing").
     """
-    wrappers = (nglib.NGOptBase, nglib.ChoiceBase)
-    while isinstance(opt, wrappers) and opt.num_ask == 0:
-        base = next(w for w in wrappers if isinstance(opt, w))
-        cls = type(opt)
-        if any(
-            getattr(cls, m) is not getattr(base, m) for m in ("_internal_ask_candidate", "_internal_tell_candidate")
-        ):
-            break
-        opt = opt.optim
+    for o in opts:
+        if isinstance(o, nglib._CMA) and not o._to_be_asked and o.num_ask > o.num_tell - o.num_tell_not_asked:
+            return True
+    return False
+
+
+def _cma_population(opt: Any) -> int | None:
+    """CMA-ES population size when ``opt`` (after wrappers that only select) is nevergrad's ``_CMA``."""
+    while isinstance(opt, (nglib.NGOptBase, nglib.ChoiceBase)):
+        opt = opt.optim  # the selection nevergrad would make at the first ask
+    return int(opt._popsize) if isinstance(opt, nglib._CMA) else None
+
+
+# -- driver steps --------------------------------------------------------------------------------------
+@dataclass
+class _Spec:
+    """What ``optimizer`` resolved to."""
+
+    name: str
+    instance: Any  # an Optimizer instance, or None
+    factory: Any  # a ConfiguredOptimizer or an Optimizer class, or None
+    config: Any  # its ConfiguredOptimizer, or None
+    ga: SeedGA | None
+    kwargs: dict[str, Any]  # keyword arguments of an Optimizer class
+
+
+@dataclass
+class _Plan:
+    """How the run asks: at most ``batch`` candidates per evaluation call."""
+
+    batch: int
+    notes: list[str] = field(default_factory=list)
+
+
+def _check_run(problem: Any, budget: Any, seed: Any) -> tuple[int, int | None]:
+    _check_problem(problem)
+    budget = check_positive_int(budget, "budget")
+    if problem.n_obj != 1:
+        raise InputError(
+            f"{type(problem).__name__} has {problem.n_obj} objectives, but latentbridge.nevergrad.minimize "
+            "optimizes a single objective; average them with aggregate='mean' (e.g. TargetSimilarity(..., "
+            "aggregate='mean')) or use a multi-objective algorithm such as latentbridge.pymoo with NSGA2"
+        )
+    return budget, None if seed is None else check_positive_int(seed, "seed", minimum=0)
+
+
+def _resolve(optimizer: Any, optimizer_params: Mapping[str, Any]) -> _Spec:
+    if isinstance(optimizer, ngbase.Optimizer):
+        if optimizer_params:
+            raise InputError("optimizer_params cannot be applied to an optimizer instance; configure it before")
+        config = getattr(optimizer, "_configured_optimizer", None)
+        ga = optimizer._config if isinstance(optimizer, _SeedGA) else None
+        return _Spec(str(optimizer.name), optimizer, None, config, ga, {})
+    if isinstance(optimizer, str):
+        name, factory = optimizer, _lookup(optimizer)
+    elif isinstance(optimizer, ngbase.ConfiguredOptimizer) or _is_optimizer_class(optimizer):
+        name, factory = str(getattr(optimizer, "name", None) or optimizer.__name__), optimizer
+    else:
+        raise InputError(
+            "optimizer must be a name in nevergrad.optimizers.registry, a ConfiguredOptimizer, an Optimizer "
+            f"class or an Optimizer instance; got {type(optimizer).__name__}"
+        )
+    factory = _configure(factory, name, optimizer_params)
+    config = factory if isinstance(factory, ngbase.ConfiguredOptimizer) else None
+    kwargs = dict(optimizer_params) if _is_optimizer_class(factory) else {}
+    return _Spec(name, None, factory, config, config if isinstance(config, SeedGA) else None, kwargs)
+
+
+def _check_batch(spec: _Spec, batch: int, budget: int) -> None:
+    if spec.ga is not None and budget < spec.ga.pop_size:
+        raise InputError(
+            f"budget ({budget}) is smaller than one population of {spec.name} (pop_size={spec.ga.pop_size}); "
+            f"raise the budget or pass pop_size=... (at most {budget})"
+        )
+    if budget < batch:
+        raise InputError(f"budget ({budget}) is smaller than one batch (batch={batch}); pass batch <= budget")
+
+
+def _build(problem: LatentProblem, spec: _Spec, param: Any, budget: int, batch: int | None) -> tuple[Any, _Plan]:
+    """The optimizer, built with ``num_workers`` = the batch, and the batch plan.
+
+    Optimizers that cannot run several candidates at once (nevergrad refuses
+    ``num_workers > 1``, or its constructor fails with it) run with batch 1 when the
+    batch was the driver's choice, and are refused with that advice when the caller
+    chose it. Without an explicit batch, a CMA-ES asks one whole population per call.
+    """
+    chosen = batch if batch is not None else (spec.ga.pop_size if spec.ga is not None else 0)
+    plan = _Plan(check_positive_int(chosen or _default_batch(problem, budget), "batch"))
+    _check_batch(spec, plan.batch, budget)
+    try:
+        opt = spec.factory(param, budget=budget, num_workers=plan.batch, **spec.kwargs)
+    except TypeError as exc:
+        if spec.kwargs:
+            raise InputError(f"cannot build optimizer {spec.name!r} with {spec.kwargs}: {exc}") from exc
+        raise _upstream_failure(spec.name, "being built", exc) from exc
+    except Exception as exc:
+        if isinstance(exc, ImportError) or plan.batch == 1:
+            raise _upstream_failure(spec.name, "being built", exc) from exc
+        try:
+            opt = spec.factory(param, budget=budget, num_workers=1, **spec.kwargs)
+        except Exception:
+            raise _upstream_failure(spec.name, "being built", exc) from exc
+        if batch is not None:
+            raise UnsupportedOptimizerError(
+                f"nevergrad optimizer {spec.name!r} cannot ask several candidates at once "
+                f"(with num_workers={batch}: {type(exc).__name__}: {exc}); pass batch=1, or leave batch unset "
+                "and latentbridge runs it with batch 1"
+            ) from exc
+        plan = _Plan(1, [f"{spec.name} cannot batch ({type(exc).__name__}: {exc}); ran with batch 1"])
+    if spec.ga is None and plan.batch > 1:
+        opt = _fit_cma_population(spec, param, budget, plan, opt, explicit=batch is not None)
+    return opt, plan
+
+
+def _fit_cma_population(spec: _Spec, param: Any, budget: int, plan: _Plan, opt: Any, *, explicit: bool) -> Any:
+    """Make a CMA-ES generation one evaluation call: its population equal to the batch when possible.
+
+    nevergrad's population is ``max(num_workers, 4 + popsize_factor ln d)``, plus one for
+    elitist variants (``CMApara``, which ``NGOpt`` and ``CMA`` select for batched runs). When
+    it exceeds the batch by ``e``, the optimizer is rebuilt once with ``num_workers`` smaller
+    by ``e``, kept if its population then equals the batch. Otherwise a default batch
+    becomes the population, and an explicit one is kept (steps then end at generation
+    boundaries, see :func:`_drive`).
+    """
+    try:
+        popsize = _cma_population(opt)
+        if popsize is not None and popsize > plan.batch and plan.batch - (popsize - plan.batch) >= 1:
+            workers = plan.batch - (popsize - plan.batch)
+            other = spec.factory(param, budget=budget, num_workers=workers, **spec.kwargs)
+            if _cma_population(other) == plan.batch:
+                plan.notes.append(f"num_workers={workers} so that the CMA-ES population is the batch ({plan.batch})")
+                return other
+    except Exception as exc:
+        raise _upstream_failure(spec.name, "selecting its sub-optimizer", exc) from exc
+    if popsize is not None and popsize != plan.batch and not explicit:
+        plan.batch = min(popsize, budget)
+        plan.notes.append(f"batch = CMA-ES population ({popsize})")
     return opt
 
 
-class _CachedCMA(nglib._CMA):  # type: ignore[misc]  # nevergrad ships no type information
-    """nevergrad's ``_CMA`` whose ``es`` property skips rebuilding a ``Normalizer`` on every access.
+def _prepare(
+    problem: LatentProblem, spec: _Spec, budget: int, batch: int | None, seed: int | None, bounded: bool, lean: bool
+) -> tuple[Any, _Plan]:
+    """The optimizer to run and its batch plan: the caller's instance (checked, reseeded) or a new one."""
+    if spec.instance is None:
+        param = parametrization(problem, bounded=bounded, seed=seed, _lean=lean)
+        return _build(problem, spec, param, budget, batch)
+    opt = spec.instance
+    if opt.dimension != problem.dim:
+        raise InputError(
+            f"optimizer instance has dimension {opt.dimension}, but the problem's solutions have "
+            f"dim={problem.dim}; build it on latentbridge.nevergrad.parametrization(problem)"
+        )
+    default = spec.ga.pop_size if spec.ga is not None else int(opt.num_workers)
+    plan = _Plan(check_positive_int(batch if batch is not None else default, "batch"))
+    _check_batch(spec, plan.batch, budget)
+    if seed is not None:
+        opt.parametrization.random_state = np.random.RandomState(seed)
+    return opt, plan
 
-    ``_CMA.es`` builds ``p.helpers.Normalizer(parametrization)`` (about 0.5 ms) on every
-    call, i.e. once per ``tell``, only to compute a scale used when the strategy is
-    (re)created. This subclass returns the running strategy directly and defers to
-    the original property whenever it would create one, so candidates are identical.
+
+def _drive(problem: LatentProblem, opt: Any, name: str, plan: _Plan, budget: int) -> int:
+    """Ask at most ``plan.batch`` candidates, evaluate them in one call, tell them; until ``budget``.
+
+    A step stops early when one more ask would start a CMA-ES generation before the
+    previous one was told (see :func:`_cma_generation_in_flight`). Returns the number of
+    evaluation calls.
     """
-
-    @property
-    def es(self) -> Any:
-        current = self._es
-        if current is not None and (self._config.fcmaes or not current.stop()):
-            return current
-        return nglib._CMA.es.fget(self)
-
-
-def _speed_up(opt: Any) -> Any:
-    """Driver shortcuts that leave the candidates unchanged (see :func:`minimize`'s ``fast``)."""
-    opt = _unwrap(opt)
-    if type(opt) is nglib._CMA and isinstance(getattr(nglib._CMA, "es", None), property):
-        opt.__class__ = _CachedCMA
-    return opt
+    dim, n, steps = problem.dim, 0, 0
+    while n < budget:
+        b = min(plan.batch, budget - n)
+        cands: list[Any] = []
+        try:
+            cands.append(opt.ask())
+            while len(cands) < b and not _cma_generation_in_flight(_sub_optimizers(opt)):
+                cands.append(opt.ask())
+        except Exception as exc:
+            raise _upstream_failure(name, f"asking candidate {n + len(cands) + 1}", exc, plan.batch) from exc
+        X = np.empty((len(cands), dim), dtype=np.float64)
+        for j, c in enumerate(cands):
+            X[j] = c.value  # raises if the instance's values are not (dim,) arrays
+        bad = ~np.all(np.abs(X) <= _FLOAT32_MAX, axis=1)  # NaN compares False
+        if bad.any():
+            raise UnsupportedOptimizerError(
+                f"nevergrad optimizer {name!r} asked candidate {n + 1 + int(np.argmax(bad))} with NaN, inf or "
+                "coordinates beyond the float32 range, which no model can evaluate; this is an upstream bug "
+                "(docs/optimizers.md lists the optimizers that run): pick another optimizer, e.g. 'NGOpt', 'CMA', "
+                "'DiagonalCMA' or 'TwoPointsDE'"
+            )
+        F = np.asarray(problem.evaluate(X), dtype=np.float64)
+        try:
+            for c, f in zip(cands, F.tolist(), strict=True):
+                opt.tell(c, f)
+        except Exception as exc:
+            raise _upstream_failure(name, f"being told candidates {n + 1}-{n + len(cands)}", exc, plan.batch) from exc
+        n += len(cands)
+        steps += 1
+    return steps
 
 
 @contextlib.contextmanager
-def _young_collections_only(active: bool) -> Iterator[Callable[[], object]]:
-    """Pause Python's automatic garbage collection; yield a function that collects the young generations.
+def _global_rngs_seeded(seed: int | None) -> Iterator[None]:
+    """Seed numpy's and Python's global random generators for the block, then restore their states.
 
-    nevergrad's archive keeps every candidate told, each a tree of some 40 objects in
-    reference cycles (a parameter's ``_layers`` list holds the parameter). Each automatic
-    full collection rescans all of them: with a 0.5 ms model that was about a quarter of
-    the driver's time per candidate by 6,000 candidates, and it grows with the run. The
-    driver calls the yielded function after every batch, which frees cyclic garbage of
-    the batch (young objects) without rescanning the archive; the full collections
-    resume when the run ends, whatever way it ends. A no-op when ``active`` is false
-    or automatic collection was already off.
+    Some nevergrad optimizers draw from ``np.random`` or ``random`` directly (lognormal
+    and "smooth" (1+1) mutations, several portfolios) instead of the parametrization's
+    ``random_state``, so a seed alone would not make them reproducible. Nothing outlives
+    the call; runs in concurrent threads share these generators (as they always do).
     """
-    if not active or not gc.isenabled():
-        yield lambda: None
+    if seed is None:
+        yield
         return
-    gc.disable()
+    np_state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002 - what those optimizers use
+    np.random.seed(seed)  # noqa: NPY002
+    random.seed(seed)
     try:
-        yield lambda: gc.collect(1)
+        yield
     finally:
-        gc.enable()
+        np.random.set_state(np_state)  # noqa: NPY002
+        random.setstate(py_state)
 
 
-def _default_batch(problem: LatentProblem, budget: int) -> int:
-    return min(budget, max(1, problem.batch_size // problem.k))
+def _recommendation(opt: Any, dim: int) -> dict[str, Any]:
+    try:
+        return {"recommendation": np.asarray(opt.provide_recommendation().value, dtype=np.float64).reshape(dim)}
+    except Exception as exc:
+        return {"recommendation_error": f"{type(exc).__name__}: {exc}"}
+
+
+def _params(spec: _Spec, plan: _Plan, bounded: bool, optimizer_params: Mapping[str, Any]) -> dict[str, Any]:
+    params: dict[str, Any] = (
+        {"batch": plan.batch} if spec.instance is not None else {"batch": plan.batch, "bounded": bounded}
+    )
+    if isinstance(spec.config, ngbase.ConfiguredOptimizer):
+        params.update(
+            {
+                k: v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
+                for k, v in spec.config.config().items()
+            }
+        )
+    params.update(optimizer_params)
+    return params
 
 
 # -- driver ----------------------------------------------------------------------------------------
@@ -252,13 +548,23 @@ def minimize(
     fast: bool = True,
     **optimizer_params: Any,
 ) -> OptimizeResult:
-    """Minimise ``problem`` with a nevergrad optimizer, evaluating ``batch`` candidates per call.
+    """Minimise ``problem`` with a nevergrad optimizer, evaluating up to ``batch`` candidates per call.
 
-    Each step asks ``batch`` candidates (the last step fewer, so exactly ``budget``
-    solutions are evaluated), stacks their values into ``(b, dim)``, evaluates them
-    with one ``problem.evaluate`` call and tells each loss back. Optimizers are built
-    with ``num_workers=batch``, which is how population-based nevergrad optimizers
-    learn the batch size (CMA's population is ``max(batch, 4 + 3 ln dim)``).
+    Each step asks candidates, stacks their values into ``(b, dim)``, evaluates them
+    with one ``problem.evaluate`` call and tells each loss back, until exactly
+    ``budget`` solutions were evaluated. Optimizers are built with
+    ``num_workers=batch``, which is how nevergrad's population-based optimizers learn
+    the batch size. A step asks what the optimizer can take before a tell: never more
+    than ``batch``, and never more than what is left of a CMA-ES generation (nevergrad's
+    CMA variants may use a population larger than ``num_workers``, e.g. ``CMApara``'s
+    ``4 + 8 ln(dim)``, which ``NGOpt`` and ``CMA`` select for batched runs; ``cma``
+    refuses a new generation before the last was told). Without an explicit ``batch``,
+    a CMA-ES asks one population per call.
+
+    Optimizers that cannot ask several candidates at once run with batch 1 when
+    ``batch`` is not given (``extra["notes"]`` says so) and are refused when it is.
+    Every failure inside nevergrad or a package it imports becomes a latentbridge
+    error (see Raises); ``docs/optimizers.md`` lists how each registry name fares.
 
     Args:
         problem: A single-objective :class:`~latentbridge.LatentProblem`.
@@ -268,21 +574,21 @@ def minimize(
             dimension ``problem.dim`` (its own parametrization, budget and
             ``num_workers`` are then used as they are).
         budget: Solutions to evaluate, exactly.
-        batch: Candidates per evaluation call. Defaults to the population size for
-            :class:`SeedGA` optimizers, ``num_workers`` for an instance, and otherwise
-            the solutions of one forward chunk (``problem.batch_size // problem.k``),
-            capped at ``budget``.
-        seed: Seed of the parametrization's random state (all nevergrad randomness);
-            the same seed gives the same result.
+        batch: Most candidates per evaluation call. Defaults to the population size
+            for :class:`SeedGA` optimizers, ``num_workers`` for an instance, the
+            population for a CMA-ES, and otherwise the solutions of one forward chunk
+            (``problem.batch_size // problem.k``); always capped at ``budget``.
+        seed: Seed of the parametrization's random state (nevergrad's randomness) and,
+            for the duration of the call, of numpy's and Python's global generators,
+            which some nevergrad optimizers draw from directly (their states are
+            restored afterwards); the same seed gives the same result.
         bounded: Passed to :func:`parametrization` (ignored for an instance).
-        fast: Driver shortcuts that change no candidate, loss or recommendation
-            (measured in ``benchmarks/README.md``): drive the sub-optimizer that ``NGOpt`` /
-            ``CMA`` select directly; cache the CMA strategy object that nevergrad's
-            ``_CMA.es`` re-validates at every tell; a lighter parameter tree (same
-            attributes, fewer steps: ``latentbridge._ng_light``); and Python's
-            automatic full garbage collections paused for the run (young objects
-            are still collected after every batch). Ignored for an instance.
-            ``fast=False`` runs the stock optimizer.
+        fast: Driver shortcuts that change no candidate, loss or recommendation,
+            applied only on the nevergrad versions they were checked against
+            (``latentbridge._ng_light``): a lighter parameter tree (same attributes,
+            fewer steps) and, for wrappers that only forward (``"CMA"``, not
+            ``"NGOpt"``), driving the optimizer they select. Ignored for an
+            instance. ``fast=False`` runs the stock optimizer.
         **optimizer_params: Overrides of a ``ConfiguredOptimizer``'s configuration (e.g.
             ``pop_size=50`` for ``"LatentPaperGA"``, ``scale=0.5`` for ``"DiagonalCMA"``),
             or keyword arguments of an ``Optimizer`` class.
@@ -290,139 +596,47 @@ def minimize(
     Returns:
         An :class:`~latentbridge.OptimizeResult`: best solution ``x`` ``(dim,)`` and
         fitness ``f`` seen during the run, ``n_evals == budget``, a best-so-far trace
-        with one point per batch, ``optimizer="ng:<name>"``, and in ``extra`` the
-        optimizer's own recommendation (``"recommendation"`` ``(dim,)``, not
-        evaluated, to keep the budget exact), the name of the optimizer actually
-        driven (``"driven"``) and, for :class:`SeedGA`, ``"generations"``.
+        with one point per evaluation call, ``optimizer="ng:<name>"``, and in
+        ``extra`` the optimizer's own recommendation (``"recommendation"`` ``(dim,)``,
+        not evaluated, to keep the budget exact), the optimizer actually driven
+        (``"driven"``), ``"num_workers"``, the evaluation calls (``"steps"``), the
+        batch decisions (``"notes"``) and, for :class:`SeedGA`, ``"generations"``.
 
     Raises:
         UnknownNameError: ``optimizer`` is not a registered name (close matches listed).
         InputError: multi-objective problem, ``budget`` smaller than one batch or one
             GA population, bad ``optimizer_params``, or an instance of the wrong
             dimension.
+        MissingDependencyError: the optimizer needs a package that is not installed
+            (the message names the ``pip install``).
+        UnsupportedOptimizerError: the optimizer failed inside nevergrad (the message
+            names the optimizer, where it failed and the upstream exception, which is
+            the ``__cause__``), or cannot ask several candidates and ``batch > 1`` was
+            passed.
+        NonFiniteFitnessError: every evaluation gave a non-finite fitness.
     """
-    _check_problem(problem)
-    budget = check_positive_int(budget, "budget")
-    if problem.n_obj != 1:
-        raise InputError(
-            f"{type(problem).__name__} has {problem.n_obj} objectives, but latentbridge.nevergrad.minimize "
-            "optimizes a single objective; average them with aggregate='mean' (e.g. TargetSimilarity(..., "
-            "aggregate='mean')) or use a multi-objective algorithm such as latentbridge.pymoo with NSGA2"
-        )
-    if seed is not None:
-        seed = check_positive_int(seed, "seed", minimum=0)
+    budget, seed = _check_run(problem, budget, seed)
+    spec = _resolve(optimizer, optimizer_params)
+    shortcuts = fast and spec.instance is None and light.shortcuts_apply()
+    tracker = Tracker(1, budget=budget)
+    with _global_rngs_seeded(seed):
+        opt, plan = _prepare(problem, spec, budget, batch, seed, bounded, shortcuts)
+        driven = light.unwrap(opt) if shortcuts else opt
+        t0 = time.perf_counter()
+        with problem.observe(tracker):
+            steps = _drive(problem, driven, spec.name, plan, budget)
+        wall = time.perf_counter() - t0
+        recommendation = _recommendation(driven, problem.dim)
 
-    instance = isinstance(optimizer, ngbase.Optimizer)
-    factory: Any = None
-    if instance:
-        name = str(optimizer.name)
-        config = getattr(optimizer, "_configured_optimizer", None)
-    elif isinstance(optimizer, str):
-        name = optimizer
-        factory = _configure(_lookup(optimizer), optimizer, optimizer_params)
-        config = factory if isinstance(factory, ngbase.ConfiguredOptimizer) else None
-    elif isinstance(optimizer, ngbase.ConfiguredOptimizer) or _is_optimizer_class(optimizer):
-        name = str(getattr(optimizer, "name", None) or optimizer.__name__)
-        factory = _configure(optimizer, name, optimizer_params)
-        config = factory if isinstance(factory, ngbase.ConfiguredOptimizer) else None
-    else:
-        raise InputError(
-            "optimizer must be a name in nevergrad.optimizers.registry, a ConfiguredOptimizer, an Optimizer "
-            f"class or an Optimizer instance; got {type(optimizer).__name__}"
-        )
-    if instance and optimizer_params:
-        raise InputError("optimizer_params cannot be applied to an optimizer instance; configure it before")
-    ga = config if isinstance(config, SeedGA) else None
-    if ga is None and instance and isinstance(optimizer, _SeedGA):
-        ga = optimizer._config
-
-    if batch is None:
-        batch = ga.pop_size if ga is not None else (int(optimizer.num_workers) if instance else 0)
-        batch = batch or _default_batch(problem, budget)
-    batch = check_positive_int(batch, "batch")
-    if ga is not None and budget < ga.pop_size:
-        raise InputError(
-            f"budget ({budget}) is smaller than one population of {name} (pop_size={ga.pop_size}); "
-            f"raise the budget or pass pop_size=... (at most {budget})"
-        )
-    if budget < batch:
-        raise InputError(f"budget ({budget}) is smaller than one batch (batch={batch}); pass batch <= budget")
-
-    if instance:
-        opt = optimizer
-        if opt.dimension != problem.dim:
-            raise InputError(
-                f"optimizer instance has dimension {opt.dimension}, but the problem's solutions have "
-                f"dim={problem.dim}; build it on latentbridge.nevergrad.parametrization(problem)"
-            )
-        if seed is not None:
-            opt.parametrization.random_state = np.random.RandomState(seed)
-        driven = opt
-    else:
-        param = parametrization(problem, bounded=bounded, seed=seed)
-        if fast:
-            lighten(param)
-        kwargs = dict(optimizer_params) if _is_optimizer_class(factory) else {}
-        try:
-            opt = factory(param, budget=budget, num_workers=batch, **kwargs)
-        except TypeError as exc:
-            raise InputError(f"cannot build optimizer {name!r} with {kwargs}: {exc}") from exc
-        except ValueError as exc:
-            if "parallel" in str(exc):
-                raise InputError(f"{name} cannot ask several candidates at once: pass batch=1 ({exc})") from exc
-            raise
-        driven = _speed_up(opt) if fast else opt
-
-    dim = problem.dim
-    trace = Trace()
-    best_f = float("inf")
-    best_x: Array | None = None
-    n = 0
-    t0 = time.perf_counter()
-    with _young_collections_only(fast and not instance) as collect_young:
-        while n < budget:
-            b = min(batch, budget - n)
-            cands = [driven.ask() for _ in range(b)]
-            X = np.empty((b, dim), dtype=np.float64)
-            for j, c in enumerate(cands):
-                X[j] = c.value  # raises if the instance's values are not (dim,) arrays
-            F = np.asarray(problem.evaluate(X), dtype=np.float64)
-            for c, f in zip(cands, F.tolist(), strict=True):
-                driven.tell(c, f)
-            Fs = np.where(np.isnan(F), np.inf, F)
-            i = int(np.argmin(Fs))
-            if best_x is None or Fs[i] < best_f:
-                best_f, best_x = float(Fs[i]), X[i].copy()
-            n += b
-            trace.record(n, best_f)
-            collect_young()
-    wall = time.perf_counter() - t0
-    assert best_x is not None  # budget >= 1
-
-    extra: dict[str, Any] = {"driven": str(driven.name), "num_workers": int(driven.num_workers)}
-    try:
-        extra["recommendation"] = np.asarray(driven.provide_recommendation().value, dtype=np.float64).reshape(dim)
-    except Exception as exc:
-        extra["recommendation_error"] = f"{type(exc).__name__}: {exc}"
-    if ga is not None and isinstance(driven, _SeedGA):
+    extra: dict[str, Any] = {"driven": str(driven.name), "num_workers": int(driven.num_workers), "steps": steps}
+    if plan.notes:
+        extra["notes"] = list(plan.notes)
+    extra.update(recommendation)
+    if spec.ga is not None and isinstance(driven, _SeedGA):
         extra["generations"] = driven.generation
-
-    params: dict[str, Any] = {"batch": batch, "bounded": bounded} if not instance else {"batch": batch}
-    if isinstance(config, ngbase.ConfiguredOptimizer):
-        params.update(
-            {
-                k: v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
-                for k, v in config.config().items()
-            }
-        )
-    params.update(optimizer_params)
-    return OptimizeResult(
-        x=best_x,
-        f=best_f,
-        n_evals=n,
-        trace=trace,
-        optimizer=f"ng:{name}",
-        params=params,
+    return tracker.result(
+        f"ng:{spec.name}",
+        params=_params(spec, plan, bounded, optimizer_params),
         seed=seed,
         wall_time=wall,
         extra=extra,
