@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "latentbridge"
-# modules allowed to import latentbridge.bench: the bench itself and its command line
-_BENCH_USERS = ("latentbridge.bench", "latentbridge.cli")
+# modules allowed to import latentbridge.bench: the bench itself, the other application built on it
+# (augment reuses its statistics) and the command line
+_BENCH_USERS = ("latentbridge.bench", "latentbridge.augment", "latentbridge.cli")
 
 
 def _module_name(path: Path) -> str:
