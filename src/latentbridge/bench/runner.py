@@ -29,12 +29,13 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from rich.markup import escape
 
 from .._problems import LatentProblem
 from .._tracking import Evaluation, Tracker, default_ref_point
@@ -870,37 +871,13 @@ def run_suite(
         BenchInterrupted: on Ctrl-C, after keeping every finished run.
         InputError: the store already holds this suite and ``resume`` is false; bad options.
     """
-    if executor not in EXECUTORS:
-        raise InputError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
-    if workers < 1:
-        raise InputError(f"workers must be >= 1, got {workers}")
-    if scheduler is not None and executor != "dask":
-        raise InputError("--scheduler needs --executor dask")
-    if executor == "serial":
-        workers = 1
-    if threads is None:
-        threads = 1
+    workers = _check_executor(executor, workers, scheduler)
     if tasks is None:
-        tasks = plan(suite, threads=threads, allow_imports=allow_imports, run_timeout=run_timeout)
-    finished = store.finished_keys(suite.name)  # failed runs do not count: they are simply run again
-    if finished and not resume:
-        raise InputError(
-            f"{store.path} already holds {len(finished)} finished runs of suite {suite.name!r}; pass --resume to "
-            "continue it or choose another --out directory"
-        )
-    done = finished if resume else set()
-    todo = [t for t in tasks if t.key not in done]
+        tasks = plan(suite, threads=threads or 1, allow_imports=allow_imports, run_timeout=run_timeout)
+    todo = _unfinished(suite, store, tasks, resume)
     summary = BenchSummary(planned=len(tasks), skipped=len(tasks) - len(todo), workers=workers)
     store.save_suite(suite.name, suite.to_dict())
-    config = {
-        "suite": suite.to_dict(),
-        "executor": executor,
-        "workers": workers,
-        "argv": sys.argv,
-    }
-
-    from rich.markup import escape
-
+    config = {"suite": suite.to_dict(), "executor": executor, "workers": workers, "argv": sys.argv}
     if console is None:
         from rich.console import Console
 
@@ -908,64 +885,111 @@ def run_suite(
     start = time.perf_counter()
     with _progress(console, progress and bool(todo)) as bar:
         task_id = bar.add_task(escape(f"{suite.name}: {len(todo)} runs"), total=sum(t.budget for t in todo))
-        runs_done = 0
 
         def on_evals(n: int) -> None:
             bar.advance(task_id, n)
 
-        outcomes: Iterable[RunOutcome]
-        live: _LiveProgress | None = None
-        if executor == "serial":
-            outcomes = _serial(todo, on_evals)
-        elif executor == "process":
-            live = _LiveProgress(multiprocessing.get_context("spawn").Queue(), on_evals) if progress else None
-            outcomes = _process(todo, workers, live)
-        else:
-            outcomes = _dask(todo, workers, scheduler)
+        live = None
+        if progress and executor == "process":  # workers report their evaluations while they run
+            live = _LiveProgress(multiprocessing.get_context("spawn").Queue(), on_evals)
+        outcomes = _outcomes(todo, executor, workers, scheduler, on_evals, live)
+        runs_done = 0
         try:
             for outcome in outcomes:
                 record = to_record(outcome, config)
                 store.add_run(record)
                 runs_done += 1
-                summary.eval_time += outcome.eval_time
-                summary.solve_time += outcome.solve_time
-                summary.book_time += outcome.book_time
-                summary.evals += outcome.n_evals
-                summary.failed_evals += outcome.n_failed
-                if outcome.status == "finished":
-                    summary.finished += 1
-                else:
-                    summary.failed += 1
-                    last = (outcome.error or "").strip().splitlines()[-1:]
-                    console.print(
-                        "[red]failed:[/red] "
-                        + escape(
-                            f"{outcome.task.problem.id} × {outcome.task.optimizer.label} "
-                            f"seed {outcome.task.seed}: {last[0] if last else 'unknown error'}"
-                        )
-                    )
-                if executor == "serial":  # shown evaluation by evaluation already
-                    bar.advance(task_id, outcome.task.budget - min(outcome.n_evals, outcome.task.budget))
-                elif live is not None:  # shown while it ran, in a worker
-                    bar.advance(task_id, live.settle(outcome.task))
-                else:
-                    bar.advance(task_id, outcome.task.budget)
+                _count(summary, outcome, console)
+                bar.advance(task_id, _not_yet_shown(outcome, executor, live))
                 bar.update(task_id, description=escape(f"{suite.name}: {runs_done}/{len(todo)} runs"))
                 if on_stored is not None:
                     on_stored(record)
         except KeyboardInterrupt:
-            if live is not None:
-                live.close()
-            close = getattr(outcomes, "close", None)
-            if callable(close):
-                with contextlib.suppress(Exception, KeyboardInterrupt):  # the pool may be broken by the signal
-                    close()
+            _abandon(outcomes)
             summary.wall_time = time.perf_counter() - start
             raise BenchInterrupted(runs_done, len(todo) - runs_done) from None
-        if live is not None:
-            live.close()
+        finally:
+            if live is not None:
+                live.close()
     summary.wall_time = time.perf_counter() - start
     return summary
+
+
+def _check_executor(executor: str, workers: int, scheduler: str | None) -> int:
+    """The number of workers ``executor`` will use, after checking the combination."""
+    if executor not in EXECUTORS:
+        raise InputError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if workers < 1:
+        raise InputError(f"workers must be >= 1, got {workers}")
+    if scheduler is not None and executor != "dask":
+        raise InputError("--scheduler needs --executor dask")
+    return 1 if executor == "serial" else workers
+
+
+def _unfinished(suite: Suite, store: Store, tasks: Sequence[RunTask], resume: bool) -> list[RunTask]:
+    """The runs still to do; a store that already holds finished runs of the suite needs ``resume``."""
+    finished = store.finished_keys(suite.name)  # failed runs do not count: they are simply run again
+    if finished and not resume:
+        raise InputError(
+            f"{store.path} already holds {len(finished)} finished runs of suite {suite.name!r}; pass --resume to "
+            "continue it or choose another --out directory"
+        )
+    return [t for t in tasks if t.key not in finished]
+
+
+def _outcomes(
+    todo: Sequence[RunTask],
+    executor: str,
+    workers: int,
+    scheduler: str | None,
+    on_evals: Callable[[int], None],
+    live: _LiveProgress | None,
+) -> Iterator[RunOutcome]:
+    """The runs' outcomes, as the executor finishes them."""
+    if executor == "serial":
+        return _serial(todo, on_evals)
+    if executor == "process":
+        return _process(todo, workers, live)
+    return _dask(todo, workers, scheduler)
+
+
+def _count(summary: BenchSummary, outcome: RunOutcome, console: Any) -> None:
+    """Add a stored run to the summary; say why a failed run failed."""
+    summary.eval_time += outcome.eval_time
+    summary.solve_time += outcome.solve_time
+    summary.book_time += outcome.book_time
+    summary.evals += outcome.n_evals
+    summary.failed_evals += outcome.n_failed
+    if outcome.status == "finished":
+        summary.finished += 1
+        return
+    summary.failed += 1
+    last = (outcome.error or "").strip().splitlines()[-1:]
+    console.print(
+        "[red]failed:[/red] "
+        + escape(
+            f"{outcome.task.problem.id} × {outcome.task.optimizer.label} "
+            f"seed {outcome.task.seed}: {last[0] if last else 'unknown error'}"
+        )
+    )
+
+
+def _not_yet_shown(outcome: RunOutcome, executor: str, live: _LiveProgress | None) -> int:
+    """How much of a finished run's budget the progress bar has not shown yet."""
+    budget = outcome.task.budget
+    if executor == "serial":  # shown evaluation by evaluation already
+        return budget - min(outcome.n_evals, budget)
+    if executor == "process" and live is not None:  # shown while it ran, in a worker
+        return live.settle(outcome.task)
+    return budget
+
+
+def _abandon(outcomes: Iterator[RunOutcome]) -> None:
+    """Stop the executor's runs in flight (after Ctrl-C)."""
+    close = getattr(outcomes, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception, KeyboardInterrupt):  # the pool may be broken by the signal
+            close()
 
 
 def rebuild_problem(spec: dict[str, Any]) -> LatentProblem:
