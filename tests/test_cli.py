@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import re
 
+import numpy as np
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 import latentbridge
+from latentbridge.bench.leaderboard import build_leaderboard
+from latentbridge.bench.report import print_leaderboard
+from latentbridge.bench.store import RunRecord
 from latentbridge.cli import app
 
 runner = CliRunner()
@@ -59,3 +65,30 @@ def test_plugins_table_never_cuts_names() -> None:
     assert "…" not in out
     for name in ("centroid-diversity", "target-similarity", "mnist-dcgan", "map-elites"):
         assert name in out  # whole, on one line, where a user can copy it
+
+
+def _record(problem: str, optimizer: str, seed: int, best: float) -> RunRecord:
+    return RunRecord(
+        run_key=f"{problem}-{optimizer}-{seed}", suite="s", problem_id=problem, problem_kind="target-similarity",
+        problem_hash="h", problem_config={}, problem_spec={}, n_obj=1, optimizer=optimizer,
+        optimizer_name=optimizer, optimizer_params={}, replicate=seed, seed=seed, budget=100, n_evals=100,
+        best=best, reported_best=best, best_x=None, front=None, ref_point=None, wall_time=1.0, solve_time=1.0,
+        eval_time=1.0, status="finished", error=None, warnings=[], versions={}, host="h", python="3",
+        config={}, trace_evals=np.array([100]), trace_best=np.array([best]),
+    )  # fmt: skip
+
+
+def test_leaderboard_never_cuts_optimizer_names_at_80_columns() -> None:
+    long_names = ["pymoo:CMAES(pop_size=50, sigma=0.5)", "ng:NGOptRW(budget_scale=2)"]
+    runs = [
+        _record(problem, opt, seed, float(i + seed))
+        for problem in ("centroid-diversity-7", "target-similarity-3")
+        for i, opt in enumerate(long_names)
+        for seed in range(3)
+    ]
+    buf = io.StringIO()
+    print_leaderboard(build_leaderboard(runs), Console(file=buf, width=80, color_system=None))
+    out = buf.getvalue()
+    assert "…" not in out
+    for name in long_names:
+        assert name in out  # whole, on one line

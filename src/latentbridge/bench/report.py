@@ -137,7 +137,9 @@ def print_leaderboard(board: Leaderboard, console: Console | None = None) -> Non
     for inst in board.instances:
         table = Table(title=escape(_instance_header(inst)), title_justify="left")
         for h in _CONSOLE_HEADERS:
-            table.add_column(h, justify="left" if h == "optimizer" else "right", no_wrap=h == "optimizer")
+            table.add_column(
+                h, justify="left" if h == "optimizer" else "right", no_wrap=h == "optimizer", min_width=len(h)
+            )
         for cells in _row_cells(inst):
             table.add_row(*(escape(cells[_ROW_HEADERS.index(h)]) for h in _CONSOLE_HEADERS))
         console.print(table)
@@ -155,7 +157,7 @@ def print_leaderboard(board: Leaderboard, console: Console | None = None) -> Non
     for group in board.groups:
         table = Table(title=escape(f"Across instances — {group.name}"), title_justify="left")
         table.add_column("mean rank", justify="right")
-        table.add_column("optimizer")
+        table.add_column("optimizer", no_wrap=True)  # a name a user types: never cut or wrapped
         for name, rank in group.ranking():
             table.add_row(_fmt(rank, 3), escape(name))
         console.print(table)
