@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -11,12 +10,20 @@ import torch
 from ._latent import LatentSpace
 from ._scorers import as_device
 from .errors import InputError
-from .precision import CompiledForward, Precision, PrecisionWarning, autocast, check_precision, to_channels_last
+from .precision import (
+    CompiledForward,
+    Precision,
+    PrecisionOptions,
+    PrecisionWarning,
+    autocast,
+    check_precision,
+    to_channels_last,
+)
 
 __all__ = ["TorchGenerator"]
 
 
-class TorchGenerator:
+class TorchGenerator(PrecisionOptions):
     """Wrap a module ``(n, *latent.shape) -> (n, C, H, W)`` as a :class:`latentbridge.LatentGenerator`.
 
     The module is moved to ``device`` and put in eval mode; its parameters stop
@@ -44,6 +51,8 @@ class TorchGenerator:
     Raises:
         PrecisionError: a precision the device cannot run.
     """
+
+    _role = "generator"
 
     def __init__(
         self,
@@ -99,22 +108,6 @@ class TorchGenerator:
         with autocast(self.precision, self._device):
             out: torch.Tensor = forward(z)
         return out if out.dtype == torch.float32 else out.to(torch.float32)
-
-    @property
-    def compiled(self) -> bool:
-        """Whether :meth:`generate` runs ``torch.compile``-d code (False if not asked for or fell back)."""
-        return self._compiled is not None and self._compiled.active
-
-    @property
-    def compile_seconds(self) -> float:
-        """Seconds spent in first (compiling) calls so far; 0 without ``compile=True``."""
-        return self._compiled.compile_seconds if self._compiled is not None else 0.0
-
-    def with_precision(self, precision: Precision) -> TorchGenerator:
-        """A copy that computes in ``precision`` (the module, its layout and compiled code are shared)."""
-        new = copy.copy(self)
-        new.precision = check_precision(precision, self._device, owner=f"generator {self.name!r}")
-        return new
 
     def config(self) -> dict[str, Any]:
         """JSON-able identity for the bench store.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import warnings
 from collections.abc import Callable
@@ -13,7 +12,15 @@ import torch.nn.functional as F
 
 from ._validation import check_device, check_images
 from .errors import InputError
-from .precision import CompiledForward, Precision, PrecisionWarning, autocast, check_precision, to_channels_last
+from .precision import (
+    CompiledForward,
+    Precision,
+    PrecisionOptions,
+    PrecisionWarning,
+    autocast,
+    check_precision,
+    to_channels_last,
+)
 
 __all__ = ["EmbeddingScorer", "NCCScorer", "RMSEScorer", "as_device"]
 
@@ -111,7 +118,7 @@ class NCCScorer(_PixelScorer):
         return 1.0 - self.similarity(a, b)
 
 
-class EmbeddingScorer:
+class EmbeddingScorer(PrecisionOptions):
     """Distances between the features of any torch embedder (e.g. FaceNet, a CNN's penultimate layer).
 
     Args:
@@ -139,6 +146,8 @@ class EmbeddingScorer:
         InputError: bad metric, channels or input size.
         PrecisionError: a precision the device cannot run.
     """
+
+    _role = "scorer"
 
     def __init__(
         self,
@@ -222,22 +231,6 @@ class EmbeddingScorer:
     def device(self) -> torch.device:
         """Where the embedder runs."""
         return self._device
-
-    @property
-    def compiled(self) -> bool:
-        """Whether :meth:`embed` runs ``torch.compile``-d code (False if not asked for or fell back)."""
-        return self._compiled is not None and self._compiled.active
-
-    @property
-    def compile_seconds(self) -> float:
-        """Seconds spent in first (compiling) calls so far; 0 without ``compile=True``."""
-        return self._compiled.compile_seconds if self._compiled is not None else 0.0
-
-    def with_precision(self, precision: Precision) -> EmbeddingScorer:
-        """A copy whose embedder runs in ``precision`` (the module and compiled code are shared)."""
-        new = copy.copy(self)
-        new.precision = check_precision(precision, self._device, owner=f"scorer {self.name!r}")
-        return new
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """Images ``(n, C, H, W)`` in [-1, 1] -> the embedder's input (resized, channel-adapted, preprocessed)."""

@@ -10,17 +10,19 @@ rounding) and are not.
 from __future__ import annotations
 
 import contextlib
+import copy
 import shutil
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 
 from .errors import PrecisionError
 
 __all__ = [
+    "PrecisionOptions",
     "PRECISIONS",
     "CompiledForward",
     "Precision",
@@ -244,3 +246,37 @@ def precision_of(obj: Any) -> str:
     """The ``precision`` attribute of a generator or scorer (``"fp32"`` when it has none)."""
     p = getattr(obj, "precision", "fp32")
     return p if isinstance(p, str) and p in PRECISIONS else "fp32"
+
+
+_W = TypeVar("_W", bound="PrecisionOptions")
+
+
+class PrecisionOptions:
+    """What a model wrapper with ``precision`` and ``compile`` options exposes (mixed into
+    :class:`~latentbridge.TorchGenerator` and :class:`~latentbridge.EmbeddingScorer`).
+
+    The wrapper sets ``precision``, ``name``, ``_device``, ``_compiled`` (a :class:`CompiledForward`
+    or None) and the class attribute ``_role`` (``"generator"``, ``"scorer"``: used in messages).
+    """
+
+    _role = "model"
+    precision: Precision
+    name: str
+    _device: torch.device
+    _compiled: CompiledForward | None
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the forward runs ``torch.compile``-d code (False if not asked for or fell back)."""
+        return self._compiled is not None and self._compiled.active
+
+    @property
+    def compile_seconds(self) -> float:
+        """Seconds spent in first (compiling) calls so far; 0 without ``compile=True``."""
+        return self._compiled.compile_seconds if self._compiled is not None else 0.0
+
+    def with_precision(self: _W, precision: Precision) -> _W:
+        """A copy that computes in ``precision`` (the module, its layout and compiled code are shared)."""
+        new = copy.copy(self)
+        new.precision = check_precision(precision, self._device, owner=f"{self._role} {self.name!r}")
+        return new
