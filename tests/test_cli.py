@@ -30,7 +30,7 @@ def test_version() -> None:
     assert out.strip() == f"latentbridge {latentbridge.__version__}"
 
 
-@pytest.mark.parametrize("command", ["bench", "leaderboard", "plugins", "train"])
+@pytest.mark.parametrize("command", ["bench", "leaderboard", "plugins", "train", "augment"])
 def test_help_has_no_placeholders_and_fits_80_columns(command: str) -> None:
     code, out = _run(command, "--help")
     assert code == 0

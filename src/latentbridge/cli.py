@@ -367,7 +367,7 @@ def _suite_toml(name_or_path: str) -> str:
 
 
 # --- latentbridge augment (seed 002's augmentation pipeline) ---------------------------------------------
-@app.command("augment")
+@app.command("augment", cls=_Command)
 def augment_cmd(
     data: Annotated[
         str, typer.Argument(help="Class-per-subfolder image folder, .npz, 'mnist-small' or 'sklearn-digits'.")
