@@ -40,6 +40,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine_header
+from stylegan2 import FFHQ_KWARGS  # the FFHQ configurations of stylegan2-ada-pytorch, defined once
 
 import latentbridge as lb
 
@@ -47,24 +48,6 @@ README = Path(__file__).resolve().parent / "README.md"
 BEGIN, END = "<!-- roofline:begin -->", "<!-- roofline:end -->"
 DEVICE = torch.device("cpu")
 
-# FFHQ configurations of stylegan2-ada-pytorch (as in benchmarks/stylegan2.py)
-FFHQ_KWARGS: dict[int, dict[str, Any]] = {
-    res: {
-        "z_dim": 512,
-        "w_dim": 512,
-        "c_dim": 0,
-        "img_resolution": res,
-        "img_channels": 3,
-        "mapping_kwargs": {"num_layers": 8},
-        "synthesis_kwargs": {
-            "channel_base": 16384 if res <= 256 else 32768,
-            "channel_max": 512,
-            "num_fp16_res": 4,
-            "conv_clamp": 256,
-        },
-    }
-    for res in (256, 1024)
-}
 FACE_BOX = (0.2, 0.2, 0.8, 0.8)
 
 
