@@ -13,6 +13,8 @@ import importlib.util
 import random
 import re
 import signal
+import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -123,6 +125,51 @@ def test_optimizer_that_cannot_batch_runs_with_batch_1(name: str, small: lb.Targ
     assert "ran with batch 1" in res.extra["notes"][0]
     with pytest.raises(UnsupportedOptimizerError, match=r"cannot ask several candidates at once.*batch=1"):
         lbng.minimize(small, name, 40, batch=8, seed=0)
+
+
+@pytest.mark.parametrize("name", ["MultiDS", "DS14"])
+def test_recast_threads_compute_one_at_a_time(
+    name: str, small: lb.TargetSimilarity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``directsearch`` threads draw from numpy's global generator: none may still compute while others run."""
+    pytest.importorskip("directsearch")
+    before = threading.active_count()
+    opts: list[Any] = []
+    drive = lbng._drive
+
+    def spy(problem: Any, opt: Any, *args: Any) -> Any:
+        opts.append(opt)
+        return drive(problem, opt, *args)
+
+    monkeypatch.setattr(lbng, "_drive", spy)
+
+    busy: list[int] = []
+
+    def listener(ev: Any) -> None:  # runs inside evaluate(): every tell before it is done
+        threads = lbng._recast_threads(lbng._sub_optimizers(opts[-1]))
+        busy.extend(i for i, (o, t) in enumerate(threads) if not lbng._recast_settled(o, t))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: unsynchronised draws would interleave
+    try:
+        with small.observe(listener):
+            runs = [lbng.minimize(small, name, 120, seed=5) for _ in range(3)]
+    finally:
+        sys.setswitchinterval(interval)
+    assert not busy
+    for r in runs[1:]:
+        assert r.f == runs[0].f
+        np.testing.assert_array_equal(r.x, runs[0].x)
+    assert threading.active_count() == before  # the solvers' threads were stopped and joined
+
+
+def test_recast_thread_of_a_callers_instance_is_left_running(small: lb.TargetSimilarity) -> None:
+    pytest.importorskip("directsearch")
+    opt = ng.optimizers.registry["DSproba"](lbng.parametrization(small), budget=30)
+    lbng.minimize(small, opt, 20, batch=1, seed=0)
+    assert opt._messaging_thread is not None
+    assert opt._messaging_thread.is_alive()  # the caller may go on with it
+    opt._messaging_thread.stop()
 
 
 # -- upstream failures become latentbridge errors ------------------------------------------------------

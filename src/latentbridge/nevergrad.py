@@ -37,7 +37,7 @@ import importlib.util
 import random
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +64,7 @@ try:
     from nevergrad.functions import base as ngfbase
     from nevergrad.optimization import base as ngbase
     from nevergrad.optimization import optimizerlib as nglib
+    from nevergrad.optimization import recaster as ngrecast
 
     from . import _ng_light as light
     from ._ng_ga import SeedGA, _SeedGA
@@ -298,6 +299,64 @@ def _cma_generation_in_flight(opts: list[Any]) -> bool:
     return False
 
 
+def _recast_threads(opts: list[Any]) -> list[Any]:
+    """The running background threads of the sequential "recast" optimizers among ``opts``.
+
+    nevergrad runs scipy, ``directsearch``... solvers (``"DSproba"``, ``"MultiDS"``,
+    ``"Powell"``, ``"SQP"``...) in a background thread that posts each point it wants
+    evaluated and blocks until its loss is told.
+    """
+    out = []
+    for o in opts:
+        holder = getattr(o, "_messaging_thread", None) if isinstance(o, ngrecast.SequentialRecastOptimizer) else None
+        thread = getattr(holder, "_thread", None)
+        if thread is not None and thread.is_alive():
+            out.append((o, thread))
+    return out
+
+
+#: Longest wait for one recast thread to post its next point (it then runs on, unsynchronised, as in nevergrad).
+_RECAST_SETTLE_S = 60.0
+
+
+def _recast_settled(o: Any, thread: Any) -> bool:
+    """The recast thread of ``o`` computes nothing: it finished, posted its next point, or waits for a loss."""
+    if not thread.is_alive() or not thread.messages_ask.empty():
+        return True
+    asked_out = o.num_ask > o.num_tell - o.num_tell_not_asked  # its point is out, being evaluated
+    return bool(asked_out and thread.messages_tell.empty())
+
+
+def _settle_recast_threads(threads: list[Any]) -> None:
+    """Wait until each recast thread has posted its next point, finished, or waits for a loss.
+
+    After a tell, nevergrad lets the thread compute its next point while the main
+    thread goes on asking and telling others. Those solvers draw from numpy's *global*
+    generator, so when several run at once (the portfolios ``"MultiDS"``, ``"DS14"``...)
+    the order of their draws, and so the result, depended on thread scheduling: the
+    same seed gave different runs. Letting one thread compute at a time makes the
+    draws' order, and the run, a function of the seed. Nothing else changes: the
+    thread computes exactly what it would have.
+    """
+    for o, thread in threads:
+        deadline = time.perf_counter() + _RECAST_SETTLE_S
+        pause = 1e-5
+        while not _recast_settled(o, thread) and time.perf_counter() < deadline:
+            time.sleep(pause)
+            pause = min(pause * 2, 1e-3)
+
+
+def _stop_recast_threads(opt: Any) -> None:
+    """Stop and join the background threads of the recast optimizers the driver built.
+
+    nevergrad stops them only when the optimizer is garbage-collected, possibly during
+    a later run, whose global random state the stopping thread could then disturb.
+    """
+    for _, thread in _recast_threads(_sub_optimizers(opt)):
+        thread.stop()
+        thread.join(timeout=5.0)
+
+
 def _cma_population(opt: Any) -> int | None:
     """CMA-ES population size when ``opt`` (after wrappers that only select) is nevergrad's ``_CMA``."""
     while isinstance(opt, (nglib.NGOptBase, nglib.ChoiceBase)):
@@ -453,12 +512,16 @@ def _prepare(
     return opt, plan
 
 
-def _drive(problem: LatentProblem, opt: Any, name: str, plan: _Plan, budget: int) -> int:
+def _drive(
+    problem: LatentProblem, opt: Any, name: str, plan: _Plan, budget: int, after_ask: Callable[[], None] | None = None
+) -> int:
     """Ask at most ``plan.batch`` candidates, evaluate them in one call, tell them; until ``budget``.
 
     A step stops early when one more ask would start a CMA-ES generation before the
-    previous one was told (see :func:`_cma_generation_in_flight`). Returns the number of
-    evaluation calls.
+    previous one was told (see :func:`_cma_generation_in_flight`). ``after_ask`` (the
+    fast samplers' watch, :class:`~latentbridge._ng_light.SamplerWatch`) runs after each
+    ask. Each tell to a recast optimizer waits for its thread (see
+    :func:`_settle_recast_threads`). Returns the number of evaluation calls.
     """
     dim, n, steps = problem.dim, 0, 0
     while n < budget:
@@ -466,8 +529,12 @@ def _drive(problem: LatentProblem, opt: Any, name: str, plan: _Plan, budget: int
         cands: list[Any] = []
         try:
             cands.append(opt.ask())
+            if after_ask is not None:
+                after_ask()
             while len(cands) < b and not _cma_generation_in_flight(_sub_optimizers(opt)):
                 cands.append(opt.ask())
+                if after_ask is not None:
+                    after_ask()
         except Exception as exc:
             raise _upstream_failure(name, f"asking candidate {n + len(cands) + 1}", exc, plan.batch) from exc
         X = np.empty((len(cands), dim), dtype=np.float64)
@@ -482,9 +549,12 @@ def _drive(problem: LatentProblem, opt: Any, name: str, plan: _Plan, budget: int
                 "'DiagonalCMA' or 'TwoPointsDE'"
             )
         F = np.asarray(problem.evaluate(X), dtype=np.float64)
+        recast = _recast_threads(_sub_optimizers(opt))
         try:
             for c, f in zip(cands, F.tolist(), strict=True):
                 opt.tell(c, f)
+                if recast:
+                    _settle_recast_threads(recast)
         except Exception as exc:
             raise _upstream_failure(name, f"being told candidates {n + 1}-{n + len(cands)}", exc, plan.batch) from exc
         n += len(cands)
@@ -627,6 +697,8 @@ def minimize(
             steps = _drive(problem, driven, spec.name, plan, budget)
         wall = time.perf_counter() - t0
         recommendation = _recommendation(driven, problem.dim)
+        if spec.instance is None:
+            _stop_recast_threads(opt)
 
     extra: dict[str, Any] = {"driven": str(driven.name), "num_workers": int(driven.num_workers), "steps": steps}
     if plan.notes:
