@@ -206,6 +206,51 @@ def test_fast_driver_matches_stock_on_a_registry_sample(name: str, target_proble
         _assert_same(runs[0], runs[1])
 
 
+_SAMPLING = [
+    "MetaTuneRecentering",  # what NGOpt selects at d = 9,216, budget 600, batch 200
+    "MetaRecentering",
+    "ScrHammersleySearch",
+    "ScrHaltonSearchPlusMiddlePoint",
+    "HaltonSearch",
+    "HammersleySearchPlusMiddlePoint",
+]
+
+
+@pytest.mark.parametrize("name", _SAMPLING)
+def test_fast_quasi_random_samplers_match_stock(name: str) -> None:
+    gen = tiny_generator(latent_dim=50, seed=0)
+    problem = lb.SetDiversity(gen, lb.load_scorer("rmse"), k=2)  # d = 100: primes below and above the budget
+    fast = lbng.minimize(problem, name, 260, batch=40, seed=3)
+    slow = lbng.minimize(problem, name, 260, batch=40, seed=3, fast=False)
+    _assert_same(fast, slow)
+    np.testing.assert_array_equal(fast.trace.as_array(), slow.trace.as_array())
+
+
+def test_radical_inverse_is_nevergrads_at_every_index() -> None:
+    from nevergrad.optimization import sequences
+
+    for cls in (sequences.HaltonSampler, sequences.HammersleySampler):
+        for scrambling in (True, False):
+            stock = cls(40, budget=60, scrambling=scrambling, random_state=np.random.RandomState(4))
+            twin = cls(40, budget=60, scrambling=scrambling, random_state=np.random.RandomState(4))
+            assert light.FastRadicalInverse.applies(twin)
+            twin._internal_sampler = light.FastRadicalInverse(twin)
+            for _ in range(60):
+                np.testing.assert_array_equal(np.asarray(twin()), np.asarray(stock()))  # bit for bit
+
+
+def test_sampler_watch_swaps_only_after_the_sampler_exists() -> None:
+    opt = ng.optimizers.registry["MetaTuneRecentering"](ng.p.Array(shape=(30,)), budget=50)
+    watch = light.SamplerWatch([opt])
+    watch.after_ask()
+    assert opt._sampler_instance is None  # built by nevergrad at the first ask, not by the watch
+    opt.ask()
+    watch.after_ask()
+    assert isinstance(vars(opt._sampler_instance)["_internal_sampler"], light.FastRadicalInverse)
+    lhs = ng.optimizers.registry["LHSSearch"](ng.p.Array(shape=(30,)), budget=50)
+    assert not light.SamplerWatch([lhs])._pending  # other samplers are left alone
+
+
 def test_ngopt_recommendation_matches_stock_at_300_dims() -> None:
     """Issue 13: NGOpt overrides recommend (best point told); the fast driver used to return CMA's xbest."""
     gen = tiny_generator(latent_dim=100, seed=0)

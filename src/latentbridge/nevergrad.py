@@ -692,9 +692,10 @@ def minimize(
     with _global_rngs_seeded(seed):
         opt, plan = _prepare(problem, spec, budget, batch, seed, bounded, shortcuts)
         driven = light.unwrap(opt) if shortcuts else opt
+        watch = light.SamplerWatch(_sub_optimizers(driven)) if shortcuts else None
         t0 = time.perf_counter()
         with problem.observe(tracker):
-            steps = _drive(problem, driven, spec.name, plan, budget)
+            steps = _drive(problem, driven, spec.name, plan, budget, watch.after_ask if watch is not None else None)
         wall = time.perf_counter() - t0
         recommendation = _recommendation(driven, problem.dim)
         if spec.instance is None:
