@@ -8,6 +8,7 @@ which ``cma``'s TPA step-size adaptation (on from about 300 dimensions) refuses.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import random
@@ -117,9 +118,15 @@ def small() -> lb.TargetSimilarity:
     return lb.TargetSimilarity(gen, lb.load_scorer("rmse"), gen.generate(z)[0], batch_size=32)
 
 
-@pytest.mark.parametrize("name", ["DS14", "NelderMead"])
-def test_optimizer_that_cannot_batch_runs_with_batch_1(name: str, small: lb.TargetSimilarity) -> None:
+@pytest.mark.parametrize("name", ["DS14", "NelderMead", "Powell"])
+def test_optimizer_that_cannot_batch_runs_with_batch_1(
+    name: str, small: lb.TargetSimilarity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unraisable: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     res = lbng.minimize(small, name, 40, seed=0)
+    gc.collect()
+    assert not unraisable  # no half-built optimizer printing "Exception ignored in __del__"
     assert res.params["batch"] == 1
     assert res.trace.evals == list(range(1, 41))
     assert "ran with batch 1" in res.extra["notes"][0]

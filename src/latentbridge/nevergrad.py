@@ -440,6 +440,16 @@ def _build(problem: LatentProblem, spec: _Spec, param: Any, budget: int, batch: 
     chosen = batch if batch is not None else (spec.ga.pop_size if spec.ga is not None else 0)
     plan = _Plan(check_positive_int(chosen or _default_batch(problem, budget), "batch"))
     _check_batch(spec, plan.batch, budget)
+    if plan.batch > 1 and _sequential_only(spec.factory):
+        # nevergrad's constructor would refuse num_workers > 1, and the half-built optimizer's
+        # __del__ would then print an "Exception ignored" traceback: build it sequential at once
+        if batch is not None:
+            raise UnsupportedOptimizerError(
+                f"nevergrad optimizer {spec.name!r} cannot ask several candidates at once (it runs one at a "
+                f"time, e.g. a scipy or directsearch solver in a thread); pass batch=1, or leave batch unset "
+                "and latentbridge runs it with batch 1"
+            )
+        plan = _Plan(1, [f"{spec.name} cannot batch (it evaluates one candidate at a time); ran with batch 1"])
     try:
         opt = spec.factory(param, budget=budget, num_workers=plan.batch, **spec.kwargs)
     except TypeError as exc:
@@ -463,6 +473,12 @@ def _build(problem: LatentProblem, spec: _Spec, param: Any, budget: int, batch: 
     if spec.ga is None and plan.batch > 1:
         opt = _fit_cma_population(spec, param, budget, plan, opt, explicit=batch is not None)
     return opt, plan
+
+
+def _sequential_only(factory: Any) -> bool:
+    """The optimizer class ``factory`` builds declares ``no_parallelization`` (nevergrad refuses num_workers > 1)."""
+    cls = getattr(factory, "_OptimizerClass", factory)
+    return isinstance(cls, type) and bool(getattr(cls, "no_parallelization", False))
 
 
 def _fit_cma_population(spec: _Spec, param: Any, budget: int, plan: _Plan, opt: Any, *, explicit: bool) -> Any:
