@@ -192,6 +192,60 @@ def test_compile_records_warm_up_once_per_shape(monkeypatch: pytest.MonkeyPatch)
     assert fwd.compile_seconds > 0
 
 
+@pytest.mark.parametrize("bad", ["fast", "max-autotune", 1, 0.5])
+def test_unknown_compile_value_is_refused(bad: Any, tiny_gen: lb.TorchGenerator) -> None:
+    with pytest.raises(PrecisionError, match=r"generator 'torch': compile must be False, True .* or 'freeze'"):
+        lb.TorchGenerator(tiny_gen.module, tiny_gen.latent, tiny_gen.image_shape, compile=bad)
+    with pytest.raises(PrecisionError, match="scorer 'mnist-embed': compile must be"):
+        lb.load_scorer("mnist-embed", compile=bad)
+
+
+def test_freeze_asks_inductor_to_freeze_the_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+
+    def fake_compile(fn: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs)
+        return fn
+
+    monkeypatch.setattr(lbp, "compile_unavailable_reason", lambda device: None)
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    gen = lb.load_generator("mnist-dcgan", compile="freeze")
+    scorer = lb.load_scorer("mnist-embed", compile=True)
+    assert seen == [{"options": {"freezing": True}}, {}]
+    assert (gen.compile_mode, scorer.compile_mode) == ("freeze", True)
+    assert lb.load_generator("mnist-dcgan").compile_mode is False
+    # an execution option: the identity does not change
+    assert gen.config() == lb.load_generator("mnist-dcgan").config()
+
+
+def test_freeze_compiles_for_real_and_changes_only_rounding() -> None:
+    """The real thing on a small conv net (inductor, C++ kernels): a few seconds on 2 cores."""
+    reason = lbp.compile_unavailable_reason(torch.device("cpu"))
+    if reason is not None:
+        pytest.skip(f"torch.compile cannot run here: {reason}")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Unflatten(1, (4, 2, 2)),
+        torch.nn.ConvTranspose2d(4, 8, 4, 2, 1),
+        torch.nn.BatchNorm2d(8),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(8, 1, 3, padding=1),
+        torch.nn.Tanh(),
+    )
+    eager = lb.TorchGenerator(net, lb.LatentSpace((16,)), (1, 4, 4), channels_last=True)
+    frozen = lb.TorchGenerator(net, lb.LatentSpace((16,)), (1, 4, 4), channels_last=True, compile="freeze")
+    z = torch.randn(8, 16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", lb.PrecisionWarning)  # a fallback to eager would fail here
+        out = frozen.generate(z)
+    assert frozen.compiled
+    assert frozen.compile_seconds > 0
+    torch.testing.assert_close(out, eager.generate(z), rtol=1e-5, atol=1e-5)
+    seconds = frozen.compile_seconds
+    frozen.generate(torch.randn(8, 16))
+    assert frozen.compile_seconds == seconds  # compiled once per shape
+
+
 SUITE = """
 [suite]
 name = "p"

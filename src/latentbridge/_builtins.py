@@ -13,7 +13,7 @@ from ._problems import CentroidDiversity, SetDiversity, TargetSimilarity
 from ._scorers import EmbeddingScorer, NCCScorer, RMSEScorer
 from .hookspecs import Register, hookimpl
 from .optimizers import BUILTIN_OPTIMIZERS
-from .precision import Precision
+from .precision import CompileMode, Precision
 
 
 def mnist_dcgan(
@@ -22,7 +22,7 @@ def mnist_dcgan(
     device: str | torch.device | None = None,
     precision: Precision = "fp32",
     channels_last: bool = True,
-    compile: bool = False,
+    compile: CompileMode = False,
 ) -> TorchGenerator:
     """The embedded DCGAN trained on MNIST digits: z ~ N(0, I_100) -> (1, 28, 28) images.
 
@@ -31,7 +31,7 @@ def mnist_dcgan(
         device: Where to run it.
         precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (see :class:`~latentbridge.TorchGenerator`).
         channels_last: Channels-last weights (default: measured faster on CPU).
-        compile: Run through ``torch.compile``.
+        compile: ``True``: ``torch.compile``; ``"freeze"``: with frozen weights (oneDNN fusion).
     """
     from ._validation import check_device
     from .models.mnist import default_weights_path, load_dcgan
@@ -59,7 +59,7 @@ def mnist_embed(
     metric: Any = "l2",
     precision: Precision = "fp32",
     channels_last: bool = True,
-    compile: bool = False,
+    compile: CompileMode = False,
 ) -> EmbeddingScorer:
     """The embedded digit CNN's penultimate-layer features with an L2 (or cosine) distance.
 
@@ -69,7 +69,7 @@ def mnist_embed(
         metric: ``"l2"`` or ``"cosine"``.
         precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (see :class:`~latentbridge.EmbeddingScorer`).
         channels_last: Channels-last weights and inputs (default: measured faster on CPU).
-        compile: Run through ``torch.compile``.
+        compile: ``True``: ``torch.compile``; ``"freeze"``: with frozen weights (oneDNN fusion).
     """
     from ._validation import check_device
     from .models.mnist import default_weights_path, load_digit_cnn

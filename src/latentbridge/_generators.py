@@ -12,10 +12,12 @@ from ._scorers import as_device
 from .errors import InputError
 from .precision import (
     CompiledForward,
+    CompileMode,
     Precision,
     PrecisionOptions,
     PrecisionWarning,
     autocast,
+    check_compile,
     check_precision,
     to_channels_last,
 )
@@ -33,8 +35,9 @@ class TorchGenerator(PrecisionOptions):
     what :meth:`generate` returns (float32 images): ``precision="bf16"`` / ``"fp16"`` runs
     it under ``torch.autocast`` (recorded in :meth:`config`, since it changes the numbers),
     ``channels_last`` converts its weights (in place) to channels-last memory format (oneDNN's
-    fastest convolutions on CPU), ``compile`` wraps it in ``torch.compile`` (falling back to
-    eager mode with a :class:`~latentbridge.PrecisionWarning` where that fails).
+    fastest convolutions on CPU), ``compile`` wraps it in ``torch.compile`` (``"freeze"``: with
+    its weights frozen into the graph; falling back to eager mode with a
+    :class:`~latentbridge.PrecisionWarning` where that fails).
 
     Args:
         module: The network (or any callable on tensors).
@@ -45,11 +48,13 @@ class TorchGenerator(PrecisionOptions):
         extra_config: More JSON-able facts recorded by :meth:`config` (weights file, ...).
         precision: ``"fp32"`` (default), ``"bf16"`` or ``"fp16"``.
         channels_last: Channels-last weights (for convolutional modules).
-        compile: Run the module through ``torch.compile``; the first call per input shape
-            compiles (see :attr:`compile_seconds`).
+        compile: ``True`` runs the module through ``torch.compile``; ``"freeze"`` also folds
+            its weights into the compiled graph (oneDNN fuses and pre-packs them on CPU; later
+            changes to the weights are not seen). The first call per input shape compiles
+            (see :attr:`compile_seconds`).
 
     Raises:
-        PrecisionError: a precision the device cannot run.
+        PrecisionError: a precision the device cannot run, or an unknown ``compile`` value.
     """
 
     _role = "generator"
@@ -65,7 +70,7 @@ class TorchGenerator(PrecisionOptions):
         extra_config: dict[str, Any] | None = None,
         precision: Precision = "fp32",
         channels_last: bool = False,
-        compile: bool = False,
+        compile: CompileMode = False,
     ) -> None:
         if len(image_shape) != 3 or min(image_shape) < 1:
             raise InputError(f"image_shape must be (C, H, W) with positive ints, got {image_shape!r}")
@@ -85,7 +90,8 @@ class TorchGenerator(PrecisionOptions):
             warnings.warn(
                 f"generator {name!r}: channels_last=True needs an nn.Module; ignored", PrecisionWarning, stacklevel=2
             )
-        self._compiled = CompiledForward(module, self._device, owner=f"generator {name!r}") if compile else None
+        mode = check_compile(compile, owner=f"generator {name!r}")
+        self._compiled = CompiledForward(module, self._device, owner=f"generator {name!r}", mode=mode) if mode else None
 
     @property
     def latent(self) -> LatentSpace:

@@ -14,10 +14,12 @@ from ._validation import check_device, check_images
 from .errors import InputError
 from .precision import (
     CompiledForward,
+    CompileMode,
     Precision,
     PrecisionOptions,
     PrecisionWarning,
     autocast,
+    check_compile,
     check_precision,
     to_channels_last,
 )
@@ -139,12 +141,13 @@ class EmbeddingScorer(PrecisionOptions):
         precision: ``"fp32"`` (default), ``"bf16"`` or ``"fp16"``: the embedder runs under
             ``torch.autocast``; preprocessing, features and distances stay float32.
         channels_last: Channels-last weights (the module behind ``embedder``, in place) and inputs.
-        compile: Run the embedder through ``torch.compile`` (eager fallback with a
-            :class:`~latentbridge.PrecisionWarning` where that fails).
+        compile: ``True`` runs the embedder through ``torch.compile``, ``"freeze"`` with its
+            weights frozen into the graph (oneDNN fusion on CPU); eager fallback with a
+            :class:`~latentbridge.PrecisionWarning` where that fails.
 
     Raises:
         InputError: bad metric, channels or input size.
-        PrecisionError: a precision the device cannot run.
+        PrecisionError: a precision the device cannot run, or an unknown ``compile`` value.
     """
 
     _role = "scorer"
@@ -163,7 +166,7 @@ class EmbeddingScorer(PrecisionOptions):
         extra_config: dict[str, Any] | None = None,
         precision: Precision = "fp32",
         channels_last: bool = False,
-        compile: bool = False,
+        compile: CompileMode = False,
     ) -> None:
         if metric not in ("l2", "cosine"):
             raise InputError(f"metric must be 'l2' or 'cosine', got {metric!r}")
@@ -204,7 +207,8 @@ class EmbeddingScorer(PrecisionOptions):
                 PrecisionWarning,
                 stacklevel=2,
             )
-        self._compiled = CompiledForward(embedder, self._device, owner=f"scorer {name!r}") if compile else None
+        mode = check_compile(compile, owner=f"scorer {name!r}")
+        self._compiled = CompiledForward(embedder, self._device, owner=f"scorer {name!r}", mode=mode) if mode else None
         if self.input_size is not None and channels is not None:
             self._dry_run(channels)
 

@@ -5,6 +5,12 @@ protocol boundary sees: images stay float32 NCHW in [-1, 1], features float32,
 fitness float64. ``precision`` changes the numbers (so it is part of a problem's
 identity); ``channels_last`` and ``compile`` only change the speed (up to float
 rounding) and are not.
+
+``compile`` takes ``False`` (eager), ``True`` (``torch.compile``) or ``"freeze"``:
+``torch.compile`` with inductor's *freezing*, which folds the weights into the
+compiled graph as constants, so that on CPU oneDNN fuses convolutions and linear
+layers with their bias and activation and pre-packs their weights in its blocked
+layout (the "oneDNN fusion" path; weights changed after the first call are not seen).
 """
 
 from __future__ import annotations
@@ -22,13 +28,16 @@ import torch
 from .errors import PrecisionError
 
 __all__ = [
+    "COMPILE_MODES",
     "PrecisionOptions",
     "PRECISIONS",
+    "CompileMode",
     "CompiledForward",
     "Precision",
     "PrecisionWarning",
     "apply_precision",
     "autocast",
+    "check_compile",
     "check_precision",
     "precision_support",
     "to_channels_last",
@@ -38,6 +47,10 @@ Precision = Literal["fp32", "bf16", "fp16"]
 #: Accepted precision names, full precision first.
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+CompileMode = bool | Literal["freeze"]
+#: What ``compile=`` accepts: eager, ``torch.compile``, ``torch.compile`` with frozen weights (oneDNN fusion).
+COMPILE_MODES: tuple[bool | str, ...] = (False, True, "freeze")
 
 
 class PrecisionWarning(UserWarning):
@@ -122,6 +135,22 @@ def check_precision(precision: Any, device: str | torch.device, *, owner: str = 
     return precision  # type: ignore[return-value]
 
 
+def check_compile(value: Any, *, owner: str = "compile") -> CompileMode:
+    """Validate a ``compile`` option: ``False``/``None`` (eager), ``True`` or ``"freeze"``.
+
+    Raises:
+        PrecisionError: any other value (the message lists the accepted ones).
+    """
+    if value is None or value is False:
+        return False
+    if value is True or value == "freeze":
+        return value  # type: ignore[no-any-return]
+    raise PrecisionError(
+        f"{owner}: compile must be False, True (torch.compile) or 'freeze' (torch.compile with the weights "
+        f"frozen into the graph: oneDNN fusion on CPU); got {value!r}"
+    )
+
+
 @contextlib.contextmanager
 def autocast(precision: str, device: torch.device) -> Iterator[None]:
     """``torch.autocast`` to ``precision`` on ``device`` (nothing at all for fp32).
@@ -170,17 +199,31 @@ class CompiledForward:
         fn: The module (or callable) to compile.
         device: Where it runs (to check that a compiler is available).
         owner: Name used in messages.
+        mode: ``True`` (``torch.compile``) or ``"freeze"`` (with inductor's freezing: the
+            weights become constants of the graph, which lets oneDNN fuse and pre-pack them).
     """
 
-    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor], device: torch.device, *, owner: str) -> None:
+    def __init__(
+        self,
+        fn: Callable[[torch.Tensor], torch.Tensor],
+        device: torch.device,
+        *,
+        owner: str,
+        mode: CompileMode = True,
+    ) -> None:
         self.eager = fn
         self.owner = owner
+        self.mode: CompileMode = check_compile(mode, owner=owner) or True
         self.compile_seconds = 0.0
         self.fallback_reason: str | None = compile_unavailable_reason(device)
         self._seen: set[tuple[Any, ...]] = set()
         self._compiled: Callable[[torch.Tensor], torch.Tensor] | None = None
         if self.fallback_reason is None:
-            self._compiled = torch.compile(fn)
+            if self.mode == "freeze":
+                options: dict[str, str | int | bool | Callable[..., Any]] = {"freezing": True}
+                self._compiled = torch.compile(fn, options=options)
+            else:
+                self._compiled = torch.compile(fn)
         else:
             self._warn()
 
@@ -191,7 +234,7 @@ class CompiledForward:
 
     def _warn(self) -> None:
         warnings.warn(
-            f"{self.owner}: compile=True falls back to eager mode: {self.fallback_reason}",
+            f"{self.owner}: compile={self.mode!r} falls back to eager mode: {self.fallback_reason}",
             PrecisionWarning,
             stacklevel=4,
         )
@@ -269,6 +312,11 @@ class PrecisionOptions:
     def compiled(self) -> bool:
         """Whether the forward runs ``torch.compile``-d code (False if not asked for or fell back)."""
         return self._compiled is not None and self._compiled.active
+
+    @property
+    def compile_mode(self) -> CompileMode:
+        """The ``compile`` option asked for: ``False``, ``True`` or ``"freeze"``."""
+        return self._compiled.mode if self._compiled is not None else False
 
     @property
     def compile_seconds(self) -> float:

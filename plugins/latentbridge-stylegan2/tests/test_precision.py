@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import latentbridge.precision as lbp
 import numpy as np
 import pytest
 import torch
@@ -39,3 +42,37 @@ def test_precision_in_config_only_when_reduced(gen: StyleGAN2Generator) -> None:
 def test_bad_precision_is_refused() -> None:
     with pytest.raises(PrecisionError, match="generator 'stylegan2': precision must be one of"):
         StyleGAN2Generator.random(TINY_KWARGS, w_stats_samples=64, precision="fp64")
+
+
+def test_bad_compile_is_refused() -> None:
+    with pytest.raises(PrecisionError, match="generator 'stylegan2': compile must be False, True"):
+        StyleGAN2Generator.random(TINY_KWARGS, w_stats_samples=64, compile="yes")
+
+
+@pytest.mark.parametrize("mode", [True, "freeze"])
+def test_compile_wraps_synthesis(mode: Any, gen: StyleGAN2Generator, monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled: list[tuple[Any, dict[str, Any]]] = []
+    calls: list[bool] = []
+
+    def fake_compile(fn: Any, **kwargs: Any) -> Any:
+        compiled.append((fn, kwargs))
+
+        def run(ws: torch.Tensor) -> torch.Tensor:
+            calls.append(fn.options["fused"])
+            return fn(ws)
+
+        return run
+
+    monkeypatch.setattr(lbp, "compile_unavailable_reason", lambda device: None)
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    cg = StyleGAN2Generator.random(TINY_KWARGS, w_stats_samples=64, compile=mode)
+    assert len(compiled) == 2  # unfused (batches) and fused (batch 1) synthesis
+    assert all(kw == ({"options": {"freezing": True}} if mode == "freeze" else {}) for _, kw in compiled)
+    assert cg.compile_mode == mode
+    assert cg.compiled
+    z = torch.as_tensor(gen.latent.sample(3, seed=0), dtype=torch.float32)
+    torch.testing.assert_close(cg.generate(z), gen.generate(z))
+    cg.generate(z[:1])
+    assert calls == [False, True]
+    assert cg.compile_seconds > 0
+    assert "compile" not in cg.config()  # an execution option, not part of the identity

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from latentbridge import EmbeddingScorer
 from latentbridge.errors import ImageShapeError, InputError, UnsafeFileError, WeightsError
 from latentbridge.models.safe_load import load_torch_file
-from latentbridge.precision import Precision, check_precision
+from latentbridge.precision import CompileMode, Precision, check_compile, check_precision
 from latentbridge.validation import as_device, check_images
 from torch import nn
 
@@ -197,7 +197,8 @@ class FaceNetScorer(EmbeddingScorer):
         precision: ``"fp32"`` (default), ``"bf16"`` or ``"fp16"``: the network runs under
             ``torch.autocast``; crop, resize, standardisation and distances stay float32.
         channels_last: Channels-last weights and inputs (oneDNN's fast path on CPU).
-        compile: Run the network through ``torch.compile`` (eager fallback with a warning).
+        compile: ``True``: ``torch.compile``; ``"freeze"``: with the weights frozen into the graph
+            (oneDNN fusion on CPU); eager fallback with a warning.
     """
 
     def __init__(
@@ -211,7 +212,7 @@ class FaceNetScorer(EmbeddingScorer):
         extra_config: dict[str, Any] | None = None,
         precision: Precision = "fp32",
         channels_last: bool = False,
-        compile: bool = False,
+        compile: CompileMode = False,
     ) -> None:
         dev = as_device(device)
         self.crop_box, self.crop_units = _check_crop_box(crop_box, crop_units)
@@ -244,7 +245,7 @@ class FaceNetScorer(EmbeddingScorer):
         download: bool = True,
         precision: Precision = "fp32",
         channels_last: bool = False,
-        compile: bool = False,
+        compile: CompileMode = False,
     ) -> FaceNetScorer:
         """Build the scorer from a local weights file or facenet-pytorch's pretrained weights.
 
@@ -261,7 +262,7 @@ class FaceNetScorer(EmbeddingScorer):
             download: Allow facenet-pytorch to download missing pretrained weights.
             precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (see :class:`FaceNetScorer`).
             channels_last: Channels-last weights and inputs.
-            compile: Run the network through ``torch.compile``.
+            compile: ``True``, ``"freeze"`` or ``False`` (see :class:`FaceNetScorer`).
 
         Returns:
             The scorer; its ``config()`` records the weights' source and sha256.
@@ -286,6 +287,7 @@ class FaceNetScorer(EmbeddingScorer):
         if metric not in ("l2", "cosine"):
             raise InputError(f"metric must be 'l2' or 'cosine', got {metric!r}")
         check_precision(precision, as_device(device), owner="scorer 'facenet'")  # fail before the model build
+        check_compile(compile, owner="scorer 'facenet'")
         fp = facenet_module()
         if weights is not None:
             path = Path(os.fspath(weights)).expanduser()

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from latentbridge import LatentSpace
 from latentbridge.errors import InputError, LatentShapeError
-from latentbridge.precision import autocast, check_precision
+from latentbridge.precision import CompiledForward, CompileMode, autocast, check_compile, check_precision
 
 from .loading import LoadedGenerator, load_file, new_generator
 from .networks import NOISE_MODES, Generator, truncate
@@ -45,6 +45,19 @@ def _size2(resize: int | Sequence[int] | None) -> tuple[int, int] | None:
     if min(hw) < 1:
         raise InputError(f"resize must be positive, got {resize!r}")
     return hw
+
+
+class _Synthesis(torch.nn.Module):
+    """``synthesis(ws, **options)`` with the options fixed: the one-tensor callable ``torch.compile`` gets."""
+
+    def __init__(self, synthesis: torch.nn.Module, **options: Any) -> None:
+        super().__init__()
+        self.synthesis = synthesis
+        self.options = options
+
+    def forward(self, ws: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.synthesis(ws, **self.options)
+        return out
 
 
 class StyleGAN2Generator:
@@ -83,6 +96,10 @@ class StyleGAN2Generator:
             per-block float16 (CUDA only) and can be combined with it.
         fused_modconv: Fused (grouped, per-sample weights) modulated convolutions; None picks
             fused on CUDA in float32 or for batch 1, unfused otherwise (faster on CPU).
+        compile: ``True`` runs the synthesis network through ``torch.compile``, ``"freeze"``
+            with its weights frozen into the compiled graph (oneDNN fusion on CPU); the
+            first call per batch shape compiles (:attr:`compile_seconds`); eager fallback
+            with a ``PrecisionWarning`` where compiling fails.
         w_stats_samples: Number of z draws for the w / w+ prior's standard deviation.
         seed: Seed of those draws.
         source: Provenance (file, hash, format) recorded in :meth:`config`.
@@ -104,6 +121,7 @@ class StyleGAN2Generator:
         channels_last: bool = False,
         precision: str = "fp32",
         fused_modconv: bool | None = None,
+        compile: CompileMode = False,
         w_stats_samples: int = 10_000,
         seed: int = 0,
         source: LoadedGenerator | None = None,
@@ -137,6 +155,7 @@ class StyleGAN2Generator:
         if fp16 and self._device.type != "cuda":
             raise InputError(f"fp16=True needs a CUDA device, got device={str(self._device)!r}")
         self.precision = check_precision(precision, self._device, owner="generator 'stylegan2'")
+        compile_mode = check_compile(compile, owner="generator 'stylegan2'")
         self.net = net.eval().requires_grad_(False).to(self._device)
         self.space = space
         self.truncation_psi = psi
@@ -159,6 +178,19 @@ class StyleGAN2Generator:
             top = synth.fp16_resolution
             self._fp16_min_res = top if top is not None else max(2 ** (int(math.log2(synth.img_resolution)) - 3), 8)
         self._latent = self._make_latent()
+        self._compiled: dict[bool, CompiledForward] = {}
+        if compile_mode:
+            for fused in (False, True):  # batch 1 may run fused modulated convolutions (see _fused)
+                module = _Synthesis(
+                    synth,
+                    noise_mode=noise_mode,
+                    fused=fused,
+                    fp16_min_res=self._fp16_min_res,
+                    channels_last=self.channels_last,
+                )
+                self._compiled[fused] = CompiledForward(
+                    module, self._device, owner="generator 'stylegan2'", mode=compile_mode
+                )
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -249,12 +281,18 @@ class StyleGAN2Generator:
         z = self._check_latent(z)
         with torch.inference_mode(), autocast(self.precision, self._device):
             ws = self.ws(z)
-            img: torch.Tensor = self.net.synthesis(
-                ws,
-                noise_mode=self.noise_mode,
-                fused=self._fused(z.shape[0]),
-                fp16_min_res=self._fp16_min_res,
-                channels_last=self.channels_last,
+            fused = self._fused(z.shape[0])
+            compiled = self._compiled.get(fused)
+            img: torch.Tensor = (
+                compiled(ws)
+                if compiled is not None
+                else self.net.synthesis(
+                    ws,
+                    noise_mode=self.noise_mode,
+                    fused=fused,
+                    fp16_min_res=self._fp16_min_res,
+                    channels_last=self.channels_last,
+                )
             )
             if self.resize is not None and tuple(img.shape[-2:]) != self.resize:
                 shrink = self.resize[0] < img.shape[-2] or self.resize[1] < img.shape[-1]
@@ -320,6 +358,21 @@ class StyleGAN2Generator:
             "seed": self.seed,
             "latent": self._latent.config(),
         }
+
+    @property
+    def compiled(self) -> bool:
+        """Whether synthesis runs ``torch.compile``-d code (False if not asked for or fell back)."""
+        return bool(self._compiled) and all(c.active for c in self._compiled.values())
+
+    @property
+    def compile_mode(self) -> CompileMode:
+        """The ``compile`` option asked for: ``False``, ``True`` or ``"freeze"``."""
+        return self._compiled[False].mode if self._compiled else False
+
+    @property
+    def compile_seconds(self) -> float:
+        """Seconds spent in first (compiling) calls so far; 0 without ``compile``."""
+        return sum(c.compile_seconds for c in self._compiled.values())
 
     def with_precision(self, precision: str) -> StyleGAN2Generator:
         """A copy that computes in ``precision`` (``"fp32"``, ``"bf16"``, ``"fp16"``); the network is shared."""
