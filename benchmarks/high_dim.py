@@ -13,7 +13,7 @@ For each run: evaluation calls (one per generation for CMA-ES and the GAs), wall
 seconds per generation, of which outside ``problem.evaluate`` (optimizer + driver),
 and the best fitness. One torch thread; the machine is shared, so compare rows of one run.
 
-Run: ``python benchmarks/high_dim.py [--dims 512,9216] [--budget 1000] [--full-cma] [--record]``
+Run: ``python benchmarks/high_dim.py [--dims 512,9216] [--budget 4000] [--full-cma] [--record]``
 (``--record`` writes the table into ``benchmarks/README.md``, between this script's markers).
 """
 
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     """Parse arguments, run, print (and optionally record) the table."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dims", default="512,9216")
-    ap.add_argument("--budget", type=int, default=1000)
+    ap.add_argument("--budget", type=int, default=4000, help="evaluations per run (default: 20 generations of 200)")
     ap.add_argument("--batch-size", type=int, default=200, help="problem batch size (the default batch)")
     ap.add_argument("--full-cma", action="store_true", help="also full-covariance CMA-ES above d = 2048")
     ap.add_argument("--record", action="store_true")

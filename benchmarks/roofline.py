@@ -63,7 +63,7 @@ class Option:
     name: str
     precision: str = "fp32"
     channels_last: bool = False
-    compile: bool = False
+    compile: bool | str = False  # True: torch.compile; "freeze": with frozen weights (oneDNN fusion)
 
     @property
     def kwargs(self) -> dict[str, Any]:
@@ -78,9 +78,15 @@ def options_for(device: torch.device, with_compile: bool) -> list[Option]:
         if support[p] != "unsupported":
             opts += [Option(f"{p}", p), Option(f"{p} channels_last", p, channels_last=True)]
     if with_compile:
-        opts += [Option("compile fp32 cl", channels_last=True, compile=True)]
+        opts += [
+            Option("compile fp32 cl", channels_last=True, compile=True),
+            Option("compile=freeze fp32 cl", channels_last=True, compile="freeze"),
+        ]
         if support["bf16"] != "unsupported":
-            opts += [Option("compile bf16 cl", "bf16", channels_last=True, compile=True)]
+            opts += [
+                Option("compile bf16 cl", "bf16", channels_last=True, compile=True),
+                Option("compile=freeze bf16 cl", "bf16", channels_last=True, compile="freeze"),
+            ]
     return opts
 
 
@@ -144,7 +150,12 @@ def faces_problem(res: int, opt: Option, batch_size: int) -> lb.TargetSimilarity
     if opt.channels_last:
         base.net.synthesis.to(memory_format=torch.channels_last)
     gen = StyleGAN2Generator(
-        base.net, device=DEVICE, w_stats_samples=64, precision=opt.precision, channels_last=opt.channels_last
+        base.net,
+        device=DEVICE,
+        w_stats_samples=64,
+        precision=opt.precision,
+        channels_last=opt.channels_last,
+        compile=opt.compile,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", lb.PrecisionWarning)
@@ -261,6 +272,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--faces-n", type=int, default=8, help="latents per timed call at StyleGAN2 shapes")
     p.add_argument("--faces-guard-n", type=int, default=64)
     p.add_argument("--compile", action="store_true", help="also time torch.compile (warm-up reported separately)")
+    p.add_argument(
+        "--faces-compile",
+        action="store_true",
+        help="with --compile: the reduced-precision compile options at StyleGAN2 shapes too (minutes of compiling)",
+    )
     p.add_argument("--budget", type=int, default=4000, help="evaluations per driver run")
     p.add_argument("--peak-n", type=int, default=2048)
     p.add_argument(
@@ -343,26 +359,29 @@ def main(argv: list[str] | None = None) -> None:
                 f"{max(2, args.rounds // 2)} rounds)",
                 lines,
             ):
-                f_opts = [o for o in opts if not o.compile]
+                f_opts = [o for o in opts if not o.compile or (args.faces_compile and o.precision != "fp32")]
                 problems = {o: faces_problem(r, o, args.faces_n) for o in f_opts}
                 res = timed_rates(problems, args.faces_n, max(2, args.rounds // 2))
                 base = res[f_opts[0]].rate
                 _emit(
                     lines,
-                    "| option | evals/s | × fp32 (before) | GFLOP/s | fraction of matmul peak |",
-                    "|---|---:|---:|---:|---:|",
+                    "| option | evals/s | × fp32 (before) | GFLOP/s | fraction of matmul peak | warm-up s (compile) |",
+                    "|---|---:|---:|---:|---:|---:|",
                 )
                 for o, t in res.items():
                     gflops = t.rate * flops.get(f"faces{r}", math.nan) / 1e9
                     peak = peaks.get(o.precision, math.nan)
+                    comp = compile_seconds(problems[o])
                     _emit(
-                        lines, f"| {o.name} | {t.rate:.2f} | {t.rate / base:.2f} | {gflops:.1f} | {gflops / peak:.1%} |"
+                        lines,
+                        f"| {o.name} | {t.rate:.2f} | {t.rate / base:.2f} | {gflops:.1f} | {gflops / peak:.1%} | "
+                        f"{t.warmup_s:.1f}" + (f" ({comp:.1f})" if o.compile else "") + " |",
                     )
                 del problems
 
     if "guard" in args.sections:
         with _section("Science guard: fitness against fp32 on the same latents", lines):
-            g_opts = [o for o in opts if not o.compile] + [o for o in opts if o.compile][:1]
+            g_opts = opts
             _emit(
                 lines,
                 "| option | latents | max abs error | median rel. error | max rel. error | Spearman | ≥ 0.99 |",
@@ -372,7 +391,7 @@ def main(argv: list[str] | None = None) -> None:
             _emit(lines, *guard_rows({o: mnist_problem(o, 512) for o in g_opts}, args.guard_n))
             for r in args.faces[:1]:
                 _emit(lines, f"| **stylegan2 {r}² + facenet, random weights** | | | | | | |")
-                f_opts = [o for o in opts if not o.compile]
+                f_opts = [o for o in opts if not o.compile or (args.faces_compile and o.precision != "fp32")]
                 _emit(lines, *guard_rows({o: faces_problem(r, o, 16) for o in f_opts}, args.faces_guard_n))
 
     if "drivers" in args.sections:

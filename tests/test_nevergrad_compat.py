@@ -118,7 +118,7 @@ def small() -> lb.TargetSimilarity:
     return lb.TargetSimilarity(gen, lb.load_scorer("rmse"), gen.generate(z)[0], batch_size=32)
 
 
-@pytest.mark.parametrize("name", ["DS14", "NelderMead", "Powell"])
+@pytest.mark.parametrize("name", ["DS14", "NelderMead", "Powell", "ChainCMAPowell"])
 def test_optimizer_that_cannot_batch_runs_with_batch_1(
     name: str, small: lb.TargetSimilarity, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -33,9 +33,11 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import gc
 import importlib.util
 import random
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -470,9 +472,43 @@ def _build(problem: LatentProblem, spec: _Spec, param: Any, budget: int, batch: 
                 "and latentbridge runs it with batch 1"
             ) from exc
         plan = _Plan(1, [f"{spec.name} cannot batch ({type(exc).__name__}: {exc}); ran with batch 1"])
+        _release_quietly(exc)
     if spec.ga is None and plan.batch > 1:
         opt = _fit_cma_population(spec, param, budget, plan, opt, explicit=batch is not None)
     return opt, plan
+
+
+def _quiet_recast_del(unraisable: Any) -> bool:
+    """The error nevergrad's ``RecastOptimizer.__del__`` raises for an optimizer whose constructor failed."""
+    return (
+        getattr(unraisable.object, "__qualname__", "") == "RecastOptimizer.__del__"
+        and isinstance(unraisable.exc_value, AttributeError)
+        and "_messaging_thread" in str(unraisable.exc_value)
+    )
+
+
+def _release_quietly(failure: BaseException) -> None:
+    """Free what a failed constructor left behind without nevergrad's "Exception ignored" traceback.
+
+    A chain or portfolio built with ``num_workers > 1`` can fail inside a scipy-style
+    sub-optimizer's constructor before it set ``_messaging_thread``; that half-built
+    object's ``__del__`` then raises an ``AttributeError`` that Python prints to stderr.
+    Only that error is dropped (any other unraisable error reaches the previous hook),
+    and only while the failure's frames are released here.
+    """
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if not _quiet_recast_del(unraisable):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        failure.__traceback__ = None
+        failure.__context__ = None
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
 
 
 def _sequential_only(factory: Any) -> bool:
