@@ -157,7 +157,7 @@ def test_compile_falls_back_with_a_message(monkeypatch: pytest.MonkeyPatch, tiny
 
 
 def test_compile_failure_at_first_call_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken_compile(fn: Any) -> Any:
+    def broken_compile(fn: Any, **kwargs: Any) -> Any:
         def run(x: torch.Tensor) -> torch.Tensor:
             raise RuntimeError("inductor exploded\nlong traceback")
 
@@ -176,7 +176,9 @@ def test_compile_failure_at_first_call_falls_back(monkeypatch: pytest.MonkeyPatc
 def test_compile_records_warm_up_once_per_shape(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[int, ...]] = []
 
-    def fake_compile(fn: Any) -> Any:
+    def fake_compile(fn: Any, **kwargs: Any) -> Any:
+        assert kwargs == {"dynamic": False}
+
         def run(x: torch.Tensor) -> torch.Tensor:
             calls.append(tuple(x.shape))
             return fn(x)
@@ -201,17 +203,28 @@ def test_unknown_compile_value_is_refused(bad: Any, tiny_gen: lb.TorchGenerator)
 
 
 def test_freeze_asks_inductor_to_freeze_the_weights(monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[Any] = []
+    from torch._inductor import config as inductor_config
+
+    freezing: list[bool] = []
 
     def fake_compile(fn: Any, **kwargs: Any) -> Any:
-        seen.append(kwargs)
-        return fn
+        assert kwargs == {"dynamic": False}
+
+        def run(x: torch.Tensor) -> torch.Tensor:
+            freezing.append(bool(inductor_config.freezing))  # where inductor compiles: at the call
+            return fn(x)
+
+        return run
 
     monkeypatch.setattr(lbp, "compile_unavailable_reason", lambda device: None)
     monkeypatch.setattr(torch, "compile", fake_compile)
     gen = lb.load_generator("mnist-dcgan", compile="freeze")
     scorer = lb.load_scorer("mnist-embed", compile=True)
-    assert seen == [{"options": {"freezing": True}}, {}]
+    problem = lb.TargetSimilarity(gen, scorer, heldout_digit(3), batch_size=8)
+    problem.evaluate(problem.sample(8, seed=0))
+    problem.evaluate(problem.sample(8, seed=1))
+    assert freezing == [False, True, False, True, False]  # target features, then (generator, scorer) twice
+    assert not inductor_config.freezing  # restored
     assert (gen.compile_mode, scorer.compile_mode) == ("freeze", True)
     assert lb.load_generator("mnist-dcgan").compile_mode is False
     # an execution option: the identity does not change
@@ -219,31 +232,25 @@ def test_freeze_asks_inductor_to_freeze_the_weights(monkeypatch: pytest.MonkeyPa
 
 
 def test_freeze_compiles_for_real_and_changes_only_rounding() -> None:
-    """The real thing on a small conv net (inductor, C++ kernels): a few seconds on 2 cores."""
+    """The real thing (inductor, C++ kernels) on the embedded pair, channels-last, three batch shapes."""
     reason = lbp.compile_unavailable_reason(torch.device("cpu"))
     if reason is not None:
         pytest.skip(f"torch.compile cannot run here: {reason}")
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(
-        torch.nn.Unflatten(1, (4, 2, 2)),
-        torch.nn.ConvTranspose2d(4, 8, 4, 2, 1),
-        torch.nn.BatchNorm2d(8),
-        torch.nn.ReLU(),
-        torch.nn.Conv2d(8, 1, 3, padding=1),
-        torch.nn.Tanh(),
-    )
-    eager = lb.TorchGenerator(net, lb.LatentSpace((16,)), (1, 4, 4), channels_last=True)
-    frozen = lb.TorchGenerator(net, lb.LatentSpace((16,)), (1, 4, 4), channels_last=True, compile="freeze")
-    z = torch.randn(8, 16)
+    eager = _pair_problem()
+    eager.batch_size = 6
     with warnings.catch_warnings():
-        warnings.simplefilter("error", lb.PrecisionWarning)  # a fallback to eager would fail here
-        out = frozen.generate(z)
-    assert frozen.compiled
-    assert frozen.compile_seconds > 0
-    torch.testing.assert_close(out, eager.generate(z), rtol=1e-5, atol=1e-5)
-    seconds = frozen.compile_seconds
-    frozen.generate(torch.randn(8, 16))
-    assert frozen.compile_seconds == seconds  # compiled once per shape
+        warnings.simplefilter("error", lb.PrecisionWarning)  # a fallback to eager fails the test
+        frozen = _pair_problem(compile="freeze")
+        frozen.batch_size = 6
+        Z = frozen.sample(10, seed=0)  # shapes: the target (1), a full chunk (6), the rest (4)
+        f = frozen.evaluate(Z)
+    assert frozen.generator.compiled
+    assert frozen.scorers[0].compiled
+    np.testing.assert_allclose(f, eager.evaluate(Z), rtol=1e-4, atol=1e-5)
+    seconds = frozen.generator.compile_seconds
+    assert seconds > 0
+    frozen.evaluate(frozen.sample(10, seed=1))
+    assert frozen.generator.compile_seconds == seconds  # each shape compiled once
 
 
 SUITE = """
