@@ -253,6 +253,31 @@ def test_freeze_compiles_for_real_and_changes_only_rounding() -> None:
     assert frozen.generator.compile_seconds == seconds  # each shape compiled once
 
 
+def test_freeze_gets_its_own_graph_after_a_plain_compile_of_the_same_class() -> None:
+    """A plain graph fits any instance of a class; a frozen one must not reuse it (it would not freeze)."""
+    reason = lbp.compile_unavailable_reason(torch.device("cpu"))
+    if reason is not None:
+        pytest.skip(f"torch.compile cannot run here: {reason}")
+
+    def net(seed: int) -> torch.nn.Module:
+        torch.manual_seed(seed)
+        return torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Unflatten(1, (1, 4, 4)))
+
+    latent, z = lb.LatentSpace((6,)), torch.randn(5, 6)
+    plain = lb.TorchGenerator(net(1), latent, (1, 4, 4), compile=True)
+    frozen_net = net(2)
+    frozen = lb.TorchGenerator(frozen_net, latent, (1, 4, 4), compile="freeze")
+    with torch.inference_mode():  # inductor freezes only where gradients are off, as in evaluate()
+        plain.generate(z)
+        out = frozen.generate(z)
+        torch.testing.assert_close(out, lb.TorchGenerator(frozen_net, latent, (1, 4, 4)).generate(z))
+    assert frozen.compile_seconds > 0  # compiled, not a cache hit on the plain graph
+    with torch.no_grad():
+        frozen_net[0].weight.mul_(2.0)
+    with torch.inference_mode():
+        assert torch.equal(frozen.generate(z), out)  # the weights were folded in: later changes are not seen
+
+
 SUITE = """
 [suite]
 name = "p"

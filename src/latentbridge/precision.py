@@ -187,6 +187,36 @@ def compile_unavailable_reason(device: torch.device) -> str | None:
     return None
 
 
+class _Frozen(torch.nn.Module):
+    """``fn`` behind a forward of its own, so that ``"freeze"`` graphs live in their own dynamo cache.
+
+    torch.compile caches graphs on the code object it compiles, guarded by what the graph
+    assumes. A plain compiled graph takes the weights as inputs and fits any instance of
+    the same module class, so a later ``"freeze"`` compile of another instance would have
+    reused it without freezing anything. Frozen graphs are guarded on the identity of the
+    weights they folded in, so each frozen model gets its own graph.
+    """
+
+    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        owner = getattr(fn, "__self__", None)
+        if isinstance(fn, torch.nn.Module):
+            self.inner: Any = fn
+            self.method = "__call__"
+        elif isinstance(owner, torch.nn.Module):  # a bound method such as net.features
+            self.inner = owner
+            self.method = fn.__name__
+        else:
+            self.fn = fn
+            self.method = ""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.method:
+            return self.fn(x)
+        out: torch.Tensor = getattr(self.inner, self.method)(x)
+        return out
+
+
 class CompiledForward:
     """A ``torch.compile``-d callable that falls back to eager, with a :class:`PrecisionWarning`, on failure.
 
@@ -221,7 +251,7 @@ class CompiledForward:
         self._seen: set[tuple[Any, ...]] = set()
         self._compiled: Callable[[torch.Tensor], torch.Tensor] | None = None
         if self.fallback_reason is None:
-            self._compiled = torch.compile(fn, dynamic=False)
+            self._compiled = torch.compile(_Frozen(fn) if self.mode == "freeze" else fn, dynamic=False)
         else:
             self._warn()
 
