@@ -278,6 +278,25 @@ def test_freeze_gets_its_own_graph_after_a_plain_compile_of_the_same_class() -> 
         assert torch.equal(frozen.generate(z), out)  # the weights were folded in: later changes are not seen
 
 
+def test_many_frozen_models_all_compile() -> None:
+    """dynamo keeps 8 graphs per code object, then runs eagerly without an error: each frozen model has its own."""
+    reason = lbp.compile_unavailable_reason(torch.device("cpu"))
+    if reason is not None:
+        pytest.skip(f"torch.compile cannot run here: {reason}")
+    z = torch.randn(5, 6)
+    for seed in range(5):  # 5 models x 2 shapes = 10 graphs
+        torch.manual_seed(seed)
+        net = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Unflatten(1, (1, 4, 4)))
+        gen = lb.TorchGenerator(net, lb.LatentSpace((6,)), (1, 4, 4), compile="freeze")
+        with torch.inference_mode():
+            gen.generate(z[:3])
+            out = gen.generate(z)
+        with torch.no_grad():
+            net[0].weight.mul_(2.0)
+        with torch.inference_mode():
+            assert torch.equal(gen.generate(z), out), f"model {seed} ran eagerly"  # frozen: the change is not seen
+
+
 SUITE = """
 [suite]
 name = "p"

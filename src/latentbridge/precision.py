@@ -19,6 +19,7 @@ import contextlib
 import copy
 import shutil
 import time
+import types
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, Literal, TypeVar
@@ -194,11 +195,17 @@ class _Frozen(torch.nn.Module):
     assumes. A plain compiled graph takes the weights as inputs and fits any instance of
     the same module class, so a later ``"freeze"`` compile of another instance would have
     reused it without freezing anything. Frozen graphs are guarded on the identity of the
-    weights they folded in, so each frozen model gets its own graph.
+    weights they folded in, so each frozen model gets its own graph. Each instance also
+    gets its own copy of :meth:`forward`'s code object: dynamo keeps at most
+    ``recompile_limit`` (8) graphs per code object and silently runs eagerly beyond, which
+    a process with several frozen models (each compiled per batch shape) would reach.
     """
 
     def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
         super().__init__()
+        own = type(self).forward
+        code = own.__code__.replace()  # a new code object: a dynamo cache of its own
+        self.forward = types.MethodType(types.FunctionType(code, own.__globals__, "forward"), self)  # type: ignore[method-assign]
         owner = getattr(fn, "__self__", None)
         if isinstance(fn, torch.nn.Module):
             self.inner: Any = fn
