@@ -173,6 +173,30 @@ def test_compile_failure_at_first_call_falls_back(monkeypatch: pytest.MonkeyPatc
     assert not fwd.active
 
 
+@pytest.mark.parametrize("autocast", [False, True])
+def test_compiled_code_that_computes_something_else_falls_back(autocast: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    def wrong_compile(fn: Any, **kwargs: Any) -> Any:
+        return lambda x: fn(x) * 1.3  # what a miscompiled graph might do
+
+    monkeypatch.setattr(lbp, "compile_unavailable_reason", lambda device: None)
+    monkeypatch.setattr(torch, "compile", wrong_compile)
+    fwd = lbp.CompiledForward(torch.nn.Tanh(), torch.device("cpu"), owner="scorer 'x'", mode="freeze")
+    x = torch.linspace(-2, 2, 12).reshape(3, 4)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        with pytest.warns(lb.PrecisionWarning, match=r"compile='freeze' falls back to eager mode: its output differs"):
+            out = fwd(x)
+        assert torch.equal(out, torch.tanh(x))  # the eager result, not the wrong one
+    assert not fwd.active
+
+
+def test_compiled_code_within_rounding_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lbp, "compile_unavailable_reason", lambda device: None)
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: lambda x: fn(x) * (1 + 1e-5))
+    fwd = lbp.CompiledForward(torch.nn.Tanh(), torch.device("cpu"), owner="g")
+    fwd(torch.ones(3))
+    assert fwd.active
+
+
 def test_compile_records_warm_up_once_per_shape(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[int, ...]] = []
 

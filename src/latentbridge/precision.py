@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import shutil
 import time
 import types
@@ -227,7 +228,11 @@ class _Frozen(torch.nn.Module):
 class CompiledForward:
     """A ``torch.compile``-d callable that falls back to eager, with a :class:`PrecisionWarning`, on failure.
 
-    The first call per input shape compiles; :attr:`compile_seconds` accumulates the time
+    The first call per input shape compiles and is checked against the eager module on
+    the same input: output that differs by more than rounding (relative L2 error above
+    1e-3 in fp32, 0.1 under autocast) means eager mode from then on, with a
+    :class:`PrecisionWarning` (measured: ``"freeze"`` on FaceNet in bf16 was 73 % off).
+    :attr:`compile_seconds` accumulates the time
     those warm-up calls took so that benchmarks can report (and exclude) it. Shapes are
     static (``dynamic=False``): latent problems call their models with few batch sizes (the
     target, full chunks, the last smaller one), static kernels are faster, and torch's
@@ -304,8 +309,32 @@ class CompiledForward:
             self._warn()
             return self.eager(x)
         self.compile_seconds += time.perf_counter() - t0
+        ref = self.eager(x)
+        error = _relative_error(out, ref)
+        tol = _CHECK_TOLERANCE[torch.is_autocast_enabled(x.device.type)]
+        if error > tol:  # compiled code that computes something else is not a speed-up
+            self._compiled = None
+            self.fallback_reason = (
+                f"its output differs from eager mode's by {error:.2g} (relative L2 norm, tolerance {tol:g}) "
+                f"for inputs of shape {tuple(x.shape)}"
+            )
+            self._warn()
+            return ref
         self._seen.add(key)
         return out
+
+
+#: Largest relative L2 difference between compiled and eager outputs at a shape's first call, by whether
+#: autocast (bf16/fp16) is on: fp32 kernels differ by rounding (~1e-6), reduced-precision ones by ~1e-2.
+_CHECK_TOLERANCE = {False: 1e-3, True: 0.1}
+
+
+def _relative_error(out: Any, ref: Any) -> float:
+    """``||out - ref|| / ||ref||`` for two tensors of one shape (inf if they are not comparable)."""
+    if not isinstance(out, torch.Tensor) or not isinstance(ref, torch.Tensor) or out.shape != ref.shape:
+        return math.inf
+    a, b = out.detach().float(), ref.detach().float()
+    return float((a - b).norm() / b.norm().clamp_min(1e-12))
 
 
 def dtype_of(precision: str) -> torch.dtype:
