@@ -76,3 +76,12 @@ def test_compile_wraps_synthesis(mode: Any, gen: StyleGAN2Generator, monkeypatch
     assert calls == [False, True]
     assert cg.compile_seconds > 0
     assert "compile" not in cg.config()  # an execution option, not part of the identity
+
+
+def test_random_noise_is_not_checked_against_eager(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lbp, "compile_unavailable_reason", lambda device: None)
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: fn)
+    noisy = StyleGAN2Generator.random(TINY_KWARGS, w_stats_samples=64, compile=True, noise_mode="random")
+    const = StyleGAN2Generator.random(TINY_KWARGS, w_stats_samples=64, compile=True)
+    assert not any(c.check for c in noisy._compiled.values())  # two draws of noise always differ
+    assert all(c.check for c in const._compiled.values())

@@ -189,7 +189,11 @@ class StyleGAN2Generator:
                     channels_last=self.channels_last,
                 )
                 self._compiled[fused] = CompiledForward(
-                    module, self._device, owner="generator 'stylegan2'", mode=compile_mode
+                    module,
+                    self._device,
+                    owner="generator 'stylegan2'",
+                    mode=compile_mode,
+                    check=noise_mode != "random",  # fresh noise each call: nothing to compare with
                 )
 
     # ------------------------------------------------------------------ construction
