@@ -232,12 +232,12 @@ class CompiledForward:
     the same input: output that differs by more than rounding (relative L2 error above
     1e-3 in fp32, 0.1 under autocast) means eager mode from then on, with a
     :class:`PrecisionWarning` (measured: ``"freeze"`` on FaceNet in bf16 was 73 % off).
-    :attr:`compile_seconds` accumulates the time
-    those warm-up calls took so that benchmarks can report (and exclude) it. Shapes are
-    static (``dynamic=False``): latent problems call their models with few batch sizes (the
-    target, full chunks, the last smaller one), static kernels are faster, and torch's
-    automatic dynamic-shape recompilation broke frozen channels-last graphs (a stride
-    assertion in the embedded scorer).
+    :attr:`compile_seconds` accumulates the time those warm-up calls took so that
+    benchmarks can report (and exclude) it. Shapes are static (``dynamic=False``): latent
+    problems call their models with few batch sizes (the target, full chunks, the last
+    smaller one), static kernels are faster, and torch's automatic dynamic-shape
+    recompilation broke frozen channels-last graphs (a stride assertion in the embedded
+    scorer).
 
     Args:
         fn: The module (or callable) to compile.
@@ -337,8 +337,10 @@ _CHECK_TOLERANCE = {False: 1e-3, True: 0.1}
 
 
 def _relative_error(out: Any, ref: Any) -> float:
-    """``||out - ref|| / ||ref||`` for two tensors of one shape (inf if they are not comparable)."""
-    if not isinstance(out, torch.Tensor) or not isinstance(ref, torch.Tensor) or out.shape != ref.shape:
+    """``||out - ref|| / ||ref||`` for two tensors (inf for different shapes; 0 when either is not a tensor)."""
+    if not isinstance(out, torch.Tensor) or not isinstance(ref, torch.Tensor):
+        return 0.0  # nothing this check knows how to compare
+    if out.shape != ref.shape:
         return math.inf
     a, b = out.detach().float(), ref.detach().float()
     return float((a - b).norm() / b.norm().clamp_min(1e-12))
