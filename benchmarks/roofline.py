@@ -212,6 +212,36 @@ def timed_rates(problems: dict[Option, lb.LatentProblem], n: int, rounds: int, s
     return out
 
 
+def faces_options(opts: list[Option], with_compile: bool) -> list[Option]:
+    """The options run at StyleGAN2 shapes: no compile option unless asked, and then only reduced precisions."""
+    return [o for o in opts if not o.compile or (with_compile and o.precision != "fp32")]
+
+
+def rate_rows(
+    res: dict[Option, Timing],
+    problems: dict[Option, lb.LatentProblem],
+    flops: float,
+    peaks: dict[str, float],
+    *,
+    rate_digits: int,
+) -> list[str]:
+    """The Markdown rows of an options table: rate, ratio to the first option, GFLOP/s, fraction of peak, warm-up."""
+    base = next(iter(res.values())).rate
+    rows = [
+        "| option | evals/s | × fp32 (before) | GFLOP/s | fraction of matmul peak | warm-up s (compile) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for o, t in res.items():
+        gflops = t.rate * flops / 1e9
+        peak = peaks.get(o.precision, math.nan)
+        comp = f" ({compile_seconds(problems[o]):.1f})" if o.compile else ""
+        rows.append(
+            f"| {o.name} | {t.rate:.{rate_digits}f} | {t.rate / base:.2f} | {gflops:.1f} | {gflops / peak:.1%} | "
+            f"{t.warmup_s:.2f}{comp} |"
+        )
+    return rows
+
+
 def compile_seconds(problem: lb.LatentProblem) -> float:
     parts = [problem.generator, *problem.scorers]
     return sum(float(getattr(p, "compile_seconds", 0.0)) for p in parts)
@@ -336,20 +366,7 @@ def main(argv: list[str] | None = None) -> None:
             problems = {o: mnist_problem(o, args.batch_size) for o in opts}
             res = timed_rates(problems, args.n, args.rounds)
             base = res[opts[0]].rate
-            _emit(
-                lines,
-                "| option | evals/s | × fp32 (before) | GFLOP/s | fraction of matmul peak | warm-up s (compile) |",
-                "|---|---:|---:|---:|---:|---:|",
-            )
-            for o, t in res.items():
-                gflops = t.rate * flops.get("mnist", math.nan) / 1e9
-                peak = peaks.get(o.precision, math.nan)
-                comp = compile_seconds(problems[o])
-                _emit(
-                    lines,
-                    f"| {o.name} | {t.rate:.0f} | {t.rate / base:.2f} | {gflops:.1f} | {gflops / peak:.1%} | "
-                    f"{t.warmup_s:.2f}" + (f" ({comp:.1f})" if o.compile else "") + " |",
-                )
+            _emit(lines, *rate_rows(res, problems, flops.get("mnist", math.nan), peaks, rate_digits=0))
             best = max(res, key=lambda o: res[o].rate)
             _emit(lines, "", f"Fastest: **{best.name}**, {res[best].rate / base:.2f}× fp32 (before).")
             del problems
@@ -359,39 +376,23 @@ def main(argv: list[str] | None = None) -> None:
                 f"{max(2, args.rounds // 2)} rounds)",
                 lines,
             ):
-                f_opts = [o for o in opts if not o.compile or (args.faces_compile and o.precision != "fp32")]
-                problems = {o: faces_problem(r, o, args.faces_n) for o in f_opts}
+                problems = {o: faces_problem(r, o, args.faces_n) for o in faces_options(opts, args.faces_compile)}
                 res = timed_rates(problems, args.faces_n, max(2, args.rounds // 2))
-                base = res[f_opts[0]].rate
-                _emit(
-                    lines,
-                    "| option | evals/s | × fp32 (before) | GFLOP/s | fraction of matmul peak | warm-up s (compile) |",
-                    "|---|---:|---:|---:|---:|---:|",
-                )
-                for o, t in res.items():
-                    gflops = t.rate * flops.get(f"faces{r}", math.nan) / 1e9
-                    peak = peaks.get(o.precision, math.nan)
-                    comp = compile_seconds(problems[o])
-                    _emit(
-                        lines,
-                        f"| {o.name} | {t.rate:.2f} | {t.rate / base:.2f} | {gflops:.1f} | {gflops / peak:.1%} | "
-                        f"{t.warmup_s:.1f}" + (f" ({comp:.1f})" if o.compile else "") + " |",
-                    )
+                _emit(lines, *rate_rows(res, problems, flops.get(f"faces{r}", math.nan), peaks, rate_digits=2))
                 del problems
 
     if "guard" in args.sections:
         with _section("Science guard: fitness against fp32 on the same latents", lines):
-            g_opts = opts
             _emit(
                 lines,
                 "| option | latents | max abs error | median rel. error | max rel. error | Spearman | ≥ 0.99 |",
                 "|---|---:|---:|---:|---:|---:|---|",
             )
             _emit(lines, "| **embedded pair** | | | | | | |")
-            _emit(lines, *guard_rows({o: mnist_problem(o, 512) for o in g_opts}, args.guard_n))
+            _emit(lines, *guard_rows({o: mnist_problem(o, 512) for o in opts}, args.guard_n))
             for r in args.faces[:1]:
                 _emit(lines, f"| **stylegan2 {r}² + facenet, random weights** | | | | | | |")
-                f_opts = [o for o in opts if not o.compile or (args.faces_compile and o.precision != "fp32")]
+                f_opts = faces_options(opts, args.faces_compile)
                 _emit(lines, *guard_rows({o: faces_problem(r, o, 16) for o in f_opts}, args.faces_guard_n))
 
     if "drivers" in args.sections:
