@@ -15,6 +15,7 @@ import latentbridge.precision as lbp
 from latentbridge.bench.suite import SuiteError, parse_suite
 from latentbridge.data import heldout_digit
 from latentbridge.errors import InputError, PrecisionError
+from latentbridge.testing import expect_emulation_warning
 
 N_LATENTS = 256  # the 10,000-latent version of this guard is benchmarks/roofline.py --guard
 
@@ -23,6 +24,19 @@ def _pair_problem(**options: Any) -> lb.TargetSimilarity:
     gen = lb.load_generator("mnist-dcgan", **options)
     scorer = lb.load_scorer("mnist-embed", **options)
     return lb.TargetSimilarity(gen, scorer, heldout_digit(3), batch_size=128)
+
+
+@pytest.fixture(params=["bf16 native", "bf16 emulated"])
+def cpu_bf16(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both kinds of CPU on any machine: one with AVX-512 BF16/AMX and one without (bf16 emulated).
+
+    Only what the library *reports* is simulated; the kernels are whatever this CPU runs, so
+    tests using this fixture check behaviour that holds on both kinds (and the warning where due).
+    """
+    native = request.param == "bf16 native"
+    real = lbp._cpu_native
+    monkeypatch.setattr(lbp, "_cpu_native", lambda p: native if p == "bf16" else real(p))
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +86,10 @@ def test_channels_last_changes_only_rounding(fp32_reference: tuple[np.ndarray, n
     assert problem.config_hash() == _pair_problem(channels_last=False).config_hash()
 
 
-def test_protocol_boundary_stays_float32() -> None:
-    gen = lb.load_generator("mnist-dcgan", precision="bf16")
-    scorer = lb.load_scorer("mnist-embed", precision="bf16")
+def test_protocol_boundary_stays_float32(cpu_bf16: str) -> None:
+    with expect_emulation_warning("bf16"):
+        gen = lb.load_generator("mnist-dcgan", precision="bf16")
+        scorer = lb.load_scorer("mnist-embed", precision="bf16")
     z = torch.randn(4, 100)
     with torch.inference_mode():
         images = gen.generate(z)
@@ -85,9 +100,10 @@ def test_protocol_boundary_stays_float32() -> None:
     assert feats.shape == (4, 128)
 
 
-def test_precision_is_part_of_the_identity() -> None:
+def test_precision_is_part_of_the_identity(cpu_bf16: str) -> None:
     fp32 = _pair_problem()
-    bf16 = _pair_problem(precision="bf16")
+    with expect_emulation_warning("bf16"):
+        bf16 = _pair_problem(precision="bf16")
     assert "precision" not in fp32.config()
     assert fp32.precision == "fp32"
     assert bf16.config()["precision"] == "bf16"
@@ -96,22 +112,26 @@ def test_precision_is_part_of_the_identity() -> None:
     assert fp32.config_hash() != bf16.config_hash()
 
 
-def test_problem_wide_precision_copies_components_and_keeps_pixel_scorers_exact() -> None:
+def test_problem_wide_precision_copies_components_and_keeps_pixel_scorers_exact(cpu_bf16: str) -> None:
     gen = lb.load_generator("mnist-dcgan")
     rmse = lb.load_scorer("rmse")
-    problem = lb.SetDiversity(gen, rmse, k=3, precision="bf16")
+    with expect_emulation_warning("bf16"):
+        problem = lb.SetDiversity(gen, rmse, k=3, precision="bf16")
     assert gen.precision == "fp32"  # the caller's generator is untouched
     assert problem.generator.precision == "bf16"  # type: ignore[attr-defined]
     assert problem.scorers[0] is rmse  # pixel scorers always compute in float32
     assert problem.precision == "bf16"
     # an explicit fp32 overrides components configured otherwise
-    back = lb.SetDiversity(lb.load_generator("mnist-dcgan", precision="bf16"), rmse, k=3, precision="fp32")
+    with expect_emulation_warning("bf16"):
+        bf16_gen = lb.load_generator("mnist-dcgan", precision="bf16")
+    back = lb.SetDiversity(bf16_gen, rmse, k=3, precision="fp32")
     assert back.generator.precision == "fp32"
     assert back.precision == "fp32"
 
 
-def test_mixed_precision_is_reported() -> None:
-    gen = lb.load_generator("mnist-dcgan", precision="bf16")
+def test_mixed_precision_is_reported(cpu_bf16: str) -> None:
+    with expect_emulation_warning("bf16"):
+        gen = lb.load_generator("mnist-dcgan", precision="bf16")
     problem = lb.TargetSimilarity(gen, lb.load_scorer("mnist-embed"), heldout_digit(3))
     assert problem.precision == "bf16"
     if lb.precision_support("cpu")["fp16"] != "unsupported":
@@ -129,13 +149,62 @@ def test_unknown_precision_is_refused_with_the_option_named(tiny_gen: lb.TorchGe
 def test_unsupported_and_emulated_precisions(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lbp, "_cpu_native", lambda precision: False)
     assert lbp.precision_support("cpu") == {"fp32": "native", "bf16": "emulated", "fp16": "unsupported"}
+    assert lbp.emulated("bf16")
+    assert not lbp.emulated("fp32")
+    assert lbp.cpu_description().endswith("bf16 emulated, fp16 unsupported")
     with pytest.raises(PrecisionError, match=r"precision='fp16' is not supported on device 'cpu'.*bf16"):
         lb.load_generator("mnist-dcgan", precision="fp16")
     with pytest.warns(lb.PrecisionWarning, match="emulated"):
         lb.load_scorer("mnist-embed", precision="bf16")
 
 
-def test_a_generator_without_with_precision_is_refused(tiny_gen: lb.TorchGenerator) -> None:
+def test_emulated_bf16_warns_once_per_problem_and_never_for_pixel_scorers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lbp, "_cpu_native", lambda precision: False)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        lb.load_scorer("rmse").with_precision("bf16")  # computes in float32 whatever it is asked
+        lb.load_scorer("ncc").with_precision("bf16")
+        assert seen == []
+        lb.SetDiversity(lb.load_generator("mnist-dcgan"), lb.load_scorer("rmse"), k=2, precision="bf16")
+        _pair_problem().__class__(  # a problem-wide precision: one warning for the generator and the scorer
+            lb.load_generator("mnist-dcgan"), lb.load_scorer("mnist-embed"), heldout_digit(3), precision="bf16"
+        )
+    assert [str(w.message).split(":")[0] for w in seen] == [
+        "SetDiversity(precision=...)",
+        "TargetSimilarity(precision=...)",
+    ]
+    with warnings.catch_warnings(), lbp.emulation_reported():
+        warnings.simplefilter("error")
+        lb.load_generator("mnist-dcgan", precision="bf16")  # the caller has said it already
+
+
+def test_expect_emulation_warning_checks_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lbp, "_cpu_native", lambda precision: False)
+    with pytest.raises(AssertionError, match="no PrecisionWarning said so"), expect_emulation_warning("bf16"):
+        lb.load_generator("mnist-dcgan")
+    monkeypatch.setattr(lbp, "_cpu_native", lambda precision: True)
+    with pytest.raises(AssertionError, match="yet it was reported emulated"), expect_emulation_warning("bf16"):
+        warnings.warn(
+            "x: precision='bf16' on a CPU without native bf16 instructions is emulated",
+            lb.PrecisionWarning,
+            stacklevel=1,
+        )
+    with pytest.warns(UserWarning, match="unrelated"), expect_emulation_warning("bf16"):
+        warnings.warn("unrelated", UserWarning, stacklevel=1)  # other warnings pass through
+
+
+@pytest.mark.parametrize(("capability", "expected"), [("AVX512", True), ("AVX2", False), ("DEFAULT", False)])
+def test_channels_last_default_follows_the_cpu(
+    monkeypatch: pytest.MonkeyPatch, capability: str, expected: bool
+) -> None:
+    monkeypatch.setattr(lbp, "cpu_capability", lambda: capability)
+    assert lbp.default_channels_last("cpu") is expected
+    assert lb.load_generator("mnist-dcgan").channels_last is expected
+    assert lb.load_scorer("mnist-embed").channels_last is expected
+    assert lb.load_generator("mnist-dcgan", channels_last=not expected).channels_last is (not expected)
+
+
+def test_a_generator_without_with_precision_is_refused(tiny_gen: lb.TorchGenerator, cpu_bf16: str) -> None:
     class Plain:
         latent = tiny_gen.latent
         image_shape = tiny_gen.image_shape
@@ -146,7 +215,10 @@ def test_a_generator_without_with_precision_is_refused(tiny_gen: lb.TorchGenerat
 
     target = np.zeros((1, 8, 8), dtype=np.float32)
     assert lb.TargetSimilarity(Plain(), lb.load_scorer("rmse"), target, precision="fp32").precision == "fp32"
-    with pytest.raises(PrecisionError, match="generator Plain cannot change its precision"):
+    with (
+        expect_emulation_warning("bf16"),
+        pytest.raises(PrecisionError, match="generator Plain cannot change its precision"),
+    ):
         lb.TargetSimilarity(Plain(), lb.load_scorer("rmse"), target, precision="bf16")
 
 

@@ -20,7 +20,7 @@ from ._protocols import LatentGenerator, Scorer, SupportsSimilarity, describe
 from ._tracking import Evaluation, EvaluationListener
 from ._validation import as_image, check_latents, check_positive_int
 from .errors import ImageShapeError, InputError
-from .precision import Precision, apply_precision, check_precision, precision_of
+from .precision import Precision, apply_precision, check_precision, emulation_reported, precision_of
 
 __all__ = ["CentroidDiversity", "LatentProblem", "SetDiversity", "TargetSimilarity"]
 
@@ -81,8 +81,9 @@ class LatentProblem(ABC):
                 )
         if precision is not None:  # problem-wide: every model forward in this precision (copies; inputs untouched)
             precision = check_precision(precision, generator.device, owner=f"{type(self).__name__}(precision=...)")
-            generator = apply_precision(generator, precision, "generator")
-            scorer_list = [apply_precision(s, precision, "scorer") for s in scorer_list]
+            with emulation_reported():  # warned once just above, not again for each component
+                generator = apply_precision(generator, precision, "generator")
+                scorer_list = [apply_precision(s, precision, "scorer") for s in scorer_list]
         self.generator = generator
         self.scorers: list[Scorer] = scorer_list
         used = {precision_of(c) for c in (generator, *scorer_list)} - {"fp32"}
@@ -332,6 +333,10 @@ class TargetSimilarity(LatentProblem):
         aggregate: ``"none"`` (one objective per pair) or ``"mean"``.
         precision: Run every model forward in ``"fp32"``, ``"bf16"`` or ``"fp16"`` (None: as
             the generator and scorers are configured). Recorded in :meth:`config`.
+        target_recipe: How the targets were made, as JSON-able data (e.g. ``{"generated": {"seed": 7}}``
+            for a target the generator itself drew). When given, :meth:`config` identifies the targets
+            by this recipe (with the generator's own identity beside it) instead of a hash of their
+            pixels, whose last bits depend on the CPU and thread count that computed them.
 
     Example:
         >>> problem = TargetSimilarity(gen, scorer, target)   # doctest: +SKIP
@@ -350,11 +355,16 @@ class TargetSimilarity(LatentProblem):
         batch_size: int = 128,
         aggregate: Literal["none", "mean"] = "none",
         precision: Precision | None = None,
+        target_recipe: Any = None,
     ) -> None:
         super().__init__(generator, scorer, k=1, batch_size=batch_size, precision=precision)
         if aggregate not in ("none", "mean"):
             raise InputError(f"aggregate must be 'none' or 'mean', got {aggregate!r}")
         self.aggregate = aggregate
+        try:
+            self.target_recipe: Any = None if target_recipe is None else json.loads(json.dumps(target_recipe))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"target_recipe must be JSON-able data (numbers, strings, lists, dicts): {exc}") from None
         targets = self._target_list(target)
         shape = generator.image_shape
         self.targets = torch.stack([as_image(t, shape, name=f"target[{i}]") for i, t in enumerate(targets)])
@@ -380,8 +390,11 @@ class TargetSimilarity(LatentProblem):
         return 1 if self.aggregate == "mean" else len(self.scorers) * self.n_targets
 
     def _extra_config(self) -> dict[str, Any]:
-        digest = hashlib.sha256(self.targets.numpy().tobytes()).hexdigest()
-        return {"targets_sha256": digest, "n_targets": self.n_targets, "aggregate": self.aggregate}
+        if self.target_recipe is not None:
+            ident: dict[str, Any] = {"targets_recipe": self.target_recipe}
+        else:
+            ident = {"targets_sha256": hashlib.sha256(self.targets.numpy().tobytes()).hexdigest()}
+        return {**ident, "n_targets": self.n_targets, "aggregate": self.aggregate}
 
     def _fitness(self, images: torch.Tensor) -> torch.Tensor:
         flat = images[:, 0]

@@ -61,7 +61,7 @@ class _PixelScorer:
 
         Returns ``self`` (after checking the name), so a problem-wide ``precision`` leaves them exact.
         """
-        check_precision(precision, self._device, owner=f"scorer {self.name!r}")
+        check_precision(precision, self._device, owner=f"scorer {self.name!r}", warn=False)  # stays float32
         return self
 
     def __repr__(self) -> str:

@@ -16,6 +16,7 @@ layout (the "oneDNN fusion" path; weights changed after the first call are not s
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
 import math
 import shutil
@@ -41,6 +42,11 @@ __all__ = [
     "autocast",
     "check_compile",
     "check_precision",
+    "cpu_capability",
+    "cpu_description",
+    "default_channels_last",
+    "emulated",
+    "emulation_reported",
     "precision_support",
     "to_channels_last",
 ]
@@ -97,13 +103,17 @@ def precision_support(device: str | torch.device) -> dict[str, str]:
     return out
 
 
-def check_precision(precision: Any, device: str | torch.device, *, owner: str = "precision") -> Precision:
+def check_precision(
+    precision: Any, device: str | torch.device, *, owner: str = "precision", warn: bool = True
+) -> Precision:
     """Validate a ``precision`` option for ``device``.
 
     Args:
         precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (None means ``"fp32"``).
         device: Where the module runs.
         owner: Name used in messages (``"TorchGenerator(precision=...)"``).
+        warn: Warn when the precision is emulated (``False`` for components that compute in float32
+            whatever they are asked, and inside :func:`emulation_reported`).
 
     Returns:
         The precision name.
@@ -127,7 +137,7 @@ def check_precision(precision: Any, device: str | torch.device, *, owner: str = 
             else f"torch cannot autocast to {precision} on {dev.type!r}; use precision='fp16' or 'fp32'"
         )
         raise PrecisionError(f"{owner}: precision={precision!r} is not supported on device {str(dev)!r}: {hint}")
-    if support == "emulated":
+    if support == "emulated" and warn and not _EMULATION_REPORTED.get():
         warnings.warn(
             f"{owner}: precision={precision!r} on a CPU without native {precision} instructions is emulated "
             "and usually slower than fp32",
@@ -135,6 +145,68 @@ def check_precision(precision: Any, device: str | torch.device, *, owner: str = 
             stacklevel=3,
         )
     return precision  # type: ignore[return-value]
+
+
+_EMULATION_REPORTED: contextvars.ContextVar[bool] = contextvars.ContextVar("emulation_reported", default=False)
+
+
+@contextlib.contextmanager
+def emulation_reported() -> Iterator[None]:
+    """Inside this block :func:`check_precision` does not warn about emulated precisions.
+
+    For code that has already told the user once (a problem-wide ``precision`` warns once, then
+    copies its generator and scorers quietly; the bench says it once per run in its own words).
+    Other :class:`PrecisionWarning` s (fallbacks to eager mode, ignored layouts) are not affected.
+    """
+    token = _EMULATION_REPORTED.set(True)
+    try:
+        yield
+    finally:
+        _EMULATION_REPORTED.reset(token)
+
+
+def emulated(precision: str, device: str | torch.device = "cpu") -> bool:
+    """Whether ``precision`` runs emulated (correct but slow) on ``device``: bf16 on a CPU without
+    AVX-512 BF16 or AMX instructions.
+
+    Example:
+        >>> emulated("fp32")
+        False
+    """
+    return precision in PRECISIONS and precision_support(device)[precision] == "emulated"
+
+
+def default_channels_last(device: str | torch.device | None = None) -> bool:
+    """The channels-last default of the embedded convolutional models on ``device``.
+
+    On a CPU it is on where torch dispatches AVX-512 kernels (oneDNN's channels-last convolutions were
+    measured faster there) and off on AVX2-only CPUs, where the embedded generator's
+    ``ConvTranspose2d`` layers were measured 1.4-1.8x slower in channels-last. On CUDA it is on.
+    The layout only changes speed, so it is not part of a problem's identity; the bench records
+    the CPU it ran on (:func:`cpu_description`) with every run.
+    """
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    if dev.type == "cpu":
+        return cpu_capability().startswith("AVX512")
+    return dev.type == "cuda"
+
+
+def cpu_capability() -> str:
+    """The CPU kernel family torch dispatches to (``"AVX512"``, ``"AVX2"``, ``"DEFAULT"``, ...).
+
+    Follows ``ATEN_CPU_CAPABILITY`` when it is set (``ATEN_CPU_CAPABILITY=avx2`` makes an AVX-512
+    machine behave like an AVX2 one; with ``ONEDNN_MAX_CPU_ISA=AVX2`` bf16 becomes emulated too).
+    """
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (AttributeError, RuntimeError):  # pragma: no cover - very old torch
+        return "DEFAULT"
+
+
+def cpu_description() -> str:
+    """One line on the CPU kernels this process uses, e.g. ``"AVX512, bf16 native, fp16 unsupported"``."""
+    support = precision_support("cpu")
+    return f"{cpu_capability()}, bf16 {support['bf16']}, fp16 {support['fp16']}"
 
 
 def check_compile(value: Any, *, owner: str = "compile") -> CompileMode:

@@ -14,6 +14,7 @@ rely on, so a plugin's test suite gets the contract in one line::
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,7 +26,7 @@ from ._latent import LatentSpace
 from ._plugins import Entry, Kind, registry
 from ._protocols import LatentGenerator, Scorer
 
-__all__ = ["check_generator", "check_scorer", "registered", "tiny_generator"]
+__all__ = ["check_generator", "check_scorer", "expect_emulation_warning", "registered", "tiny_generator"]
 
 
 def tiny_generator(
@@ -108,3 +109,36 @@ def check_scorer(scorer: Any, image_shape: tuple[int, int, int] = (1, 8, 8), *, 
     torch.testing.assert_close(d.diagonal(), torch.zeros(n, dtype=d.dtype), atol=1e-4, rtol=0)
     torch.testing.assert_close(d, d.T, atol=1e-5, rtol=1e-5, msg="distance must be symmetric")
     assert (d >= -1e-6).all(), "distances must be non-negative"
+
+
+@contextlib.contextmanager
+def expect_emulation_warning(precision: str, device: str | torch.device = "cpu") -> Iterator[None]:
+    """Run a block that asks for ``precision`` on ``device``, on any CPU.
+
+    Where ``precision`` is emulated (bf16 on a CPU without AVX-512 BF16/AMX), the block must warn
+    :class:`~latentbridge.PrecisionWarning` "... is emulated ..." at least once, and those warnings
+    are consumed; where it is native, the block must not warn so. Every other warning is passed on
+    unchanged. So one test checks the behaviour that holds everywhere and the warning where it applies::
+
+        with expect_emulation_warning("bf16"):
+            gen = latentbridge.load_generator("mnist-dcgan", precision="bf16")
+
+    Raises:
+        AssertionError: the emulation warning was missing where due, or given where not.
+    """
+    from .precision import PrecisionWarning, emulated
+
+    due = emulated(precision, device)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        yield
+    hits = [w for w in seen if issubclass(w.category, PrecisionWarning) and "is emulated" in str(w.message)]
+    for w in seen:
+        if w not in hits:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    if due and not hits:
+        raise AssertionError(f"precision={precision!r} is emulated on {device}, but no PrecisionWarning said so")
+    if not due and hits:
+        raise AssertionError(
+            f"precision={precision!r} is native on {device}, yet it was reported emulated: {hits[0].message}"
+        )

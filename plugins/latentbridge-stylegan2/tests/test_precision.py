@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from latentbridge.errors import PrecisionError
+from latentbridge.testing import expect_emulation_warning
 
 from latentbridge_stylegan2 import StyleGAN2Generator
 from sg2_support import TINY_KWARGS
@@ -20,7 +21,8 @@ def gen() -> StyleGAN2Generator:
 
 
 def test_bf16_images_are_float32_and_close(gen: StyleGAN2Generator) -> None:
-    low = gen.with_precision("bf16")
+    with expect_emulation_warning("bf16"):  # on a CPU without bf16 instructions it runs, emulated
+        low = gen.with_precision("bf16")
     assert gen.precision == "fp32"
     assert low.precision == "bf16"
     assert low.net is gen.net
@@ -36,7 +38,8 @@ def test_bf16_images_are_float32_and_close(gen: StyleGAN2Generator) -> None:
 
 def test_precision_in_config_only_when_reduced(gen: StyleGAN2Generator) -> None:
     assert "precision" not in gen.config()
-    assert gen.with_precision("bf16").config()["precision"] == "bf16"
+    with expect_emulation_warning("bf16"):
+        assert gen.with_precision("bf16").config()["precision"] == "bf16"
 
 
 def test_bad_precision_is_refused() -> None:

@@ -76,15 +76,26 @@ def generated_target(generator: LatentGenerator, seed: int) -> NDArray[np.float3
     """Seed 000's "G" targets: ``G(z*)`` with ``z*`` drawn from the generator's prior under ``seed``.
 
     ``z* = generator.latent.sample(1, seed)``, so the same seed and weights give the same image
-    on every machine and in every worker.
+    in every process (computed with one thread, so its rounding does not depend on the thread
+    count) and, up to float rounding, on every machine. Problems built from it are identified by
+    this recipe, not by the image's bytes (``TargetSimilarity(target_recipe=...)``).
 
     Returns:
         float32 ``(C, H, W)`` in [-1, 1].
     """
     z = generator.latent.sample(1, seed).reshape((1, *generator.latent.shape))
-    with torch.inference_mode():
-        img = generator.generate(torch.from_numpy(z.astype(np.float32)).to(generator.device))
+    # one thread: the image's last bits then match in the parent and in every worker on this machine
+    with _ONE_THREAD, torch.inference_mode():
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            img = generator.generate(torch.from_numpy(z.astype(np.float32)).to(generator.device))
+        finally:
+            torch.set_num_threads(threads)
     return np.asarray(img[0].detach().float().cpu().numpy(), dtype=np.float32)
+
+
+_ONE_THREAD = threading.Lock()
 
 
 def load_originals(source: dict[str, Any]) -> NDArray[np.float32]:
@@ -196,6 +207,8 @@ def build_problem(spec: ProblemSpec) -> LatentProblem:
         target = load_target(spec.target, gen)
         # a stack of images (N, C, H, W) means N targets (one objective each unless aggregated)
         kwargs["target"] = list(target) if target.ndim == len(gen.image_shape) + 1 else target
+        if "generated" in spec.target:  # its pixels' last bits depend on the CPU: identify it by its recipe
+            kwargs["target_recipe"] = {"generated": {"seed": int(spec.target["generated"]["seed"])}}
     if spec.originals is not None:
         kwargs["originals"] = load_originals(spec.originals)
     return load_problem(spec.kind, gen, scorer, **kwargs)
