@@ -129,6 +129,42 @@ def test_generated_target_is_the_generators_image_of_a_seeded_prior_draw() -> No
     assert problem.evaluate(z.astype(np.float64))[0] == pytest.approx(0.0, abs=1e-6)  # z* reaches it exactly
 
 
+def test_a_generated_target_is_identified_by_its_recipe_not_its_rounding(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers with another thread count (or CPU) round G(z*) differently: the problem is the same problem."""
+    import latentbridge.bench.problems as problems_mod
+
+    spec = parse_suite(_suite('[[optimizers]]\nname = "random"\n')).problems[0]
+    exact = build_problem(spec)
+    assert exact.config()["targets_recipe"] == {"generated": {"seed": 7}}
+    assert "targets_sha256" not in exact.config()
+    real = problems_mod.generated_target
+    monkeypatch.setattr(problems_mod, "generated_target", lambda g, seed: real(g, seed) + np.float32(1e-6))
+    rounded = build_problem(spec)
+    assert not torch.equal(rounded.targets, exact.targets)
+    assert rounded.config_hash() == exact.config_hash()
+    # the generator's weights are still part of the identity: other weights are another problem
+    other = parse_suite(
+        _suite('[[optimizers]]\nname = "random"\n').replace(
+            f'generator = "{TINY}"', f'generator = {{ name = "{TINY}", seed = 1 }}'
+        )
+    ).problems[0]
+    assert build_problem(other).config_hash() != exact.config_hash()
+
+
+def test_a_generated_target_does_not_depend_on_the_thread_count() -> None:
+    gen = tiny_generator(16, (1, 28, 28))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        two = generated_target(gen, 3)
+        torch.set_num_threads(1)
+        one = generated_target(gen, 3)
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_array_equal(one, two)
+    assert torch.get_num_threads() == threads
+
+
 @pytest.mark.parametrize(
     "target",
     [

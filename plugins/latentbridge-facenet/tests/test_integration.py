@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,17 @@ import pytest
 import torch
 
 POP_SIZE = 12  # a 23M-parameter FaceNet forward per image on 2 CPU cores: keep the run short
-FIXTURE = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "stylegan2" / "tiny_G.pkl"
+FIXTURES_ENV = "LATENTBRIDGE_STYLEGAN2_FIXTURES"  # a folder of NVIDIA's StyleGAN2 reference snapshots
+
+
+def _fixture() -> Path:
+    """``tiny_G.pkl`` in ``$LATENTBRIDGE_STYLEGAN2_FIXTURES``, else in shared/fixtures/stylegan2 beside the checkout."""
+    named = os.environ.get(FIXTURES_ENV)
+    base = Path(named) if named else Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "stylegan2"
+    return base / "tiny_G.pkl"
+
+
+FIXTURE = _fixture()
 
 
 @pytest.mark.slow
@@ -21,7 +32,10 @@ def test_target_similarity_with_paper_ga(weights_file: Path, monkeypatch: pytest
     from pymoo.core.callback import Callback
 
     if not FIXTURE.is_file():
-        pytest.skip(f"StyleGAN2 fixtures not found at {FIXTURE} (they live in ../shared beside the repository)")
+        pytest.skip(
+            f"the tiny StyleGAN2 snapshot made by NVIDIA's reference code (tiny_G.pkl) is missing (looked for "
+            f"{FIXTURE}); set {FIXTURES_ENV} to a folder that holds it"
+        )
     import latentbridge
 
     if not hasattr(latentbridge, "TargetSimilarity") or not hasattr(lb_pymoo, "paper_ga"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,12 +25,28 @@ def _repo_root() -> Path | None:
     return None
 
 
+#: Names the folder of NVIDIA's reference outputs and snapshots, when they are kept elsewhere.
+FIXTURES_ENV = "LATENTBRIDGE_STYLEGAN2_FIXTURES"
+
+
 def fixtures_path() -> Path:
-    """``<repo>/../shared/fixtures/stylegan2`` (the steering repo's shared folder)."""
+    """The folder of the StyleGAN2 reference fixtures: ``$LATENTBRIDGE_STYLEGAN2_FIXTURES``, else
+    ``shared/fixtures/stylegan2`` in the folder that holds the latentbridge checkout."""
+    named = os.environ.get(FIXTURES_ENV)
+    if named:
+        return Path(named).expanduser().resolve()
     root = _repo_root()
     parents = Path(__file__).resolve().parents
     base = root if root is not None else parents[min(3, len(parents) - 1)]
     return (base / ".." / "shared" / "fixtures" / "stylegan2").resolve()
+
+
+def missing_fixtures_reason(path: Path) -> str:
+    """Why the reference tests skip: what is missing and how to provide it."""
+    return (
+        f"NVIDIA stylegan2-ada-pytorch reference fixtures are missing (README.md, tiny_G.pkl, tiny_G.npz, cases.npz "
+        f"made by the reference code; looked in {path}); set {FIXTURES_ENV} to a folder that holds them"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -37,10 +54,7 @@ def fixtures_dir() -> Path:
     """The NVIDIA reference fixtures; skips the test when they are absent."""
     path = fixtures_path()
     if not (path / "README.md").is_file() or not (path / "tiny_G.pkl").is_file():
-        pytest.skip(
-            f"StyleGAN2 reference fixtures not found at {path}; they live in the steering repo's shared/ folder "
-            "(../shared/fixtures/stylegan2 relative to the latentbridge checkout)"
-        )
+        pytest.skip(missing_fixtures_reason(path))
     return path
 
 

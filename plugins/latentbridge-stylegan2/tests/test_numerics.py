@@ -1,4 +1,4 @@
-"""Numeric equality with NVIDIA's stylegan2-ada-pytorch reference outputs (the shared fixtures)."""
+"""Numeric equality with NVIDIA's stylegan2-ada-pytorch reference outputs (the reference fixtures)."""
 
 from __future__ import annotations
 

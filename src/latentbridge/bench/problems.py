@@ -18,11 +18,13 @@ from .._problems import LatentProblem
 from .._protocols import LatentGenerator
 from .._validation import read_npy
 from ..errors import ImageShapeError, InputError, UntrustedImportError
+from ..precision import emulated, emulation_reported, precision_of
 from .suite import ProblemSpec
 
 __all__ = [
     "build_problem",
     "cached_problem",
+    "emulated_precisions",
     "generated_target",
     "is_import_path",
     "load_originals",
@@ -189,6 +191,29 @@ def _load(kind: Literal["generator", "scorer"], name: str, options: dict[str, An
 
 
 def build_problem(spec: ProblemSpec) -> LatentProblem:
+    """A fresh problem from ``spec`` (see :func:`_build`).
+
+    An emulated precision (bf16 on a CPU without bf16 instructions) is not warned about here,
+    in every process that builds the problem: :func:`emulated_precisions` lets the bench say it
+    once per run, in its own words.
+    """
+    with emulation_reported():
+        return _build(spec)
+
+
+def emulated_precisions(problems: Sequence[LatentProblem]) -> list[str]:
+    """The reduced precisions that ``problems``' models compute in, emulated on their devices."""
+    found: set[str] = set()
+    for problem in problems:
+        for part in (problem.generator, *problem.scorers):
+            p = precision_of(part)
+            device = getattr(part, "device", "cpu")
+            if p != "fp32" and emulated(p, device):
+                found.add(p)
+    return sorted(found)
+
+
+def _build(spec: ProblemSpec) -> LatentProblem:
     """A fresh problem from ``spec``.
 
     Generators and scorers are looked up by registry name. A name of the form

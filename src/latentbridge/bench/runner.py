@@ -42,7 +42,7 @@ from .._tracking import Evaluation, Tracker, default_ref_point
 from ..errors import InputError, LatentBridgeError, NonFiniteFitnessError, RunTimeoutError, UnknownNameError
 from ..optimizers import applies, resolve, validate_optimizer
 from . import problems as problems_mod
-from .problems import build_problem, cached_problem, trusted_imports
+from .problems import build_problem, cached_problem, emulated_precisions, trusted_imports
 from .store import RunRecord, Store
 from .suite import OptimizerSpec, ProblemSpec, Suite, SuiteError, Where, run_seed
 
@@ -882,6 +882,7 @@ def run_suite(
         from rich.console import Console
 
         console = Console(stderr=True)
+    _note_emulation(todo, console)
     start = time.perf_counter()
     with _progress(console, progress and bool(todo)) as bar:
         task_id = bar.add_task(escape(f"{suite.name}: {len(todo)} runs"), total=sum(t.budget for t in todo))
@@ -913,6 +914,22 @@ def run_suite(
                 live.close()
     summary.wall_time = time.perf_counter() - start
     return summary
+
+
+def _note_emulation(todo: Sequence[RunTask], console: Any) -> None:
+    """One line, once per run of the bench, when a reduced precision is emulated on this CPU."""
+    specs = {t.problem.id: t.problem for t in todo}
+    with trusted_imports(tuple(dict.fromkeys(m for t in todo for m in t.allow_imports))):
+        slow = emulated_precisions([cached_problem(s) for s in specs.values()])
+    if slow:
+        from ..precision import cpu_description
+
+        names = " and ".join(slow)
+        console.print(
+            f"note: {names} is emulated on this CPU ({cpu_description()}): results are correct but usually "
+            f"several times slower than fp32 (up to ~20x); --precision fp32 runs faster here",
+            highlight=False,
+        )
 
 
 def _check_executor(executor: str, workers: int, scheduler: str | None) -> int:
