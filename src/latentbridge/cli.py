@@ -110,6 +110,20 @@ def plugins_cmd(
         console.print("[red]failed:[/red] " + escape(f"plugin {f.plugin!r} from {f.distribution}: {f.error}"))
 
 
+#: Columns of console output written to a file or a pipe: a log should read as a table, not wrap at 80.
+LOG_WIDTH = 200
+
+
+def _console(*, stderr: bool = False) -> Any:
+    """A rich console; one that does not write to a terminal gets :data:`LOG_WIDTH` columns."""
+    from rich.console import Console
+
+    console = Console(stderr=stderr)
+    if not console.is_terminal and "COLUMNS" not in __import__("os").environ:
+        console = Console(stderr=stderr, width=LOG_WIDTH)
+    return console
+
+
 @app.command("train", cls=_Command)
 def train_cmd(
     model: Annotated[str, typer.Argument(help="What to train: 'mnist' (the DCGAN and the digit CNN).")] = "mnist",
@@ -193,15 +207,14 @@ def bench_cmd(
     ] = None,
 ) -> None:
     """Run a benchmark suite: every (problem, optimizer, seed) run, stored in OUT/bench.sqlite, then the leaderboard."""
-    from rich.console import Console
     from rich.markup import escape
 
     from .bench import BenchInterrupted, Store, build_leaderboard, load_suite, plan, print_leaderboard, run_suite
     from .bench import report as bench_report
     from .errors import LatentBridgeError, StoreError
 
-    console = Console()
-    err = Console(stderr=True)
+    console = _console()
+    err = _console(stderr=True)
     import os
 
     if workers is None:
@@ -276,6 +289,7 @@ def bench_cmd(
             bench_report.to_markdown(board, out / "report.md")  # images in OUT/report-images/
         bench_report.to_csv(board, out / "leaderboard.csv")
         written += [out / "report.html", out / "report.md", out / "leaderboard.csv"]
+        written += bench_report.written_beside(board, md=out / "report.md", csv=out / "leaderboard.csv")
     _print_written(console, written)
     if summary.failed:
         raise typer.Exit(1)
@@ -302,7 +316,6 @@ def leaderboard_cmd(
     ] = None,
 ) -> None:
     """Print the leaderboard of stored runs, or write it as HTML, Markdown or CSV (the store is only read)."""
-    from rich.console import Console
     from rich.markup import escape
 
     from .bench import Store, build_leaderboard, print_leaderboard
@@ -310,9 +323,12 @@ def leaderboard_cmd(
     from .bench.problems import trusted_imports
     from .errors import LatentBridgeError
 
+    if db.is_dir() and (db / "bench.sqlite").is_file():  # the bench's --out folder
+        db = db / "bench.sqlite"
     if not db.is_file():
-        raise typer.BadParameter(f"no bench database at {db}", param_hint="DB")
-    err = Console(stderr=True)
+        where = f"{db} (a folder without bench.sqlite)" if db.is_dir() else str(db)
+        raise typer.BadParameter(f"no bench database at {where}", param_hint="DB")
+    err = _console(stderr=True)
     try:
         with Store(db, readonly=True) as store:
             runs = store.runs(suite)
@@ -329,10 +345,12 @@ def leaderboard_cmd(
                 )
                 raise typer.Exit(2)
             board = build_leaderboard(runs)
+            for line in _incomplete_lines(store, suite, db):
+                err.print(escape(line), soft_wrap=True)
     except LatentBridgeError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
-    console = Console()
+    console = _console()
     if html is None and md is None and csv is None:
         print_leaderboard(board, console)
         return
@@ -348,13 +366,30 @@ def leaderboard_cmd(
     except OSError as exc:
         err.print(f"[red]error:[/red] cannot write the report: {escape(str(exc))}")
         raise typer.Exit(2) from None
-    _print_written(console, [p for p in (html, md, csv) if p is not None])
+    paths = [p for p in (html, md, csv) if p is not None]
+    _print_written(console, paths + bench_report.written_beside(board, md=md, csv=csv))
+
+
+def _incomplete_lines(store: Any, suite: str | None, db: Path) -> list[str]:
+    """A warning per suite of ``store`` with fewer finished runs than its bench planned."""
+    out = []
+    for name in [suite] if suite is not None else store.suites():
+        planned = store.planned_runs(name)
+        finished = len(store.finished_keys(name))
+        if planned is not None and finished < planned:
+            out.append(
+                f"warning: suite {name!r} is incomplete: {finished} of {planned} planned runs finished, so this "
+                f"ranking covers only those. A bench may still be writing {db}, or it was stopped: the same "
+                "bench command with --resume finishes it."
+            )
+    return out
 
 
 def _print_written(console: object, paths: list[Path]) -> None:
-    """Print the absolute path of every file written, one a line (never truncated: paths are for copying)."""
+    """Print the absolute path of every file (and folder, with a trailing /) written, one a line (never
+    truncated: paths are for copying)."""
     for p in paths:
-        print(f"wrote {p.resolve()}")
+        print(f"wrote {p.resolve()}{'/' if p.is_dir() else ''}")
 
 
 def _suite_toml(name_or_path: str) -> str:

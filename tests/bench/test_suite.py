@@ -125,8 +125,9 @@ def test_syntax_error_has_line() -> None:
 def test_missing_sections_and_files(tmp_path: Path) -> None:
     assert "missing [suite]" in _error('[[problems]]\nid = "x"\n')
     assert "at least one [[optimizers]]" in _error(GOOD.split("[[optimizers]]")[0])
-    with pytest.raises(SuiteError, match="neither a built-in suite"):
+    with pytest.raises(SuiteError, match="neither a built-in suite") as info:
         load_suite(tmp_path / "nope.toml")
+    assert f"(looked for {tmp_path / 'nope.toml'})" in str(info.value)
     target_missing = GOOD.replace("target = { heldout_digit = 3, index = 1 }\n", "")
     assert "bad.toml:6: problems[0]: kind 'target-similarity' needs a 'target' table" in _error(target_missing)
 
@@ -143,3 +144,12 @@ def test_run_seed_is_stable_and_distinct() -> None:
     }
     assert a not in others
     assert len(others) == 4
+
+
+def test_a_relative_suite_path_says_where_it_was_looked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SuiteError) as info:
+        load_suite("examples/first-suite.toml")
+    message = str(info.value)
+    assert f"looked for {tmp_path / 'examples' / 'first-suite.toml'}" in message
+    assert f"a relative path is taken from the working directory {tmp_path}" in message

@@ -96,7 +96,7 @@ def _row_cells(inst: Instance) -> list[list[str]]:
     return out
 
 
-_CONSOLE_HEADERS = ("rank", "optimizer", "median", "mean ± std", "IQR", "success", "time/run")
+_CONSOLE_HEADERS = ("rank", "optimizer", "runs", "median", "mean ± std", "IQR", "success", "time/run")
 _GROUP_HEADERS = ("mean rank", "optimizer")
 
 
@@ -1011,6 +1011,17 @@ def seed_csv_rows(board: Leaderboard, rebuild: Callable[[dict[str, Any]], Any] |
 
 
 SEED_CSV_COLUMNS = ("table", "instance", "optimizer", "statistic", "value")
+
+
+def written_beside(board: Leaderboard, *, md: str | Path | None = None, csv: str | Path | None = None) -> list[Path]:
+    """What :func:`to_markdown` (``md``) and :func:`to_csv` (``csv``) write beside the files they are given:
+    the figures folder ``<stem>-images/`` and the seed tables ``<stem>.seed-tables.csv`` (when the board has any)."""
+    out = []
+    if md is not None:
+        out.append(Path(md).with_name(Path(md).stem + "-images"))
+    if csv is not None and seed_csv_rows(board):
+        out.append(Path(csv).with_suffix(".seed-tables.csv"))
+    return out
 
 
 def write_seed_csv(board: Leaderboard, path: str | Path) -> Path | None:

@@ -876,7 +876,7 @@ def run_suite(
         tasks = plan(suite, threads=threads or 1, allow_imports=allow_imports, run_timeout=run_timeout)
     todo = _unfinished(suite, store, tasks, resume)
     summary = BenchSummary(planned=len(tasks), skipped=len(tasks) - len(todo), workers=workers)
-    store.save_suite(suite.name, suite.to_dict())
+    store.save_suite(suite.name, {**suite.to_dict(), "planned_runs": len(tasks)})  # `leaderboard` compares
     config = {"suite": suite.to_dict(), "executor": executor, "workers": workers, "argv": sys.argv}
     if console is None:
         from rich.console import Console
@@ -929,6 +929,7 @@ def _note_emulation(todo: Sequence[RunTask], console: Any) -> None:
             f"note: {names} is emulated on this CPU ({cpu_description()}): results are correct but usually "
             f"several times slower than fp32 (up to ~20x); --precision fp32 runs faster here",
             highlight=False,
+            soft_wrap=True,
         )
 
 

@@ -466,6 +466,18 @@ class Store:
         return int(self.conn.execute("SELECT COUNT(*) FROM runs WHERE suite = ?", (suite,)).fetchone()[0])
 
     @_guarded("read it")
+    def planned_runs(self, suite: str) -> int | None:
+        """How many runs the last bench of ``suite`` planned (None when not recorded: older stores)."""
+        row = self.conn.execute("SELECT spec FROM suites WHERE name = ?", (suite,)).fetchone()
+        if row is None:
+            return None
+        try:
+            planned = json.loads(row[0]).get("planned_runs")
+        except (TypeError, ValueError, AttributeError, RecursionError):
+            return None
+        return planned if isinstance(planned, int) and not isinstance(planned, bool) and planned >= 0 else None
+
+    @_guarded("read it")
     def suites(self) -> list[str]:
         """Names of the suites with stored runs."""
         return [r[0] for r in self.conn.execute("SELECT DISTINCT suite FROM runs ORDER BY suite")]

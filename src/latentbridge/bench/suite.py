@@ -421,6 +421,13 @@ class _Ctx:
         return SuiteError(f"{where}: {path}: {message}")
 
 
+def _where_looked(path: Path) -> str:
+    """The absolute file a suite path names, and for a relative path the folder it was taken from."""
+    if path.is_absolute():
+        return str(path)
+    return f"{Path.cwd() / path}: a relative path is taken from the working directory {Path.cwd()}"
+
+
 def load_suite(name_or_path: str | Path) -> Suite:
     """A built-in suite by name (``"quick"``) or a suite TOML file.
 
@@ -439,7 +446,8 @@ def load_suite(name_or_path: str | Path) -> Suite:
         close = difflib.get_close_matches(text_name, sorted(BUILTIN_SUITES), n=2)
         hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
         raise SuiteError(
-            f"--suite {text_name!r} is neither a built-in suite ({known}) nor an existing TOML file.{hint}"
+            f"--suite {text_name!r} is neither a built-in suite ({known}) nor an existing TOML file "
+            f"(looked for {_where_looked(path)}).{hint}"
         )
     try:
         text = path.read_text(encoding="utf-8")
