@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -119,7 +120,7 @@ def _console(*, stderr: bool = False) -> Any:
     from rich.console import Console
 
     console = Console(stderr=stderr)
-    if not console.is_terminal and "COLUMNS" not in __import__("os").environ:
+    if not console.is_terminal and "COLUMNS" not in os.environ:
         console = Console(stderr=stderr, width=LOG_WIDTH)
     return console
 
@@ -215,7 +216,6 @@ def bench_cmd(
 
     console = _console()
     err = _console(stderr=True)
-    import os
 
     if workers is None:
         workers = 1 if executor == "serial" else min(4, os.cpu_count() or 1)
@@ -435,7 +435,6 @@ def augment_cmd(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Seed 002's data augmentation: per-class GANs, supervisors, classifiers; results and reports in OUT."""
-    import os
 
     from rich.console import Console
     from rich.progress import Progress as RichProgress
