@@ -366,3 +366,35 @@ def test_one_instance_says_the_across_instance_tests_need_two() -> None:
     assert "need at least two instances" in lines[0]
     assert "χ²" not in lines[0]
     assert "no pairwise difference" not in lines[0]
+
+
+def test_every_report_says_what_the_fitness_measures(board: Leaderboard, tmp_path: Path) -> None:
+    from latentbridge.bench.explain import what_fitness_measures
+
+    sets = next(i for i in board.instances if i.kind == "set-diversity")
+    said = what_fitness_measures(sets)
+    assert "rewards pixel difference only" in said
+    assert "distinct classes" in said
+    target = next(i for i in board.instances if i.kind == "target-similarity" and i.n_obj == 1)
+    assert "does not measure realism" in what_fitness_measures(target)
+    multi = next(i for i in board.instances if i.n_obj > 1)
+    assert "hypervolume" in what_fitness_measures(multi)
+    buf = io.StringIO()
+    print_leaderboard(board, Console(file=buf, width=400))
+    assert said in buf.getvalue()
+    assert rep._md(said) in rep.to_markdown(board, images=False)
+    assert f"<p class='measures'>{rep.html.escape(said)}</p>" in rep.to_html(board, images=False)
+
+
+def test_plot_legends_read_in_the_tables_rank_order(board: Leaderboard) -> None:
+    ranked_rows = [[r.optimizer for r in inst.rows] for inst in board.instances]
+    assert any(names != sorted(names) for names in ranked_rows)  # else alphabetical legends would pass too
+    colors = rep._colors(sorted({n for inst in board.instances for n in inst.runs}))
+    for inst in board.instances:
+        fig = rep.convergence_figure(inst, colors)
+        legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        assert legend == [row.optimizer for row in inst.rows if row.optimizer in legend]
+    fig = rep.ecdf_figure(board, colors)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ranked = [n for n, _ in board.groups[0].ranking()]
+    assert [n for n in legend if n in ranked] == [n for n in ranked if n in legend]

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .explain import what_fitness_measures
 from .leaderboard import Group, Instance, Leaderboard
 from .store import RunRecord
 
@@ -143,6 +144,7 @@ def print_leaderboard(board: Leaderboard, console: Console | None = None) -> Non
         for cells in _row_cells(inst):
             table.add_row(*(escape(cells[_ROW_HEADERS.index(h)]) for h in _CONSOLE_HEADERS))
         console.print(table)
+        console.print(escape(f"  {what_fitness_measures(inst)}"), highlight=False)
         sig = [c for c in inst.pairwise if c.significant()]
         if sig:
             console.print(
@@ -252,7 +254,8 @@ def to_markdown(
         parts += figure("ecdf", ecdf_figure(board, colors), ECDF_CAPTION)
     for inst in board.instances:
         slug = _slug(inst.label)
-        parts += [f"## {_md(_instance_header(inst))}", "", _md_table(_ROW_HEADERS, _row_cells(inst)), ""]
+        parts += [f"## {_md(_instance_header(inst))}", "", _md(what_fitness_measures(inst)), ""]
+        parts += [_md_table(_ROW_HEADERS, _row_cells(inst)), ""]
         if inst.pairwise:
             parts += ["Pairwise Mann–Whitney U over seeds (Holm-adjusted within the instance):", ""]
             parts += [_md_table(_PAIR_HEADERS, _pairwise_rows(inst.pairwise)), ""]
@@ -541,7 +544,7 @@ def convergence_figure(inst: Instance, colors: dict[str, Any]) -> Figure:
     fig = _figure(*PLOT_SIZE)
     ax = fig.add_subplot()
     grid = _grid(inst.budget)
-    for name in sorted(inst.runs):
+    for name in _in_rank_order(inst):  # the legend reads in the tables' order
         curves = np.asarray([best_so_far(r, grid) for r in inst.runs[name]])
         curves = np.asarray([[inst.display(v) for v in c] for c in curves])
         with np.errstate(all="ignore"):
@@ -560,12 +563,21 @@ def convergence_figure(inst: Instance, colors: dict[str, Any]) -> Figure:
     return fig
 
 
+def _in_rank_order(inst: Instance) -> list[str]:
+    """The instance's optimizers as its table lists them (best rank first), then any without a row."""
+    ranked = [row.optimizer for row in inst.rows]
+    return ranked + sorted(set(inst.runs) - set(ranked))
+
+
 def ecdf_figure(board: Leaderboard, colors: dict[str, Any]) -> Figure:
-    """Runtime ECDF of (instance, target) pairs solved, per optimizer."""
+    """Runtime ECDF of (instance, target) pairs solved, per optimizer (legend in the first ranking's order)."""
     fig = _figure(*PLOT_SIZE)
     ax = fig.add_subplot()
     frac, curves = ecdf_curves(board)
-    for name, y in curves.items():
+    ranked = [n for n, _ in board.groups[0].ranking()] if board.groups else []
+    order = [n for n in ranked if n in curves] + sorted(set(curves) - set(ranked))
+    for name in order:
+        y = curves[name]
         ax.plot(frac, y, label=name, color=colors[name], drawstyle="steps-post")
     _plain_log_x(ax)
     ax.set_ylim(-0.02, 1.02)
@@ -771,6 +783,7 @@ def to_html(
     for inst in board.instances:
         slug = _slug(inst.label)
         out.append(f"<h2 id='instance-{html.escape(slug)}'>{html.escape(_instance_header(inst))}</h2>")
+        out.append(f"<p class='measures'>{html.escape(what_fitness_measures(inst))}</p>")
         out.append(_html_table(_ROW_HEADERS, _row_cells(inst), colors=colors))
         if inst.pairwise:
             out.append("<details><summary>pairwise Mann–Whitney U tests over seeds</summary>")

@@ -1,0 +1,58 @@
+"""What an instance's fitness measures, in words a report reader needs before calling a winner "better"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .leaderboard import Instance
+
+__all__ = ["what_fitness_measures"]
+
+_PIXEL = {"rmse": "pixel RMSE", "ncc": "normalised cross-correlation (NCC) of pixels"}
+
+
+def _scorer(spec: dict[str, Any]) -> str:
+    name = spec.get("scorer")
+    if isinstance(name, dict):
+        name = name.get("name")
+    return str(name) if name else "the scorer"
+
+
+def what_fitness_measures(inst: Instance) -> str:
+    """One or two sentences: what the ranked number is, and what it does not say about the images.
+
+    Built from the stored problem spec of the instance's first run (kind, scorer, ``k``).
+    """
+    first = next((r for runs in inst.runs.values() for r in runs), None)
+    spec = first.problem_spec if first is not None and isinstance(first.problem_spec, dict) else {}
+    scorer = _scorer(spec)
+    options = spec.get("options") if isinstance(spec.get("options"), dict) else {}
+    k = options.get("k", spec.get("k", "k"))
+    how = _PIXEL.get(scorer, f"the {scorer!r} scorer's feature distance")
+    if inst.n_obj > 1:
+        return (
+            f"Ranked by the hypervolume of each run's non-dominated front over its {inst.n_obj} objectives "
+            f"({how}); higher covers more trade-offs. It says nothing about whether the images look real: "
+            "check the image grid."
+        )
+    if inst.kind == "target-similarity":
+        return (
+            f"Fitness is the distance between a generated image and the target under {how}; lower is closer. "
+            "It does not measure realism: a latent far from the prior can reach a low distance with an image "
+            "that no longer looks like the data, so read the ranking with the image grid."
+        )
+    if inst.kind == "set-diversity":
+        sign = "mean pairwise NCC" if scorer == "ncc" else f"minus the mean pairwise distance ({how})"
+        return (
+            f"Fitness is the {sign} among a set's {k} images; lower means the images differ more, pixel by "
+            "pixel. It rewards pixel difference only, not recognisable or varied content: saturated or noisy "
+            "blobs score well. Before calling the winner better, look at the image grid and, for digits, the "
+            "'distinct classes' column of seed 002's set table."
+        )
+    if inst.kind == "centroid-diversity":
+        return (
+            f"Fitness is the mean similarity ({how}) of the {k} generated images to the centroid of the "
+            "originals and themselves; lower means farther from the class's mean image. Far is not the same as "
+            "useful or realistic: check the image grid."
+        )
+    return f"Fitness is the problem's own objective ({inst.kind}); lower is better. Check the image grid too."
