@@ -438,7 +438,7 @@ def augment_cmd(
 
     from rich.console import Console
     from rich.progress import Progress as RichProgress
-    from rich.progress import TaskID
+    from rich.progress import TaskID, TimeElapsedColumn
 
     from .augment import DEFAULTS
     from .augment import augment as run_augment
@@ -449,12 +449,18 @@ def augment_cmd(
         workers = 1 if executor == "serial" else min(4, os.cpu_count() or 1)
     if executor is None:
         executor = "dask" if scheduler is not None else ("process" if workers > 1 else "serial")
-    bars = RichProgress(console=err, disable=not progress, transient=False)
+    bars = RichProgress(
+        *RichProgress.get_default_columns(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not progress,
+        transient=False,
+    )
     ids: dict[str, TaskID] = {}
 
     def note(phase: str, done: int, total: int) -> None:
-        if phase not in ids:
-            ids[phase] = bars.add_task(phase, total=total)
+        if phase not in ids:  # units stored by an earlier run start as done, not as a burst of speed
+            ids[phase] = bars.add_task("whole run" if phase == "overall" else phase, total=total, completed=done)
         bars.update(ids[phase], completed=done, total=total)
 
     try:

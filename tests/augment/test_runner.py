@@ -22,7 +22,14 @@ def _table(rows: list[Any]) -> list[tuple[Any, ...]]:
 
 def test_every_arm_end_to_end_then_resume_is_a_no_op(shapes: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    s = augment(shapes, out, **TINY)
+    notes: list[tuple[str, int, int]] = []
+    s = augment(shapes, out, **TINY, progress=lambda *note: notes.append(note))
+    whole = [(done, total) for phase, done, total in notes if phase == "overall"]
+    units = 3 + 4 * 2 * 3 + len(ARMS) * 2 * 2  # GANs, sets, classifier fits: known before the first unit
+    assert whole[0] == (0, units)
+    assert whole[-1] == (units, units)
+    assert all(t == units for _, t in whole)
+    assert [d for d, _ in whole] == sorted(d for d, _ in whole)  # it only moves forward
     assert len(s.results) == len(ARMS) * 2 * 2
     assert {r.arm for r in s.results} == set(ARMS)
     assert s.computed == {"generators": 3, "sets": 4 * 2 * 3, "results": 20}
@@ -55,7 +62,9 @@ def test_every_arm_end_to_end_then_resume_is_a_no_op(shapes: Path, tmp_path: Pat
     assert sup.n_evals == TINY["budget"]
     assert sets[("affine", 0, 0)].images.shape == (6, 1, 8, 8)
 
-    again = augment(shapes, out, resume=True, **TINY)
+    resumed: list[tuple[str, int, int]] = []
+    again = augment(shapes, out, resume=True, **TINY, progress=lambda *note: resumed.append(note))
+    assert resumed[0] == ("overall", units, units)  # a resumed run starts where the stored one stopped
     assert again.computed == {"generators": 0, "sets": 0, "results": 0}
     assert _table(again.results) == _table(s.results)
 

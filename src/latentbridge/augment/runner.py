@@ -461,8 +461,8 @@ def augment(
         raise InputError(f"--out {out} is a file; pass a folder")
     run = dict(executor=executor, workers=workers, threads=threads, scheduler=scheduler)
     computed = {"generators": 0, "sets": 0, "results": 0}
-    note = progress or (lambda phase, done, total: None)
     with _open_store(out, cfg, split, resume) as store:
+        note = _with_overall(progress or (lambda phase, done, total: None), _unit_counts(cfg, split, store))
         gen_specs = _generators(cfg, split, out, store, run, note, computed)
         classifiers = _consistency_classifiers(cfg, split, threads)
         _sets(cfg, split, store, gen_specs, classifiers, run, note, computed)
@@ -476,6 +476,39 @@ def augment(
 
             summary.reports = write_reports(store, out)
     return summary
+
+
+#: The phases of a run, in order; ``progress("overall", done, total)`` sums their units.
+PHASES = ("generators", "sets", "classifiers")
+
+
+def _unit_counts(cfg: AugmentConfig, split: DataSplit, store: AugmentStore) -> dict[str, list[int]]:
+    """``phase -> [done, total]`` units of the whole run, known before the first unit runs (resumed ones done)."""
+    gans = split.n_classes if cfg.generator == "dcgan" and any(a in GAN_ARMS for a in cfg.arms) else 0
+    sets = [(a, s, c) for a in cfg.arms if a != "none" for s in range(cfg.seeds) for c in range(split.n_classes)]
+    fits = [(a, s, f) for a in cfg.arms for s in range(cfg.seeds) for f in range(cfg.folds)]
+    have_sets, have_fits = store.set_keys(), store.result_keys()
+    return {
+        "generators": [min(gans, len(store.generators())), gans],
+        "sets": [sum(k in have_sets for k in sets), len(sets)],
+        "classifiers": [sum(k in have_fits for k in fits), len(fits)],
+    }
+
+
+def _with_overall(note: Progress, counts: dict[str, list[int]]) -> Progress:
+    """``note`` that also reports ``("overall", done, total)``: every phase's units summed, from the start."""
+
+    def overall() -> None:
+        note("overall", sum(c[0] for c in counts.values()), sum(c[1] for c in counts.values()))
+
+    def both(phase: str, done: int, total: int) -> None:
+        if phase in counts:
+            counts[phase] = [done, total]
+        note(phase, done, total)
+        overall()
+
+    overall()
+    return both
 
 
 def _generators(
