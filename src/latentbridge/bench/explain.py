@@ -26,7 +26,8 @@ def what_fitness_measures(inst: Instance) -> str:
     first = next((r for runs in inst.runs.values() for r in runs), None)
     spec = first.problem_spec if first is not None and isinstance(first.problem_spec, dict) else {}
     scorer = _scorer(spec)
-    options = spec.get("options") if isinstance(spec.get("options"), dict) else {}
+    raw = spec.get("options")
+    options: dict[str, Any] = raw if isinstance(raw, dict) else {}
     k = options.get("k", spec.get("k", "k"))
     how = _PIXEL.get(scorer, f"the {scorer!r} scorer's feature distance")
     if inst.n_obj > 1:
