@@ -1,6 +1,6 @@
 """Reports of an augmentation run: ``results.csv``, ``report.md``, ``report.html``, image grids and PNGs.
 
-Statistics come from :mod:`latentbridge.bench.stats`: every arm is compared with ``none`` on the same
+Statistics come from :mod:`latentbridge.stats`: every arm is compared with ``none`` on the same
 (seed, fold) pairs by a two-sided Wilcoxon signed-rank test (paired) and a Mann–Whitney U test (unpaired),
 each Holm-adjusted over the arms, with Vargha–Delaney A12 = P(arm scores higher than none) + ½ P(tie).
 """
@@ -73,7 +73,7 @@ def compare_arms(rows: Sequence[ResultRow], arms: Sequence[str], metric: str = "
     """Every arm (``none`` included, with NaN tests) against ``none`` on ``metric``."""
     from scipy import stats
 
-    from ..bench.stats import a12, holm
+    from ..stats import a12, holm
 
     data = _by_arm(rows, metric)
     base = data.get("none", {})
