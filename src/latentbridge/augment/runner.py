@@ -519,10 +519,10 @@ def _generators(
     done = split.n_classes - len(todo)
     import torch
 
-    from .generators import ClassDCGAN
+    from ..models.dcgan import Generator
 
     for label, state, info in _run_tasks(train_gan, todo, **run):
-        module = ClassDCGAN(split.image_shape, settings["latent_dim"], settings["channels"])
+        module = Generator(split.image_shape, settings["latent_dim"], settings["channels"])
         module.load_state_dict(state)
         path = specs[label]["path"]
         sha = save_state(module, path)
