@@ -1,8 +1,9 @@
 """A deterministic fake bench store, and what the leaderboard reports render from it.
 
-``golden/`` holds the renderings of the pre-kernel code (commit 75bafca) for these stores: the leaderboard of an
-existing store must stay byte for byte what it was. After an intended change of the reports, rewrite them with
-``.venv/bin/python -m tests.campaign.fakes`` and review the diff.
+``golden/`` holds the renderings of the pre-kernel code (commit 75bafca) for this store, and the store itself as
+that code wrote it (``bench-75bafca.sqlite.gz``, made by :func:`write_bench_store` at that commit): the leaderboard
+of an existing store must stay byte for byte what it was. After an intended change of the reports, rewrite the
+renderings with ``.venv/bin/python -m tests.campaign.fakes`` and review the diff.
 """
 
 from __future__ import annotations

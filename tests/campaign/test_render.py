@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import math
 from pathlib import Path
@@ -78,4 +79,18 @@ def test_leaderboard_of_a_stored_campaign_is_unchanged(tmp_path: Path) -> None:
     campaign kernel (``golden/``, rendered by commit 75bafca; figures' PNG bytes elided)."""
     rendered = render_bench(write_bench_store(tmp_path / "bench.sqlite"))
     for name, text in rendered.items():
+        assert text == (GOLDEN / name).read_text(encoding="utf-8"), name
+
+
+@pytest.mark.parametrize("mode", ["read", "write"])
+def test_a_store_the_pre_kernel_code_wrote_opens_and_renders_the_same(tmp_path: Path, mode: str) -> None:
+    """``golden/bench-75bafca.sqlite.gz``: the same fake runs, stored by the bench of commit 75bafca."""
+    from latentbridge.bench import Store
+
+    db = tmp_path / "bench.sqlite"
+    db.write_bytes(gzip.decompress((GOLDEN / "bench-75bafca.sqlite.gz").read_bytes()))
+    if mode == "write":  # a bench resuming into it opens it for writing first (schema and migrations run again)
+        with Store(db) as store:
+            assert store.count() == 55
+    for name, text in render_bench(db).items():
         assert text == (GOLDEN / name).read_text(encoding="utf-8"), name
