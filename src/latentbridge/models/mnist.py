@@ -34,9 +34,9 @@ _REBUILD = "rebuild it with `latentbridge train mnist` (or `python -m latentbrid
 
 
 class DCGANGenerator(Generator):
-    """Unconditional DCGAN generator for 28×28 grey digits: :class:`~latentbridge.models.dcgan.Generator` at
-    ``(1, 28, 28)``.
+    """Unconditional DCGAN generator for 28×28 grey digits.
 
+    :class:`latentbridge.models.dcgan.Generator` at ``(1, 28, 28)`` that checks its input:
     ``Linear(100 → 128·7·7) → BN → ReLU → reshape (128, 7, 7) → ConvT(128 → 64, 4, s2) → BN → ReLU
     → ConvT(64 → 1, 4, s2) → tanh``: 7×7 → 14×14 → 28×28.
 
