@@ -108,13 +108,13 @@ def make_generator(spec: dict[str, Any], label: int) -> Any:
 
 
 def jitter(images: NDArray[np.float32], k: int, seed: int) -> NDArray[np.float32]:
-    """``k`` affine-jittered copies of ``images`` (cycled), as :func:`latentbridge.models.train._augment` does."""
-    from ..models.train import _augment
+    """``k`` copies of ``images`` (cycled) under :func:`latentbridge.models.dcgan.affine_jitter`, clamped to [-1, 1]."""
+    from ..models.dcgan import affine_jitter
 
     idx = np.arange(k) % len(images)
     x = torch.from_numpy(np.ascontiguousarray(images[idx], dtype=np.float32))
     with torch.no_grad():
-        out = _augment(x, torch.Generator().manual_seed(seed)).clamp(-1.0, 1.0)
+        out = affine_jitter(x, torch.Generator().manual_seed(seed)).clamp(-1.0, 1.0)
     return out.numpy().astype(np.float32)
 
 

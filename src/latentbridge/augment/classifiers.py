@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from ..errors import InputError, missing_extra
-from ..models.train import _reproducible
+from ..models.dcgan import reproducible
 
 __all__ = [
     "CLASSIFIERS",
@@ -106,7 +106,7 @@ class CNNClassifier:
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
         n = int(xt.shape[0])
-        with _reproducible(self.seed, self.threads) as gen:
+        with reproducible(self.seed, self.threads) as gen:
             model = _SmallCNN(int(xt.shape[1]), self.n_classes)
             opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=1e-4)
             model.train()

@@ -1,8 +1,9 @@
 """Per-class generators: a DCGAN trained by project code on one class's originals, or a registered conditional one.
 
-The DCGAN is the embedded :class:`~latentbridge.models.mnist.DCGANGenerator` architecture generalised to any
-``(C, H, W)``: for ``(1, 28, 28)`` the layers are exactly those of the embedded model. Training reuses
-:mod:`latentbridge.models.train` (DCGAN initialisation, non-saturating loss with one-sided label smoothing,
+The DCGAN is :class:`latentbridge.models.dcgan.Generator`, the embedded MNIST generator's architecture for any
+``(C, H, W)`` (for ``(1, 28, 28)`` exactly the embedded model's layers), trained against
+:class:`latentbridge.models.dcgan.Discriminator` with the embedded model's recipe from
+:mod:`latentbridge.models.dcgan` (DCGAN initialisation, non-saturating loss with one-sided label smoothing,
 Adam with β = (0.5, 0.999), a weight average of the generator, BatchNorm statistics recomputed at the end), on
 the class's training originals only.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import math
 import os
 import time
 from collections.abc import Callable
@@ -25,12 +25,18 @@ from numpy.typing import NDArray
 from torch import nn
 
 from .._latent import LatentSpace
-from ..models.train import _init_dcgan, _recalibrate_batchnorm, _reproducible, dcgan_step, ema_update
+from ..models.dcgan import (
+    Discriminator,
+    Generator,
+    dcgan_step,
+    ema_update,
+    init_dcgan,
+    recalibrate_batchnorm,
+    reproducible,
+)
 
 __all__ = [
     "GAN_DEFAULTS",
-    "ClassDCGAN",
-    "ClassDiscriminator",
     "dcgan_cache_key",
     "load_class_dcgan",
     "train_class_dcgan",
@@ -49,75 +55,6 @@ GAN_DEFAULTS: dict[str, Any] = {
     "ema_decay": 0.95,
     "lr": 1e-3,
 }
-
-
-class ClassDCGAN(nn.Module):
-    """The embedded DCGAN generator for ``(C, H, W)`` images.
-
-    ``Linear(latent → channels·h·w) → BN → ReLU → ConvT(channels → channels/2, 4, s2) → BN → ReLU
-    → ConvT(channels/2 → C, 4, s2) → tanh``, with ``h, w = ceil(H/4), ceil(W/4)``; a ``4h × 4w`` output is
-    centre-cropped to ``H × W``.
-
-    Args:
-        image_shape: ``(C, H, W)`` of the output.
-        latent_dim: Length of z ~ N(0, I).
-        channels: Feature maps at the lowest resolution.
-    """
-
-    def __init__(self, image_shape: tuple[int, int, int], latent_dim: int = 100, channels: int = 128) -> None:
-        super().__init__()
-        c, h, w = image_shape
-        self.image_shape = (int(c), int(h), int(w))
-        self.latent_dim = int(latent_dim)
-        self.channels = int(channels)
-        self.h0, self.w0 = math.ceil(h / 4), math.ceil(w / 4)
-        self.project = nn.Sequential(
-            nn.Linear(latent_dim, channels * self.h0 * self.w0, bias=False),
-            nn.BatchNorm1d(channels * self.h0 * self.w0),
-            nn.ReLU(inplace=True),
-        )
-        self.upsample = nn.Sequential(
-            nn.ConvTranspose2d(channels, channels // 2, 4, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(channels // 2),
-            nn.ReLU(inplace=True),
-            nn.ConvTranspose2d(channels // 2, c, 4, stride=2, padding=1),
-            nn.Tanh(),
-        )
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """``(n, latent_dim)`` → ``(n, C, H, W)`` in [-1, 1]."""
-        out: torch.Tensor = self.upsample(self.project(z).view(-1, self.channels, self.h0, self.w0))
-        _, h, w = self.image_shape
-        top, left = (out.shape[2] - h) // 2, (out.shape[3] - w) // 2
-        return out[:, :, top : top + h, left : left + w]
-
-
-class ClassDiscriminator(nn.Module):
-    """The embedded DCGAN's (training-only) discriminator for ``(C, H, W)`` images.
-
-    ``Conv4×4 s2 (C→d) → LeakyReLU(0.2) → Conv4×4 s2 (d→2d) → BN → LeakyReLU(0.2) → Dropout(0.3) → Linear → 1``.
-    """
-
-    def __init__(self, image_shape: tuple[int, int, int], channels: int = 32) -> None:
-        super().__init__()
-        c, h, w = image_shape
-        self.features = nn.Sequential(
-            nn.Conv2d(c, channels, 4, stride=2, padding=1),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(channels, channels * 2, 4, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(channels * 2),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Dropout(0.3),
-            nn.Flatten(),
-        )
-        with torch.no_grad():
-            n_feat = int(self.features.eval()(torch.zeros(1, c, h, w)).shape[1])
-        self.head = nn.Linear(n_feat, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(n,)`` (real > 0)."""
-        out: torch.Tensor = self.head(self.features(x)).squeeze(1)
-        return out
 
 
 def dcgan_cache_key(originals: NDArray[np.float32], seed: int, settings: dict[str, Any]) -> str:
@@ -142,7 +79,7 @@ def train_class_dcgan(
     lr: float = GAN_DEFAULTS["lr"],
     threads: int = 1,
     on_step: Callable[[int], None] | None = None,
-) -> tuple[ClassDCGAN, dict[str, Any]]:
+) -> tuple[Generator, dict[str, Any]]:
     """Train one DCGAN on one class's originals (and nothing else).
 
     Minibatches are drawn with replacement-free shuffles of the originals; each step is one discriminator
@@ -170,11 +107,11 @@ def train_class_dcgan(
     bs = max(1, min(batch_size, n))
     t0, c0 = time.perf_counter(), time.process_time()
     losses = {"loss_d": float("nan"), "loss_g": float("nan")}
-    with _reproducible(seed, threads) as gen:
-        g = ClassDCGAN(shape, latent_dim, channels)
-        d = ClassDiscriminator(shape, d_channels)
-        g.apply(_init_dcgan)
-        d.apply(_init_dcgan)
+    with reproducible(seed, threads) as gen:
+        g = Generator(shape, latent_dim, channels)
+        d = Discriminator(shape, d_channels)
+        g.apply(init_dcgan)
+        d.apply(init_dcgan)
         g_ema = copy.deepcopy(g).requires_grad_(False)
         opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.999))
@@ -194,7 +131,7 @@ def train_class_dcgan(
             losses = {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach())}
             if on_step is not None:
                 on_step(step + 1)
-        _recalibrate_batchnorm(g_ema, gen, batches=4, batch_size=256)  # type: ignore[arg-type]
+        recalibrate_batchnorm(g_ema, gen, batches=4, batch_size=256)
     g_ema.eval().requires_grad_(False)
     info = {
         "wall_s": time.perf_counter() - t0,
@@ -218,21 +155,21 @@ def save_state(module: nn.Module, path: Path) -> str:
 
 def load_class_dcgan(
     path: Path, image_shape: tuple[int, int, int], *, latent_dim: int = 100, channels: int = GAN_DEFAULTS["channels"]
-) -> ClassDCGAN | None:
+) -> Generator | None:
     """Load cached weights (``weights_only``, never code), or ``None`` if the file is missing or does not fit."""
     if not path.is_file():
         return None
     try:
         state = torch.load(path, weights_only=True, map_location="cpu")
-        g = ClassDCGAN(image_shape, latent_dim, channels)
+        g = Generator(image_shape, latent_dim, channels)
         g.load_state_dict(state, strict=True)
     except Exception:  # a stale or corrupt cache file is retrained, never trusted
         return None
     return g.eval().requires_grad_(False)
 
 
-def as_generator(module: ClassDCGAN) -> Any:
-    """Wrap a trained :class:`ClassDCGAN` as a :class:`latentbridge.TorchGenerator`."""
+def as_generator(module: Generator) -> Any:
+    """Wrap a trained :class:`~latentbridge.models.dcgan.Generator` as a :class:`latentbridge.TorchGenerator`."""
     from .._generators import TorchGenerator
 
     return TorchGenerator(module, LatentSpace((module.latent_dim,)), module.image_shape)

@@ -1,8 +1,10 @@
 """Reports of an augmentation run: ``results.csv``, ``report.md``, ``report.html``, image grids and PNGs.
 
-Statistics come from :mod:`latentbridge.bench.stats`: every arm is compared with ``none`` on the same
+Statistics come from :mod:`latentbridge.stats`: every arm is compared with ``none`` on the same
 (seed, fold) pairs by a two-sided Wilcoxon signed-rank test (paired) and a Mann–Whitney U test (unpaired),
 each Holm-adjusted over the arms, with Vargha–Delaney A12 = P(arm scores higher than none) + ½ P(tie).
+Tables and text are rendered by :mod:`latentbridge.campaign.render`: every name from the data or the store is
+escaped in Markdown and HTML, and neutralised in CSV.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import csv
 import html
 import io
 import math
-import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..campaign.render import csv_cell, fixed, html_table, md_table, md_text, pvalue, slug
 from .store import AugmentStore, ResultRow
 
 __all__ = ["METRICS", "ArmComparison", "compare_arms", "write_reports"]
@@ -73,7 +75,7 @@ def compare_arms(rows: Sequence[ResultRow], arms: Sequence[str], metric: str = "
     """Every arm (``none`` included, with NaN tests) against ``none`` on ``metric``."""
     from scipy import stats
 
-    from ..bench.stats import a12, holm
+    from ..stats import a12, holm
 
     data = _by_arm(rows, metric)
     base = data.get("none", {})
@@ -101,34 +103,6 @@ def compare_arms(rows: Sequence[ResultRow], arms: Sequence[str], metric: str = "
         ArmComparison(a, metric, n, mean, std, diff, pw, float(hw[i]), pm, float(hm[i]), e)
         for i, (a, n, mean, std, diff, pw, pm, e) in enumerate(raw)
     ]
-
-
-def _fmt(x: float | None, digits: int = 4) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    return f"{x:.{digits}f}"
-
-
-def _p(p: float) -> str:
-    if math.isnan(p):
-        return "–"
-    return f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
-
-
-def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-def _html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "class"
 
 
 # ------------------------------------------------------------------------------------------- images
@@ -183,7 +157,7 @@ def _figures(store: AugmentStore, out: Path, classes: Sequence[str]) -> dict[str
         rows += [(arm, by_arm[arm][c].images) for arm in _GRID_ROWS if c in by_arm.get(arm, {})]
         if not rows:
             continue
-        path = out / "grids" / f"class-{_slug(cname)}.png"
+        path = out / "grids" / f"class-{slug(cname, 'class')}.png"
         _rows_grid(rows, path, ncol, _scale(rows[0][1].shape[2]))
         made["grids"].append((cname, [r[0] for r in rows], path))
     sup = by_arm.get("supervisor", {})
@@ -197,7 +171,7 @@ def _figures(store: AugmentStore, out: Path, classes: Sequence[str]) -> dict[str
             made["fig11"] = (classes[first.label], first.first_fitness, first.fitness, path)
     for arm in ("supervisor", "supervisor-cc"):
         for row in store.sets(arm=arm):
-            folder = out / "selected" / arm / _slug(classes[row.label])
+            folder = out / "selected" / arm / slug(classes[row.label], "class")
             for i, img in enumerate(to_uint8(row.images)):
                 save(img, folder / f"seed{row.seed}_{i:03d}.png")
                 made["selected"] += 1
@@ -244,7 +218,7 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
     for r in rows:
         writer.writerow(
             [
-                r.arm,
+                csv_cell(r.arm),
                 r.seed,
                 r.fold,
                 *(f"{getattr(r, m):.6f}" for m in METRICS),
@@ -273,11 +247,11 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
     table_rows = []
     for i, arm in enumerate(arms):
         cells = [arm, str(comps["accuracy"][i].n)]
-        cells += [f"{_fmt(comps[m][i].mean)} ± {_fmt(comps[m][i].std)}" for m in METRICS]
+        cells += [f"{fixed(comps[m][i].mean)} ± {fixed(comps[m][i].std)}" for m in METRICS]
         ag = agreement.get(arm, [])
-        cells.append(_fmt(float(np.mean(ag)), 3) if ag else "–")
+        cells.append(fixed(float(np.mean(ag)), 3) if ag else "–")
         fi = fitness.get(arm, [])
-        cells.append(_fmt(float(np.mean(fi)), 4) if fi else "–")
+        cells.append(fixed(float(np.mean(fi)), 4) if fi else "–")
         table_rows.append(cells)
     headers = ["arm", "n", *(f"{m} (mean ± std)" for m in METRICS), "class agreement", "set fitness"]
     test_rows = []
@@ -290,11 +264,11 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
                     m,
                     c.arm,
                     f"{c.diff:+.4f}",
-                    _p(c.p_wilcoxon),
-                    _p(c.p_wilcoxon_holm),
-                    _p(c.p_mannwhitney),
-                    _p(c.p_mannwhitney_holm),
-                    _fmt(c.a12, 3),
+                    pvalue(c.p_wilcoxon),
+                    pvalue(c.p_wilcoxon_holm),
+                    pvalue(c.p_mannwhitney),
+                    pvalue(c.p_mannwhitney_holm),
+                    fixed(c.a12, 3),
                 ]
             )
     test_headers = ["metric", "arm", "mean diff vs none", "Wilcoxon p", "Holm", "Mann–Whitney p", "Holm", "A12"]
@@ -315,9 +289,9 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
     md = [
         "# latentbridge augment",
         "",
-        f"Data: {data_line}.  ",
-        f"Configuration: {cfg_line}.  ",
-        f"Versions: {ver_line}.",
+        f"Data: {md_text(data_line)}.  ",
+        f"Configuration: {md_text(cfg_line)}.  ",
+        f"Versions: {md_text(ver_line)}.",
         "",
         "## Test-split scores per arm",
         "",
@@ -327,20 +301,20 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
         "assigns to the intended class; *set fitness*: the supervisor's mean NCC to the centroid "
         "(lower = more diverse).",
         "",
-        _md_table(headers, table_rows),
+        md_table(headers, table_rows),
         "",
         "## Against no augmentation",
         "",
         "Paired two-sided Wilcoxon signed-rank and unpaired Mann–Whitney U tests on the (seed, fold) pairs, "
         "Holm-adjusted over the arms; A12 = P(arm > none) + ½ P(tie).",
         "",
-        _md_table(test_headers, test_rows),
+        md_table(test_headers, test_rows),
         "",
         f"**Verdict (accuracy):** {verdict}",
         "",
         "## Time (seconds of work, summed over units; CPU time is what a quiet machine would need)",
         "",
-        _md_table(["phase", "wall s", "CPU s"], time_rows),
+        md_table(["phase", "wall s", "CPU s"], time_rows),
         "",
         "## Figures",
         "",
@@ -350,7 +324,8 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
     if figs["fig11"] is not None:
         cname, f0, f1, path = figs["fig11"]
         md += [
-            f"First vs last generation of the supervisor (class {cname}, seed 0; fitness {f0:.4f} → {f1:.4f}): "
+            f"First vs last generation of the supervisor (class {md_text(cname)}, seed 0; "
+            f"fitness {f0:.4f} → {f1:.4f}): "
             "top row the best set of the initial random population, bottom row the selected set.",
             "",
             f"![first vs last]({path.relative_to(out).as_posix()})",
@@ -358,9 +333,9 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
         ]
     for cname, labels, path in figs["grids"]:
         md += [
-            f"Class {cname} (rows: {', '.join(labels)}):",
+            f"Class {md_text(cname)} (rows: {md_text(', '.join(labels))}):",
             "",
-            f"![class {cname}]({path.relative_to(out).as_posix()})",
+            f"![class {md_text(cname)}]({path.relative_to(out).as_posix()})",
             "",
         ]
     md.append(f"Selected images: {figs['selected']} PNG files under `selected/<arm>/<class>/`.")
@@ -371,17 +346,18 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>latentbridge augment</title>",
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{image-rendering:pixelated}</style>",
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td.l,th.l{text-align:left}"
+        "img{image-rendering:pixelated}</style>",
         "</head><body><h1>latentbridge augment</h1>",
         f"<p>Data: {html.escape(data_line)}<br>Configuration: {html.escape(cfg_line)}<br>"
         f"Versions: {html.escape(ver_line)}</p>",
         "<h2>Test-split scores per arm</h2>",
-        _html_table(headers, table_rows),
+        html_table(headers, table_rows, left=(0,)),
         "<h2>Against no augmentation</h2>",
-        _html_table(test_headers, test_rows),
+        html_table(test_headers, test_rows, left=(0, 1)),
         f"<p><b>Verdict (accuracy):</b> {html.escape(verdict)}</p>",
         "<h2>Time (seconds of work)</h2>",
-        _html_table(["phase", "wall s", "CPU s"], time_rows),
+        html_table(["phase", "wall s", "CPU s"], time_rows, left=(0,)),
         f"<h2>Box plots</h2><img alt='box plots' src='data:image/png;base64,{_b64(box)}'>",
     ]
     if figs["fig11"] is not None:
@@ -414,6 +390,6 @@ def _verdict(comps: Sequence[ArmComparison]) -> str:
         direction = "better" if c.diff > 0 else ("worse" if c.diff < 0 else "equal")
         parts.append(
             f"{c.arm} {direction} than none by {c.diff * 100:+.2f} points "
-            f"({sig}, Holm p {_p(c.p_wilcoxon_holm)}, A12 {c.a12:.2f})"
+            f"({sig}, Holm p {pvalue(c.p_wilcoxon_holm)}, A12 {c.a12:.2f})"
         )
     return "; ".join(parts) + "." if parts else "no arm to compare."

@@ -8,23 +8,21 @@ derived from the run seed and the unit's identity, never from the order of execu
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import importlib.metadata as md
-import multiprocessing
-import os
 import platform
-import threading
 import time
-import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import InputError, missing_extra
+from ..campaign.executors import ExecutorName, check_executor, run_tasks
+from ..campaign.seeds import derive_seed
+from ..campaign.store import CORE_PACKAGES, versions
+from ..errors import InputError
+from ..validation import check_positive_int
 from .arms import ARMS, GAN_ARMS, SetOutcome, SetTask, build_set
 from .classifiers import CLASSIFIERS, CNN_EPOCHS, make_classifier, scores
 from .data import DataSplit, load_data
@@ -39,7 +37,7 @@ __all__ = [
     "derive_seed",
 ]
 
-Executor = Literal["serial", "process", "dask"]
+Executor = ExecutorName
 Progress = Callable[[str, int, int], None]
 
 #: Defaults of :func:`augment` and the command (sized so that ``mnist-small`` finishes within 15 minutes on
@@ -55,23 +53,11 @@ DEFAULTS: dict[str, Any] = {
     "cnn_epochs": CNN_EPOCHS,
     "cc_weight": 1.0,
 }
-_VERSION_PACKAGES = ("latentbridge", "torch", "numpy", "scipy", "pymoo", "scikit-learn", "pillow")
-
-
-def derive_seed(*parts: object) -> int:
-    """A 31-bit seed from the run seed and a unit's identity (stable across runs, platforms and order)."""
-    words = [zlib.crc32(str(p).encode()) for p in parts]
-    return int(np.random.SeedSequence(words).generate_state(1)[0] & 0x7FFFFFFF)
+_VERSION_PACKAGES = (*CORE_PACKAGES, "scikit-learn", "pillow")
 
 
 def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in _VERSION_PACKAGES:
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            continue
-    return out
+    return {"python": platform.python_version(), **versions(_VERSION_PACKAGES)}
 
 
 @dataclass(frozen=True)
@@ -182,126 +168,17 @@ def classify(task: ClassifyTask) -> ResultRow:
     )
 
 
-# --------------------------------------------------------------------------------------- executors
-def _init_worker(threads: int) -> None:
-    """Worker set-up: fixed torch threads, Ctrl-C left to the parent, exit when the parent dies."""
-    import signal
-
-    import torch
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    torch.set_num_threads(max(1, threads))
-    parent = multiprocessing.parent_process()
-    if parent is not None:
-        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
-
-
-def _exit_with(sentinel: int) -> None:
-    from multiprocessing.connection import wait
-
-    wait([sentinel])
-    os._exit(1)
-
-
-def _run_tasks(
-    fn: Callable[[Any], Any],
-    tasks: Iterable[Any],
-    *,
-    executor: Executor,
-    workers: int,
-    threads: int,
-    scheduler: str | None,
-) -> Iterator[Any]:
-    """Yield ``fn(task)`` for every task, in completion order, with at most ``2 · workers`` tasks in flight."""
-    if executor == "serial":
-        for t in tasks:
-            yield fn(t)
-        return
-    it = iter(tasks)
-    window = 2 * workers
-    if executor == "process":
-        pool = cf.ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker, initargs=(threads,)
-        )
-        clean = False
-        try:
-            pending = {pool.submit(fn, t) for t in _take(it, window)}
-            while pending:
-                done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                for fut in done:
-                    nxt = next(it, None)
-                    if nxt is not None:
-                        pending.add(pool.submit(fn, nxt))
-                    yield fut.result()
-            clean = True
-        finally:
-            procs = list((getattr(pool, "_processes", None) or {}).values())
-            pool.shutdown(wait=clean, cancel_futures=True)
-            if not clean:  # Ctrl-C or an error: abandon the units in flight
-                for proc in procs:
-                    proc.terminate()
-        return
-    try:
-        import importlib
-
-        distributed: Any = importlib.import_module("distributed")
-    except ImportError as exc:  # pragma: no cover
-        raise missing_extra("distributed", "bench", exc) from exc
-    cluster = None
-    if scheduler is None:
-        cluster = distributed.LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
-        )
-        client = distributed.Client(cluster)
-    else:
-        client = distributed.Client(scheduler)
-    futures: list[Any] = []
-    try:
-        futures = [client.submit(fn, t, pure=False) for t in _take(it, window)]
-        ac = distributed.as_completed(futures)
-        for fut in ac:
-            t = next(it, None)
-            if t is not None:
-                new = client.submit(fn, t, pure=False)
-                futures.append(new)
-                ac.add(new)
-            yield fut.result()
-    finally:
-        client.cancel(futures)
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
-def _take(it: Iterator[Any], n: int) -> list[Any]:
-    out = []
-    for _ in range(n):
-        t = next(it, None)
-        if t is None:
-            break
-        out.append(t)
-    return out
-
-
 # ------------------------------------------------------------------------------------------- checks
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InputError(f"{name} must be an int >= {low}, found {value!r}")
-    return int(value)
-
-
-def _check_options(cfg: AugmentConfig, executor: str, workers: int, threads: int) -> None:
+def _check_options(cfg: AugmentConfig, executor: str, workers: int, threads: int, scheduler: str | None) -> None:
     for name, low in (("budget", 1), ("pop_size", 2), ("seeds", 1), ("folds", 2), ("k", 1), ("gan_steps", 1)):
-        _check_int(name, getattr(cfg, name), low)
-    _check_int("cnn_epochs", cfg.cnn_epochs, 1)
-    _check_int("workers", workers, 1)
-    _check_int("threads", threads, 1)
+        check_positive_int(getattr(cfg, name), name, minimum=low)
+    check_positive_int(cfg.cnn_epochs, "cnn_epochs")
+    check_executor(executor, workers, scheduler)
+    check_positive_int(threads, "threads")
     if cfg.budget < cfg.pop_size and any(a.startswith("supervisor") for a in cfg.arms):
         raise InputError(f"budget ({cfg.budget}) must be at least one GA population (pop_size {cfg.pop_size})")
     if cfg.classifier not in CLASSIFIERS:
         raise InputError(f"classifier must be one of {', '.join(CLASSIFIERS)}, found {cfg.classifier!r}")
-    if executor not in ("serial", "process", "dask"):
-        raise InputError(f"executor must be serial, process or dask, found {executor!r}")
     bad = [a for a in cfg.arms if a not in ARMS]
     if bad or "none" not in cfg.arms or len(set(cfg.arms)) != len(cfg.arms):
         raise InputError(f"arms must be distinct names from {', '.join(ARMS)} including 'none', found {list(cfg.arms)}")
@@ -453,7 +330,7 @@ def augment(
         cc_weight=float(cc_weight),
         seed=seed,
     )
-    _check_options(cfg, executor, workers, threads)
+    _check_options(cfg, executor, workers, threads, scheduler)
     split = load_data(data, train_per_class=train_per_class, folds=folds, seed=seed)
     _check_generator(cfg, split)
     out = Path(out)
@@ -552,10 +429,10 @@ def _generators(
     done = split.n_classes - len(todo)
     import torch
 
-    from .generators import ClassDCGAN
+    from ..models.dcgan import Generator
 
-    for label, state, info in _run_tasks(train_gan, todo, **run):
-        module = ClassDCGAN(split.image_shape, settings["latent_dim"], settings["channels"])
+    for label, state, info in run_tasks(train_gan, todo, **run):
+        module = Generator(split.image_shape, settings["latent_dim"], settings["channels"])
         module.load_state_dict(state)
         path = specs[label]["path"]
         sha = save_state(module, path)
@@ -613,7 +490,7 @@ def _sets(
                 threads=run["threads"],
             )
 
-    for res in _run_tasks(build_set, tasks(), **run):
+    for res in run_tasks(build_set, tasks(), **run):
         assert isinstance(res, SetOutcome)
         arm, s, c = res.task_key
         store.add_set(
@@ -697,7 +574,7 @@ def _results(
                 threads=run["threads"],
             )
 
-    for row in _run_tasks(classify, tasks(), **run):
+    for row in run_tasks(classify, tasks(), **run):
         store.add_result(row)
         computed["results"] += 1
         done += 1

@@ -4,12 +4,11 @@ One row per finished unit (a per-class generator, an augmentation set, a classif
 transaction by the parent process only, so a SIGKILL leaves no half-written row and ``--resume`` recomputes
 only what is missing. The configuration, data digest and library versions are stored once; resuming with a
 different configuration is refused. Arrays are stored as ``.npy`` bytes and read back without pickle and
-only when their header matches their length.
+only when their header matches their length (:mod:`latentbridge.campaign.store`, the bench's codec too).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 import time
@@ -21,9 +20,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..campaign.store import create_schema, from_blob, get_meta, open_reader, open_writer, set_meta, to_blob
 from ..errors import InputError
 
-__all__ = ["AugmentStore", "AugmentStoreError", "ResultRow", "SetRow", "from_blob", "to_blob"]
+__all__ = ["AugmentStore", "AugmentStoreError", "ResultRow", "SetRow"]
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -42,39 +42,15 @@ CREATE TABLE IF NOT EXISTS results (
     val_accuracy REAL NOT NULL, n_train INTEGER NOT NULL, wall_s REAL NOT NULL, created REAL NOT NULL,
     cpu_s REAL NOT NULL, PRIMARY KEY (arm, seed, fold));
 """
-_MAX_BLOB_VALUES = 1 << 27
 
 
 class AugmentStoreError(InputError):
     """The output folder holds a run that does not match this one, or a store that cannot be read."""
 
 
-def to_blob(arr: NDArray[Any] | None) -> bytes | None:
-    """An array as ``.npy`` bytes (``None`` stays ``None``)."""
-    if arr is None:
-        return None
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
-    return buf.getvalue()
-
-
-def from_blob(blob: bytes | None) -> NDArray[Any] | None:
-    """``.npy`` bytes → array, without pickle, refusing a header that does not match the data's length."""
-    if blob is None:
-        return None
-    buf = io.BytesIO(blob)
-    try:
-        version = np.lib.format.read_magic(buf)
-        shape, fortran, dtype = (
-            np.lib.format.read_array_header_1_0(buf) if version == (1, 0) else np.lib.format.read_array_header_2_0(buf)
-        )
-    except ValueError as exc:
-        raise AugmentStoreError(f"a stored array is not valid .npy data ({exc})") from None
-    count = int(np.prod(shape, dtype=np.int64))
-    if dtype.hasobject or count > _MAX_BLOB_VALUES or count * dtype.itemsize != len(blob) - buf.tell():
-        raise AugmentStoreError(f"a stored array's header (shape {shape}, {dtype}) does not match its size")
-    arr = np.frombuffer(blob, dtype=dtype, count=count, offset=buf.tell())
-    return arr.reshape(shape, order="F" if fortran else "C").copy()
+def _has_meta(conn: sqlite3.Connection) -> None:
+    """Raise ``sqlite3.Error`` unless ``conn`` is a database with a ``meta`` table."""
+    conn.execute("SELECT key FROM meta LIMIT 1").fetchall()
 
 
 @dataclass(frozen=True)
@@ -129,17 +105,11 @@ class AugmentStore:
             if readonly:
                 if not self.path.is_file():
                     raise AugmentStoreError(f"no augment store at {self.path}")
-                self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+                self.conn = open_reader(self.path, check=_has_meta)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.conn = sqlite3.connect(self.path)
-                self.conn.execute("PRAGMA journal_mode=WAL")
-                self.conn.execute("PRAGMA synchronous=NORMAL")
-                with self.conn:
-                    self.conn.executescript(_SCHEMA)
-                    self.conn.execute(
-                        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                    )
+                self.conn = open_writer(self.path)
+                create_schema(self.conn, _SCHEMA, SCHEMA_VERSION)
         except sqlite3.DatabaseError as exc:
             raise AugmentStoreError(f"{self.path} is not an augment store ({exc}); use another --out") from None
 
@@ -156,16 +126,11 @@ class AugmentStore:
     # -- meta ------------------------------------------------------------------------------------
     def meta(self, key: str) -> Any:
         """A JSON value from ``meta`` (``None`` when absent)."""
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        return get_meta(self.conn, key)
 
     def set_meta(self, **values: Any) -> None:
         """Store JSON values in ``meta`` (one transaction)."""
-        with self.conn:
-            for k, v in values.items():
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (k, json.dumps(v, sort_keys=True))
-                )
+        set_meta(self.conn, **values)
 
     def is_empty(self) -> bool:
         """No configuration stored yet."""
@@ -231,7 +196,7 @@ class AugmentStore:
         """Stored sets (optionally of one arm and/or seed), ordered by arm, seed, class."""
         q = "SELECT * FROM sets WHERE (? IS NULL OR arm = ?) AND (? IS NULL OR seed = ?) ORDER BY arm, seed, class"
         for r in self.conn.execute(q, (arm, arm, seed, seed)):
-            images = from_blob(r[4])
+            images = from_blob(r[4], "sets.images")
             assert images is not None
             yield SetRow(
                 arm=r[0],
@@ -239,9 +204,9 @@ class AugmentStore:
                 label=int(r[2]),
                 run_seed=int(r[3]),
                 images=images.astype(np.float32),
-                latents=from_blob(r[5]),
+                latents=from_blob(r[5], "sets.latents"),
                 fitness=r[6],
-                first_images=from_blob(r[7]),
+                first_images=from_blob(r[7], "sets.first_images"),
                 first_fitness=r[8],
                 agreement=r[9],
                 n_evals=int(r[10]),

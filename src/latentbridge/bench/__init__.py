@@ -4,7 +4,7 @@
 - :mod:`latentbridge.optimizers` — optimizer names and the applicability rule (in the library; the bench uses them);
 - :mod:`~latentbridge.bench.runner` — seeding, instrumented runs, serial/process/Dask executors;
 - :mod:`~latentbridge.bench.store` — the SQLite (WAL) store, one transaction per finished run;
-- :mod:`~latentbridge.bench.stats` — Friedman, Holm, Mann–Whitney/Wilcoxon, Vargha–Delaney A12;
+- :mod:`latentbridge.stats` — Friedman, Holm, Mann–Whitney/Wilcoxon, Vargha–Delaney A12 (in the library);
 - :mod:`~latentbridge.bench.leaderboard` and :mod:`~latentbridge.bench.report` — the leaderboard
   as a rich table, Markdown, CSV and a self-contained HTML report.
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from . import stats
+from .. import stats
 from .store import RunRecord
 
 __all__ = ["Group", "Instance", "InstanceRow", "Leaderboard", "build_leaderboard"]

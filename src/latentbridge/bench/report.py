@@ -26,6 +26,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..campaign.render import csv_cell as _csv_text
+from ..campaign.render import html_table as _html_table
+from ..campaign.render import md_table as _md_table
+from ..campaign.render import md_text as _md
+from ..campaign.render import number as _fmt
+from ..campaign.render import pvalue as _p
+from ..campaign.render import slug as _slug
 from .explain import what_fitness_measures
 from .leaderboard import Group, Instance, Leaderboard
 from .store import RunRecord
@@ -47,22 +54,6 @@ __all__ = [
 
 #: Targets per instance in the ECDF.
 ECDF_TARGETS = 10
-
-
-def _fmt(x: float, digits: int = 4) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    if x == 0:
-        return "0"
-    if abs(x) >= 1e4 or abs(x) < 1e-3:
-        return f"{x:.{digits - 1}e}"
-    return f"{x:.{digits}g}"
-
-
-def _p(p: float) -> str:
-    if math.isnan(p):
-        return "–"
-    return "<1e-4" if p < 1e-4 else f"{p:.4f}"
 
 
 def _instance_header(inst: Instance) -> str:
@@ -170,27 +161,6 @@ def print_leaderboard(board: Leaderboard, console: Console | None = None) -> Non
 # --------------------------------------------------------------------------------------------
 # Markdown and CSV
 # --------------------------------------------------------------------------------------------
-def _md(text: str) -> str:
-    """Text safe inside Markdown: no raw HTML (``<script>``, ``<img onerror>``), links, emphasis or line breaks.
-
-    HTML-significant characters become entities and Markdown punctuation is backslash-escaped,
-    so a suite or store cannot inject markup into ``report.md``.
-    """
-    out = html.escape(" ".join(str(text).split()), quote=False)
-    return "".join("\\" + c if c in _MD_SPECIAL else c for c in out)
-
-
-_MD_SPECIAL = set("\\`*_{}[]()#+!|~")
-
-
-def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    esc = _md
-
-    lines = ["| " + " | ".join(map(esc, headers)) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def _pairwise_rows(comparisons: Sequence[Any]) -> list[list[str]]:
     return [
         [c.a, c.b, _fmt(c.statistic), _p(c.pvalue), _p(c.p_holm), _fmt(c.a12, 3), "yes" if c.significant() else ""]
@@ -363,16 +333,6 @@ def _csv_rows(board: Leaderboard) -> list[dict[str, Any]]:
                 }
             )
     return rows
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_text(value: Any) -> Any:
-    """A text cell that a spreadsheet will not run: one starting with ``= + - @`` (a formula) gets a ``'`` prefix."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def to_csv(board: Leaderboard, path: str | Path | None = None) -> str:
@@ -681,29 +641,6 @@ td.l,th.l{text-align:left}th{background:#f3f3f3}figure{margin:1em 0}img{max-widt
 figcaption{color:#444;font-size:.95em;margin-top:.3em}
 .note{color:#666;font-size:.9em}.sig{font-weight:bold}
 """
-
-
-def _html_table(
-    headers: Sequence[str],
-    rows: Sequence[Sequence[str]],
-    left: Sequence[int] = (1,),
-    colors: dict[str, str] | None = None,
-) -> str:
-    """A table; with ``colors``, column 1 (the optimizer) gets the optimizer's plot colour as a swatch."""
-    head = "".join(f"<th class='{'l' if i in left else ''}'>{html.escape(h)}</th>" for i, h in enumerate(headers))
-
-    def cell(i: int, c: str) -> str:
-        swatch = ""
-        if colors is not None and i == 1 and c in colors:
-            swatch = f"<span class='sw' style='color:{html.escape(colors[c])}'>■</span> "
-        return f"<td class='{'l' if i in left else ''}'>{swatch}{html.escape(c)}</td>"
-
-    body = "".join("<tr>" + "".join(cell(i, c) for i, c in enumerate(r)) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
 
 
 ECDF_CAPTION = (

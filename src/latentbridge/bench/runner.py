@@ -17,11 +17,10 @@ A run whose evaluations were all non-finite is stored as failed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
-import importlib.metadata as md
 import json
 import multiprocessing
-import os
 import platform
 import socket
 import sys
@@ -31,7 +30,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,6 +38,8 @@ from rich.markup import escape
 
 from .._problems import LatentProblem
 from .._tracking import Evaluation, Tracker, default_ref_point
+from ..campaign.executors import ExecutorName, check_executor, init_worker, run_tasks
+from ..campaign.store import CORE_PACKAGES, versions
 from ..errors import InputError, LatentBridgeError, NonFiniteFitnessError, RunTimeoutError, UnknownNameError
 from ..optimizers import applies, resolve, validate_optimizer
 from . import problems as problems_mod
@@ -57,9 +58,6 @@ __all__ = [
     "run_suite",
     "run_task",
 ]
-
-ExecutorName = Literal["serial", "process", "dask"]
-EXECUTORS: tuple[str, ...] = ("serial", "process", "dask")
 
 
 class BenchInterrupted(KeyboardInterrupt):
@@ -272,22 +270,12 @@ def _validate_optimizer(opt: OptimizerSpec, solver: Any, problem: LatentProblem 
 # --------------------------------------------------------------------------------------------
 # one run
 # --------------------------------------------------------------------------------------------
-_VERSION_PACKAGES = ("latentbridge", "torch", "numpy", "scipy", "pymoo", "nevergrad", "ribs")
-_VERSIONS: dict[str, str] | None = None
+_VERSION_PACKAGES = (*CORE_PACKAGES, "nevergrad", "ribs")
 
 
 def library_versions() -> dict[str, str]:
     """Versions of latentbridge and the libraries a run depends on (those installed)."""
-    global _VERSIONS
-    if _VERSIONS is None:
-        out = {}
-        for pkg in _VERSION_PACKAGES:
-            try:
-                out[pkg] = md.version(pkg)
-            except md.PackageNotFoundError:
-                continue
-        _VERSIONS = out
-    return dict(_VERSIONS)
+    return versions(_VERSION_PACKAGES)
 
 
 class _Bookkeeper:
@@ -485,25 +473,10 @@ _PROGRESS_EVERY = 0.25
 
 
 def _init_worker(threads: int, progress: Any = None) -> None:
-    """Worker set-up: fixed torch threads; Ctrl-C is the parent's to handle (it terminates the pool)."""
-    import signal
-
-    import torch
-
+    """Worker set-up: :func:`~latentbridge.campaign.executors.init_worker`, plus where progress messages go."""
     global _PROGRESS_QUEUE
     _PROGRESS_QUEUE = progress
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    torch.set_num_threads(max(1, threads))
-    parent = multiprocessing.parent_process()
-    if parent is not None:  # a parent killed with SIGKILL must not leave orphans computing
-        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
-
-
-def _exit_with(sentinel: int) -> None:
-    from multiprocessing.connection import wait
-
-    wait([sentinel])
-    os._exit(1)
+    init_worker(threads)
 
 
 class _Deadline:
@@ -604,17 +577,6 @@ def run_task(task: RunTask, on_evals: Callable[[int], None] | None = None) -> Ru
     return outcome
 
 
-def _serial(tasks: Sequence[RunTask], on_evals: Callable[[int], None] | None) -> Iterator[RunOutcome]:
-    import torch
-
-    before = torch.get_num_threads()
-    try:
-        for task in tasks:
-            yield run_task(task, on_evals)
-    finally:
-        torch.set_num_threads(before)
-
-
 def _run_reporting(task: RunTask) -> RunOutcome:
     """:func:`run_task` in a pool worker, sending its progress to the parent every ``_PROGRESS_EVERY`` seconds."""
     queue = _PROGRESS_QUEUE
@@ -677,47 +639,16 @@ class _LiveProgress:
 
 def _process(tasks: Sequence[RunTask], workers: int, live: _LiveProgress | None = None) -> Iterator[RunOutcome]:
     if not tasks:
-        return
-    ctx = multiprocessing.get_context("spawn")
+        return iter(())
     queue = live.queue if live is not None else None
-    pool = ctx.Pool(workers, initializer=_init_worker, initargs=(tasks[0].threads, queue))
-    try:
-        yield from pool.imap_unordered(_run_reporting, tasks, chunksize=1)
-        pool.close()
-    finally:
-        pool.terminate()  # on Ctrl-C or an error: abandon the runs in flight
-        pool.join()
-
-
-def _dask(tasks: Sequence[RunTask], workers: int, scheduler: str | None) -> Iterator[RunOutcome]:
-    import importlib
-
-    try:  # distributed is untyped; treat it as Any
-        distributed: Any = importlib.import_module("distributed")
-    except ImportError as exc:  # pragma: no cover
-        from ..errors import missing_extra
-
-        raise missing_extra("distributed", "bench", exc) from exc
-    Client, LocalCluster, as_completed = distributed.Client, distributed.LocalCluster, distributed.as_completed
-
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0"
-        )
-        client = Client(cluster)
-    else:
-        client = Client(scheduler)
-    futures = []
-    try:
-        futures = [client.submit(run_task, t, key=f"latentbridge-run-{t.key}", pure=False) for t in tasks]
-        for fut in as_completed(futures):
-            yield fut.result()
-    finally:
-        client.cancel(futures)
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    return run_tasks(
+        _run_reporting,
+        tasks,
+        executor="process",
+        workers=workers,
+        initializer=_init_worker,
+        initargs=(tasks[0].threads, queue),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -871,7 +802,7 @@ def run_suite(
         BenchInterrupted: on Ctrl-C, after keeping every finished run.
         InputError: the store already holds this suite and ``resume`` is false; bad options.
     """
-    workers = _check_executor(executor, workers, scheduler)
+    workers = check_executor(executor, workers, scheduler)
     if tasks is None:
         tasks = plan(suite, threads=threads or 1, allow_imports=allow_imports, run_timeout=run_timeout)
     todo = _unfinished(suite, store, tasks, resume)
@@ -933,17 +864,6 @@ def _note_emulation(todo: Sequence[RunTask], console: Any) -> None:
         )
 
 
-def _check_executor(executor: str, workers: int, scheduler: str | None) -> int:
-    """The number of workers ``executor`` will use, after checking the combination."""
-    if executor not in EXECUTORS:
-        raise InputError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
-    if workers < 1:
-        raise InputError(f"workers must be >= 1, got {workers}")
-    if scheduler is not None and executor != "dask":
-        raise InputError("--scheduler needs --executor dask")
-    return 1 if executor == "serial" else workers
-
-
 def _unfinished(suite: Suite, store: Store, tasks: Sequence[RunTask], resume: bool) -> list[RunTask]:
     """The runs still to do; a store that already holds finished runs of the suite needs ``resume``."""
     finished = store.finished_keys(suite.name)  # failed runs do not count: they are simply run again
@@ -965,10 +885,14 @@ def _outcomes(
 ) -> Iterator[RunOutcome]:
     """The runs' outcomes, as the executor finishes them."""
     if executor == "serial":
-        return _serial(todo, on_evals)
+        return run_tasks(functools.partial(run_task, on_evals=on_evals), todo, executor="serial")
     if executor == "process":
         return _process(todo, workers, live)
-    return _dask(todo, workers, scheduler)
+    return run_tasks(run_task, todo, executor="dask", workers=workers, scheduler=scheduler, key=_dask_key)
+
+
+def _dask_key(task: RunTask) -> str:
+    return f"latentbridge-run-{task.key}"
 
 
 def _count(summary: BenchSummary, outcome: RunOutcome, console: Any) -> None:

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import io
 import json
-import math
 import os
 import sqlite3
 import time
@@ -33,6 +31,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from ..campaign.store import create_schema, from_blob, open_reader, open_writer, to_blob
 from ..errors import StoreError, StoreLockedError
 
 __all__ = ["RunRecord", "Store", "StoreError", "StoreLockedError"]
@@ -85,33 +84,6 @@ CREATE TABLE IF NOT EXISTS traces (
     PRIMARY KEY (run_id, evals)
 );
 """
-
-
-def _to_blob(arr: NDArray[Any] | None) -> bytes | None:
-    if arr is None:
-        return None
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(arr), allow_pickle=False)
-    return buf.getvalue()
-
-
-def _from_blob(blob: bytes | None) -> NDArray[np.float64] | None:
-    """An array stored by :func:`_to_blob`; a header that does not match the blob's size is refused
-    before numpy allocates anything (a forged row cannot make the reader allocate without bound)."""
-    if blob is None:
-        return None
-    buf = io.BytesIO(bytes(blob))
-    fmt = np.lib.format
-    try:
-        version = fmt.read_magic(buf)
-        shape, _, dtype = fmt.read_array_header_1_0(buf) if version == (1, 0) else fmt.read_array_header_2_0(buf)
-    except (ValueError, OSError, SyntaxError, EOFError) as exc:
-        raise StoreError(f"a stored array is not a valid .npy blob ({exc})") from exc
-    count = math.prod(int(v) for v in shape)
-    if dtype.hasobject or dtype.kind not in "fiub" or buf.tell() + count * dtype.itemsize != len(blob):
-        raise StoreError(f"a stored array declares dtype {dtype} and shape {shape} that do not match its bytes")
-    out: NDArray[np.float64] = np.load(io.BytesIO(bytes(blob)), allow_pickle=False)
-    return out
 
 
 def _clear(path: Path, exc: BaseException, doing: str) -> StoreError:
@@ -318,25 +290,9 @@ class Store:
             raise _clear(self.path, exc, "take the writer lock") from None
         self._lock = lock
         try:
-            self.conn = sqlite3.connect(self.path, timeout=10.0)
-            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if tables and "runs" not in tables:  # someone else's database: never write into it
-                raise StoreError(
-                    f"bench store {self.path} is not a latentbridge bench store (it has tables "
-                    f"{', '.join(sorted(tables)[:5])}); choose another --out"
-                )
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn = open_writer(self.path, timeout=10.0, before=self._refuse_foreign)
             self.conn.execute("PRAGMA foreign_keys=ON")
-            with self.conn:
-                self.conn.executescript(_SCHEMA)
-                if "warnings" not in self._columns():  # databases written before the column existed
-                    self.conn.execute("ALTER TABLE runs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'")
-                if "n_failed" not in self._columns():  # databases written before failed evaluations were counted
-                    self.conn.execute("ALTER TABLE runs ADD COLUMN n_failed INTEGER NOT NULL DEFAULT 0")
-                self.conn.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
+            create_schema(self.conn, _SCHEMA, SCHEMA_VERSION, migrate=self._migrate)
             self._check_schema()
         except sqlite3.Error as exc:
             with contextlib.suppress(Exception):
@@ -353,25 +309,31 @@ class Store:
         """A read-only connection; in a read-only folder (no WAL index can be made) the file is read as immutable."""
         if not self.path.is_file():
             raise StoreError(f"no bench database at {self.path}")
-        uri = self.path.resolve().as_uri()
-        last: sqlite3.Error | None = None
-        for query in ("?mode=ro", "?mode=ro&immutable=1"):
-            conn = None
-            try:
-                conn = sqlite3.connect(f"{uri}{query}", uri=True, timeout=10.0)
-                self.conn = conn
-                self._check_schema()
-                return conn
-            except sqlite3.Error as exc:
-                last = exc
-                if conn is not None:
-                    conn.close()
-            except StoreError:
-                if conn is not None:
-                    conn.close()
-                raise
-        assert last is not None
-        raise _clear(self.path, last, "read it") from None
+
+        def check(conn: sqlite3.Connection) -> None:
+            self.conn = conn
+            self._check_schema()
+
+        try:
+            return open_reader(self.path, timeout=10.0, check=check)
+        except sqlite3.Error as exc:
+            raise _clear(self.path, exc, "read it") from None
+
+    def _refuse_foreign(self, conn: sqlite3.Connection) -> None:
+        """Someone else's database: never write into it."""
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and "runs" not in tables:
+            raise StoreError(
+                f"bench store {self.path} is not a latentbridge bench store (it has tables "
+                f"{', '.join(sorted(tables)[:5])}); choose another --out"
+            )
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Add the columns of later schemas to a store written before them."""
+        if "warnings" not in self._columns():  # databases written before the column existed
+            conn.execute("ALTER TABLE runs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'")
+        if "n_failed" not in self._columns():  # databases written before failed evaluations were counted
+            conn.execute("ALTER TABLE runs ADD COLUMN n_failed INTEGER NOT NULL DEFAULT 0")
 
     def _check_schema(self) -> None:
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -421,7 +383,7 @@ class Store:
             if col in _JSON_COLUMNS:
                 val = None if val is None and col == "ref_point" else json.dumps(val, sort_keys=True, default=str)
             elif col in ("best_x", "front"):
-                val = _to_blob(val)
+                val = to_blob(val)
             elif col == "created":
                 val = val or time.time()
             elif col == "best" and val is not None and not np.isfinite(val):
@@ -515,7 +477,7 @@ class Store:
                 if col in _JSON_COLUMNS:
                     data[col] = None if val is None else json.loads(val)
                 elif col in ("best_x", "front"):
-                    data[col] = _from_blob(val)
+                    data[col] = from_blob(val, f"runs.{col}")
                 else:
                     data[col] = val
             data["best"] = float("nan") if data["best"] is None else float(data["best"])

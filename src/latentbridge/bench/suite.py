@@ -23,7 +23,6 @@ Errors in a file raise :class:`SuiteError` naming the file, the line and the key
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sys
@@ -32,8 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from ..campaign.seeds import run_seed
 from ..errors import InputError
 
 if sys.version_info >= (3, 11):
@@ -336,24 +334,6 @@ def _check_unique(values: Sequence[str], what: str, *, where: str) -> None:
         if v in seen:
             raise SuiteError(f"{where}: {what} {v!r} appears twice; give one of them a distinct label")
         seen.add(v)
-
-
-def _stable_words(text: str) -> list[int]:
-    digest = hashlib.sha256(text.encode()).digest()
-    return [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
-
-
-def run_seed(suite_seed: int, problem_id: str, optimizer_label: str, replicate: int) -> int:
-    """The seed of one run: a ``SeedSequence`` over a stable hash of its coordinates.
-
-    Independent of the order runs are scheduled in, of the executor and of the process,
-    so a resumed or distributed suite draws the same seeds as an uninterrupted serial one.
-
-    Returns:
-        An int in ``[0, 2**31)``.
-    """
-    entropy = [int(suite_seed) & 0xFFFFFFFF, *_stable_words(problem_id), *_stable_words(optimizer_label), replicate]
-    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint32)[0] >> 1)
 
 
 # --------------------------------------------------------------------------------------------

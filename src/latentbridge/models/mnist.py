@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError, UnsafeFileError, WeightsError
+from .dcgan import Generator
 from .safe_load import load_torch_file
 
 __all__ = [
@@ -32,9 +33,10 @@ EMBED_WEIGHTS: str = "mnist_embed.pt"
 _REBUILD = "rebuild it with `latentbridge train mnist` (or `python -m latentbridge.models.train`)"
 
 
-class DCGANGenerator(nn.Module):
+class DCGANGenerator(Generator):
     """Unconditional DCGAN generator for 28×28 grey digits.
 
+    :class:`latentbridge.models.dcgan.Generator` at ``(1, 28, 28)`` that checks its input:
     ``Linear(100 → 128·7·7) → BN → ReLU → reshape (128, 7, 7) → ConvT(128 → 64, 4, s2) → BN → ReLU
     → ConvT(64 → 1, 4, s2) → tanh``: 7×7 → 14×14 → 28×28.
 
@@ -44,21 +46,7 @@ class DCGANGenerator(nn.Module):
     """
 
     def __init__(self, latent_dim: int = LATENT_DIM, channels: int = 128) -> None:
-        super().__init__()
-        self.latent_dim = latent_dim
-        self.channels = channels
-        self.project = nn.Sequential(
-            nn.Linear(latent_dim, channels * 7 * 7, bias=False),
-            nn.BatchNorm1d(channels * 7 * 7),
-            nn.ReLU(inplace=True),
-        )
-        self.upsample = nn.Sequential(
-            nn.ConvTranspose2d(channels, channels // 2, 4, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(channels // 2),
-            nn.ReLU(inplace=True),
-            nn.ConvTranspose2d(channels // 2, 1, 4, stride=2, padding=1),
-            nn.Tanh(),
-        )
+        super().__init__((1, 28, 28), latent_dim, channels)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Generate digits.
@@ -74,9 +62,7 @@ class DCGANGenerator(nn.Module):
         """
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise InputError(f"z must have shape (n, {self.latent_dim}), found {tuple(z.shape)}")
-        h = self.project(z).view(-1, self.channels, 7, 7)
-        out: torch.Tensor = self.upsample(h)
-        return out
+        return super().forward(z)
 
 
 class DigitCNN(nn.Module):

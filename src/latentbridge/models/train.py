@@ -1,9 +1,12 @@
-"""Reproducible training of the embedded MNIST models on the 4,000 training digits, plus their model card."""
+"""Reproducible training of the embedded MNIST models on the 4,000 training digits, plus their model card.
+
+The DCGAN pieces (networks, initialisation, training step, BatchNorm recalibration, reproducibility, affine
+jitter) are public in :mod:`latentbridge.models.dcgan`; ``latentbridge augment`` trains with them too.
+"""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import datetime
 import hashlib
@@ -12,7 +15,7 @@ import math
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +23,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from numpy.typing import NDArray
-from torch import Tensor, nn
+from torch import nn
 
 from ..data import HELDOUT_PER_CLASS, SPLIT_SEED, load_mnist, to_float_images
 from ..errors import InputError
+from .dcgan import (
+    Discriminator,
+    affine_jitter,
+    dcgan_step,
+    ema_update,
+    init_dcgan,
+    recalibrate_batchnorm,
+    reproducible,
+)
 from .mnist import (
     DCGAN_WEIGHTS,
     EMBED_WEIGHTS,
@@ -38,7 +50,6 @@ from .mnist import (
 __all__ = [
     "CNN_EPOCHS",
     "GAN_EPOCHS",
-    "Discriminator",
     "evaluate_digit_cnn",
     "evaluate_generator",
     "main",
@@ -58,27 +69,6 @@ METADATA_FILE: str = "mnist_models.json"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@contextlib.contextmanager
-def _reproducible(seed: int, threads: int) -> Iterator[torch.Generator]:
-    """Seed torch, fix the thread count and turn on deterministic algorithms; restore both on exit.
-
-    Yields:
-        A CPU ``torch.Generator`` seeded with ``seed``, for data order and augmentation.
-    """
-    if threads < 1:
-        raise InputError(f"threads must be a positive int, found {threads!r}")
-    old_threads = torch.get_num_threads()
-    old_det = torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
-    torch.manual_seed(seed)
-    try:
-        yield torch.Generator().manual_seed(seed)
-    finally:
-        torch.set_num_threads(old_threads)
-        torch.use_deterministic_algorithms(old_det)
 
 
 def _sha256(path: Path) -> str:
@@ -101,27 +91,6 @@ def _train_tensors() -> tuple[torch.Tensor, torch.Tensor]:
     """The 4,000 training digits as float32 ``(4000, 1, 28, 28)`` in [-1, 1] and int64 labels ``(4000,)``."""
     images, labels = load_mnist("train")
     return torch.from_numpy(to_float_images(images)), torch.from_numpy(labels.copy())
-
-
-def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random small affine jitter: rotation ±10°, scale 0.9–1.1, shift ±2 px (background stays -1).
-
-    Args:
-        x: float32 ``(n, 1, 28, 28)`` in [-1, 1].
-        gen: Seeded generator for the random parameters.
-
-    Returns:
-        float32 ``(n, 1, 28, 28)`` in [-1, 1].
-    """
-    n = x.shape[0]
-    u = torch.rand(n, 4, generator=gen) * 2 - 1
-    angle = u[:, 0] * math.radians(10)
-    scale = 1 + 0.1 * u[:, 1]
-    shift = u[:, 2:] * (2 / 14)  # 2 px in normalised [-1, 1] coordinates of a 28-px image
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x + 1, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1
 
 
 @torch.no_grad()
@@ -183,7 +152,8 @@ def train_digit_cnn(
     """Train :class:`DigitCNN` on the 4,000 training digits and save its state dict.
 
     Adam (lr 2e-3, weight decay 1e-4) with a one-cycle schedule, cross-entropy,
-    random affine jitter (:func:`_augment`), batch 64, data order from a ``torch.Generator`` seeded with ``seed``.
+    random affine jitter (:func:`~latentbridge.models.dcgan.affine_jitter`), batch 64, data order from a
+    ``torch.Generator`` seeded with ``seed``.
 
     Args:
         out: Where to write the float32 state dict (``.pt``).
@@ -205,7 +175,7 @@ def train_digit_cnn(
     steps_per_epoch = math.ceil(n / batch_size)
     t0 = time.perf_counter()
     history: list[dict[str, float]] = []
-    with _reproducible(seed, threads) as gen:
+    with reproducible(seed, threads) as gen:
         model = DigitCNN()
         opt = torch.optim.Adam(model.parameters(), lr=2e-3, weight_decay=1e-4)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=epochs * steps_per_epoch)
@@ -215,7 +185,7 @@ def train_digit_cnn(
             total = 0.0
             for i in range(0, n, batch_size):
                 idx = perm[i : i + batch_size]
-                xb = _augment(x_all[idx], gen)
+                xb = affine_jitter(x_all[idx], gen)
                 loss = F.cross_entropy(model(xb), y_all[idx])
                 opt.zero_grad(set_to_none=True)
                 torch.autograd.backward(loss)
@@ -248,97 +218,6 @@ def train_digit_cnn(
 
 
 # --------------------------------------------------------------------------- GAN
-
-
-class Discriminator(nn.Module):
-    """DCGAN discriminator used only for training (not shipped).
-
-    ``Conv4×4 s2 (1→32) → LeakyReLU(0.2) → Conv4×4 s2 (32→64) → BN → LeakyReLU(0.2) → Dropout(0.3)
-    → Flatten → Linear(3136→1)``: ``(n, 1, 28, 28)`` in [-1, 1] → ``(n,)`` logits (real > 0).
-    """
-
-    def __init__(self, channels: int = 32) -> None:
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(1, channels, 4, stride=2, padding=1),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(channels, channels * 2, 4, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(channels * 2),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Dropout(0.3),
-            nn.Flatten(),
-            nn.Linear(channels * 2 * 7 * 7, 1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(n,)`` for images ``(n, 1, 28, 28)``."""
-        out: torch.Tensor = self.net(x).squeeze(1)
-        return out
-
-
-def _init_dcgan(module: nn.Module) -> None:
-    """DCGAN initialisation: conv weights N(0, 0.02), BN weights N(1, 0.02), BN biases 0."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
-
-
-@torch.no_grad()
-def _recalibrate_batchnorm(
-    generator: DCGANGenerator, gen: torch.Generator, batches: int = 20, batch_size: int = 256
-) -> None:
-    """Replace BN running statistics by exact averages over ``batches × batch_size`` fresh z (train-mode BN).
-
-    The EMA generator's weights never saw a forward pass in train mode, so its running statistics are
-    recomputed here; inference then uses eval-mode BN and is per-sample (batch-independent).
-    """
-    bns = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [m.momentum for m in bns]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative moving average
-    generator.train()
-    for _ in range(batches):
-        generator(torch.randn(batch_size, generator.latent_dim, generator=gen))
-    for m, mom in zip(bns, momenta, strict=True):
-        m.momentum = mom
-    generator.eval()
-
-
-def dcgan_step(
-    g: nn.Module, d: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, real: Tensor, z: Tensor
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """One DCGAN update: the discriminator (one-sided label smoothing, 0.9), then the generator (non-saturating).
-
-    Returns:
-        ``(loss_d, loss_g, logit_real, logit_fake)``, the logits of the discriminator step.
-    """
-    fake = g(z)
-    logit_real = d(real)
-    logit_fake = d(fake.detach())
-    loss_d = F.binary_cross_entropy_with_logits(
-        logit_real, torch.full_like(logit_real, 0.9)
-    ) + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake))
-    opt_d.zero_grad(set_to_none=True)
-    torch.autograd.backward(loss_d)
-    opt_d.step()
-    logit_gen = d(fake)
-    loss_g = F.binary_cross_entropy_with_logits(logit_gen, torch.ones_like(logit_gen))
-    opt_g.zero_grad(set_to_none=True)
-    torch.autograd.backward(loss_g)
-    opt_g.step()
-    return loss_d, loss_g, logit_real, logit_fake
-
-
-def ema_update(pairs: Sequence[tuple[Tensor, Tensor]], decay: float) -> None:
-    """Move each averaged parameter towards its live one: ``p_ema += (1 - decay) (p - p_ema)``."""
-    with torch.no_grad():
-        for p_ema, p in pairs:
-            p_ema.lerp_(p, 1.0 - decay)
 
 
 def train_dcgan(
@@ -385,11 +264,11 @@ def train_dcgan(
     n = x_all.shape[0]
     t0 = time.perf_counter()
     history: list[dict[str, Any]] = []
-    with _reproducible(seed, threads) as gen:
+    with reproducible(seed, threads) as gen:
         g = DCGANGenerator()
-        d = Discriminator(d_channels)
-        g.apply(_init_dcgan)
-        d.apply(_init_dcgan)
+        d = Discriminator((1, 28, 28), d_channels)
+        g.apply(init_dcgan)
+        d.apply(init_dcgan)
         g_ema = copy.deepcopy(g).requires_grad_(False)
         opt_g = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
@@ -413,14 +292,14 @@ def train_dcgan(
             record: dict[str, Any] = {k: v / steps for k, v in sums.items()}
             if classifier is not None and eval_every > 0 and (_epoch + 1) % eval_every == 0:
                 probe = copy.deepcopy(g_ema)
-                _recalibrate_batchnorm(probe, torch.Generator().manual_seed(seed + 1), batches=8)
+                recalibrate_batchnorm(probe, torch.Generator().manual_seed(seed + 1), batches=8)
                 probe_eval = evaluate_generator(probe, classifier)
                 record["mean_max_prob"] = probe_eval["mean_max_prob"]
                 record["class_histogram"] = probe_eval["class_histogram"]
             history.append(record)
             if log is not None:
                 log(f"dcgan epoch {_epoch + 1}/{epochs} {time.perf_counter() - t0:.0f}s " + json.dumps(record))
-        _recalibrate_batchnorm(g_ema, gen)
+        recalibrate_batchnorm(g_ema, gen)
     wall = time.perf_counter() - t0
     file_info = _save_state(g_ema, out)
     result: dict[str, Any] = {

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from latentbridge.bench import stats
+from latentbridge import stats
 
 
 def test_describe_by_hand() -> None:

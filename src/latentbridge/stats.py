@@ -1,4 +1,6 @@
-"""Statistics for the leaderboard, on top of :mod:`scipy.stats` (lower values are better throughout).
+"""Statistics for comparing optimizers or arms over seeds, on top of :mod:`scipy.stats` (lower is better throughout).
+
+The bench's leaderboard and the augmentation report both use them; they take plain arrays, so any user can.
 
 - :func:`describe`: median, mean ± std, IQR and success rate of one optimizer's runs.
 - :func:`rank_matrix`, :func:`mean_ranks`: per-instance ranks (``scipy.stats.rankdata``,
