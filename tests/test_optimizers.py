@@ -12,7 +12,7 @@ import latentbridge as lb
 from latentbridge import optimizers as lbo
 from latentbridge._algorithm_facts import PYMOO_ALGORITHMS
 from latentbridge.errors import InputError, UnknownNameError
-from latentbridge.testing import tiny_generator
+from latentbridge.testing import registered, tiny_generator
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +116,10 @@ def test_each_adapter_validates_its_own_parameters() -> None:
 
     lbo.validate_optimizer("custom", {}, Custom(), None)
     assert calls == [("custom", None)]
+    with registered("optimizer", "custom-opt", Custom):  # a registered factory's own arguments are checked too
+        assert isinstance(lbo.resolve("custom-opt"), Custom)
+        with pytest.raises(InputError, match=r"optimizer 'custom-opt' \(latentbridge.testing\): unknown parameter"):
+            lbo.resolve("custom-opt", {"batch": 5})
     with pytest.raises(InputError, match=r"random: unknown parameter\(s\) 'bach' \(did you mean 'batch'\?\)"):
         lbo.resolve("random", {"bach": 5}).validate("random", None)  # type: ignore[attr-defined]
     with pytest.raises(InputError, match=r"'seed' cannot be set here"):

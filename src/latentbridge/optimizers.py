@@ -38,6 +38,7 @@ from typing import Any
 from ._algorithm_facts import PYMOO_ALGORITHMS, pymoo_facts
 from ._plugins import registry
 from ._problems import LatentProblem
+from ._signature import check_call
 from ._solvers import (
     BUILTIN_OPTIMIZERS,
     BaselineOptimizer,
@@ -75,11 +76,14 @@ def resolve(name: str, params: dict[str, Any] | None = None) -> Solver:
     Raises:
         UnknownNameError: no such optimizer (the message lists close matches, with their
             ``pymoo:`` prefix for pymoo names, and the prefixes).
+        InputError: a parameter the registered factory does not take (close matches listed).
     """
     params = dict(params or {})
     reg = registry("optimizer")
     if name in reg:
-        solver = reg.create(name, **params)
+        entry = reg.get(name)
+        check_call(entry.factory, f"optimizer {name!r} ({entry.distribution})", params)
+        solver = entry.factory(**params)
         if not callable(getattr(solver, "solve", None)):
             raise UnknownNameError(f"optimizer {name!r} built a {type(solver).__name__} without a solve() method")
         return solver  # type: ignore[no-any-return]
