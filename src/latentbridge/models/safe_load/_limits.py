@@ -51,7 +51,7 @@ class Limits:
     view_ratio: int = 2
     max_hashed_keys: int = 1024
     memory_ratio: int = 4
-    memory_slack: int = 32 * _MIB
+    memory_slack: int = 16 * _MIB
 
 
 DEFAULT_LIMITS = Limits()

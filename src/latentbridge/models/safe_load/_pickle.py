@@ -144,10 +144,20 @@ _LEAF_OPS = frozenset(
     | {"SHORT_BINBYTES"}
 )
 _MEMO_OPS = frozenset({"PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"})
+# Opcodes pushing a reference (8 bytes of stack) or, for MARK, a new empty stack (a list: 56 + 8 bytes).
+_PUSH_OPS = {"GET": 8, "BINGET": 8, "LONG_BINGET": 8, "DUP": 8, "MARK": 64}
 
 
 def _counted(op: Callable[[Any], None], kind: str) -> Callable[[Any], None]:
-    if kind == "leaf":
+    if kind in _PUSH_OPS:
+        nbytes = _PUSH_OPS[kind]
+
+        def run(self: RestrictedUnpickler) -> None:
+            self._tick()
+            op(self)
+            self._grow(nbytes)
+
+    elif kind == "leaf":
 
         def run(self: RestrictedUnpickler) -> None:
             self._tick()
@@ -552,7 +562,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         cls.dispatch = {}
         for code, f in table.items():
             name = names.get(code, "")
-            kind = "leaf" if name in _LEAF_OPS else "memo" if name in _MEMO_OPS else "op"
+            kind = "leaf" if name in _LEAF_OPS else "memo" if name in _MEMO_OPS else name
             cls.dispatch[code] = _counted(f, kind)
 
 
