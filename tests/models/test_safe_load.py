@@ -438,7 +438,7 @@ def _hostile_cases(tmp: Path) -> tuple[list[tuple[str, Path, str]], dict[str, st
     sets = b"\x80\x04(" + b"\x8f" * 1_000_000 + b"l."  # 1 MB: a million empty sets (216 bytes each)
     odicts = _memo_ordered_dicts(40_000, 1000)  # 0.6 MB: 40k copies of a 1000-entry OrderedDict (~4 GB)
     marks = b"\x80\x04" + b"(" * 1_000_000 + b"."  # 1 MB: a million open marks, an empty list each
-    built = r"would build more than \d+ bytes of objects \(4× its \d+ bytes \+ 16 MiB\)"
+    built = r"would build more than \d+ bytes of objects \(16× its \d+ bytes \+ 16 MiB\)"
     repeated = "counted once per place they appear in"
     for name, path, loader, match in [
         ("memory-empty-sets", torch_zip(tmp / "sets.pt", None, data_pkl=sets), _LOAD, built),

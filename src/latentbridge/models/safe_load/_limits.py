@@ -50,7 +50,7 @@ class Limits:
     max_records: int = 100_000
     view_ratio: int = 2
     max_hashed_keys: int = 1024
-    memory_ratio: int = 4
+    memory_ratio: int = 16
     memory_slack: int = 16 * _MIB
 
 

@@ -149,33 +149,50 @@ _PUSH_OPS = {"GET": 8, "BINGET": 8, "LONG_BINGET": 8, "DUP": 8, "MARK": 64}
 
 
 def _counted(op: Callable[[Any], None], kind: str) -> Callable[[Any], None]:
+    # The hot path of every opcode: count it, run it, count the bytes it built (inlined: ~30% of the time).
     if kind in _PUSH_OPS:
         nbytes = _PUSH_OPS[kind]
 
         def run(self: RestrictedUnpickler) -> None:
-            self._tick()
+            self._ops += 1
+            if self._ops > self._max_ops:
+                self._too_many_ops()
             op(self)
-            self._grow(nbytes)
+            budget = self.budget
+            budget.built_bytes += nbytes
+            if budget.built_bytes > self._memory_cap:
+                budget.add_bytes(0, self.label)
 
     elif kind == "leaf":
 
         def run(self: RestrictedUnpickler) -> None:
-            self._tick()
+            self._ops += 1
+            if self._ops > self._max_ops:
+                self._too_many_ops()
             op(self)
-            self._grow(sys.getsizeof(self.stack[-1]))
+            budget = self.budget
+            budget.built_bytes += sys.getsizeof(self.stack[-1])
+            if budget.built_bytes > self._memory_cap:
+                budget.add_bytes(0, self.label)
 
     elif kind == "memo":
 
         def run(self: RestrictedUnpickler) -> None:
-            self._tick()
+            self._ops += 1
+            if self._ops > self._max_ops:
+                self._too_many_ops()
             before = sys.getsizeof(self.memo)
             op(self)
+            if len(self.memo) > self.limits.max_memo:
+                raise UnsafeFileError(f"{self.label}: more than {self.limits.max_memo} pickle memo entries")
             self._grow(sys.getsizeof(self.memo) - before + 32)
 
     else:
 
         def run(self: RestrictedUnpickler) -> None:
-            self._tick()
+            self._ops += 1
+            if self._ops > self._max_ops:
+                self._too_many_ops()
             op(self)
 
     return run
@@ -220,6 +237,8 @@ class RestrictedUnpickler(pickle._Unpickler):
         self.reader = reader
         super().__init__(reader, fix_imports=False)
         self._ops = 0
+        self._max_ops = self.limits.max_ops
+        self._memory_cap = self.budget.memory_cap()
         self._globals = self.allowed_globals()
         self._callables = {id(f) for f in self._globals.values()}
         self._depth: dict[int, int] = {}  # id -> nesting depth (negative once placed inside another object)
@@ -284,15 +303,14 @@ class RestrictedUnpickler(pickle._Unpickler):
             return stop.value
 
     # ---- accounting
-    def _tick(self) -> None:
-        self._ops += 1
-        if self._ops > self.limits.max_ops:
-            raise UnsafeFileError(f"{self.label}: more than {self.limits.max_ops} pickle opcodes")
-        if len(self.memo) > self.limits.max_memo:
-            raise UnsafeFileError(f"{self.label}: more than {self.limits.max_memo} pickle memo entries")
+    def _too_many_ops(self) -> None:
+        raise UnsafeFileError(f"{self.label}: more than {self.limits.max_ops} pickle opcodes")
 
     def _grow(self, nbytes: int) -> None:
-        self.budget.add_bytes(nbytes, self.label)
+        budget = self.budget
+        budget.built_bytes += nbytes
+        if budget.built_bytes > self._memory_cap:
+            budget.add_bytes(0, self.label)
 
     def _too_deep(self) -> UnsafeFileError:
         return UnsafeFileError(

@@ -23,6 +23,7 @@ __all__ = ["load_torch_file", "read_legacy_storage", "read_state_dict"]
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
+_STORED = {0: "stored (torch.save stores entries uncompressed)"}
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,8 @@ def _read_zip(path: Path, label: str, budget: Budget) -> Any:
     size = path.stat().st_size
     with open_zip(path, label, budget.limits) as z:
         by_name = {i.filename: i for i in z.infolist()}
+        for info in by_name.values():
+            check_member(info, label, _STORED)
         pkls = [n for n in by_name if n.endswith("/data.pkl") and n.count("/") == 1]
         if len(pkls) != 1:
             raise UnsafeFileError(f"{label}: not a torch.save archive (expected one '<name>/data.pkl' entry)")
@@ -182,7 +185,6 @@ def _read_zip(path: Path, label: str, budget: Budget) -> Any:
             info = by_name.get(name)
             if info is None:
                 raise UnsafeFileError(f"{label}: the archive has no entry {name!r}")
-            check_member(info, label, {0: "stored (torch.save stores entries uncompressed)"})
             if info.file_size > size:
                 raise UnsafeFileError(f"{label}: archive entry {name!r} is larger than the file")
             with archive_errors(label, name):
