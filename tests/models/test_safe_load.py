@@ -551,6 +551,8 @@ def test_archive_layer_faults_are_one_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "ok.npz"
     path.write_bytes(deflated)
     assert torch.equal(read_npz(path)["w"], torch.arange(4096, dtype=torch.float32))
+    with pytest.raises(WeightsError, match="cannot open"):
+        read_npz(tmp_path / "missing.npz")
 
 
 def test_text_lines_and_integers_are_capped_before_conversion(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from typing import IO, Any
 import numpy as np
 import torch
 
-from ...errors import LatentBridgeError, UnsafeFileError
+from ...errors import LatentBridgeError, UnsafeFileError, WeightsError
 from ._limits import DEFAULT_LIMITS, Budget, Limits, brief
 
 try:  # pragma: no cover - lzma is optional in CPython builds
@@ -94,10 +94,14 @@ def read_npz(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> dict[str, 
 
     Raises:
         UnsafeFileError: Anything else, naming the file and member.
+        WeightsError: The file cannot be opened.
     """
     p = Path(path)
     label = repr(str(p))
-    budget = Budget(limits, file_bytes=p.stat().st_size)
+    try:
+        budget = Budget(limits, file_bytes=p.stat().st_size)
+    except OSError as exc:
+        raise WeightsError(f"{label}: cannot open: {exc}") from exc
     out: dict[str, torch.Tensor] = {}
     with open_zip(p, label, limits) as z:
         for info in z.infolist():
