@@ -26,9 +26,11 @@ Example:
 from __future__ import annotations
 
 from ..optimizers import applies, resolve
+from .execution import execute
 from .leaderboard import Leaderboard, build_leaderboard
+from .planning import RunTask, plan
 from .report import print_leaderboard, to_csv, to_html, to_markdown
-from .runner import BenchInterrupted, BenchSummary, RunTask, execute, plan, run_suite
+from .runner import BenchInterrupted, BenchSummary, run_suite
 from .store import RunRecord, Store
 from .suite import OptimizerSpec, ProblemSpec, Suite, SuiteError, load_suite, parse_suite, run_seed
 
