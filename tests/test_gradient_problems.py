@@ -146,7 +146,7 @@ def test_counted_separately_and_observed(tiny_gen: lb.TorchGenerator, tiny_targe
 
 
 def test_grad_cost_from_the_measured_table(dcgan: Any, embed: Any) -> None:
-    from latentbridge._autograd import GRAD_COST_DEFAULT, GRAD_COSTS
+    from latentbridge._chunks import GRAD_COST_DEFAULT, GRAD_COSTS
 
     p = lb.TargetSimilarity(dcgan, embed, heldout_digit(3))
     assert p.grad_cost == max(GRAD_COSTS["mnist-dcgan"], GRAD_COSTS["mnist-embed"])

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike, NDArray
 
-from ._autograd import grad_cost, value_and_grad
+from ._chunks import forward, grad_cost, value_and_grad
 from ._latent import LatentSpace
 from ._protocols import LatentGenerator, Scorer, SupportsSimilarity, describe
 from ._tracking import Evaluation, EvaluationListener
@@ -299,7 +299,7 @@ class LatentProblem(ABC):
             desc = np.zeros((n, self.n_obj, self.dim), dtype=np.float64)
             value_and_grad(self, Zf, out, desc)
         else:
-            desc = self._forward(Zf, out, describe)
+            desc = forward(self, Zf, out, describe)
         seconds = time.perf_counter() - t0
         failed = ~np.all(np.isfinite(out), axis=1)
         if grad:
@@ -327,23 +327,6 @@ class LatentProblem(ABC):
             desc = np.empty((0, 0), dtype=np.float64)
         return (out[:, 0] if self.n_obj == 1 else out), desc
 
-    def _forward(
-        self,
-        Zf: NDArray[np.float32],
-        out: NDArray[np.float64],
-        describe: Callable[[torch.Tensor], torch.Tensor | NDArray[Any]] | None,
-    ) -> NDArray[np.float64] | None:
-        desc: NDArray[np.float64] | None = None
-        with torch.inference_mode():
-            for start, stop, imgs in self._generate_chunks(Zf):
-                out[start:stop] = self._fitness(imgs).to("cpu", torch.float64).numpy()
-                if describe is not None:
-                    d = torch.as_tensor(describe(imgs)).to("cpu", torch.float64).reshape(stop - start, -1)
-                    if desc is None:
-                        desc = np.empty((Zf.shape[0], d.shape[1]), dtype=np.float64)
-                    desc[start:stop] = d.numpy()
-        return desc
-
     __call__ = evaluate
 
     def _solutions_per_chunk(self) -> int:
@@ -370,6 +353,10 @@ class LatentProblem(ABC):
     @abstractmethod
     def _fitness(self, images: torch.Tensor) -> torch.Tensor:
         """Fitness ``(m, n_obj)`` of a chunk of images ``(m, k, C, H, W)``."""
+
+    def _solution_fitness(self, z: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """Fitness ``(m, n_obj)`` of solutions ``z`` ``(m, dim)`` with their images; wrappers add latent terms."""
+        return self._fitness(images)
 
     # -- inspection ----------------------------------------------------------------------------
     def render(self, z: ArrayLike) -> torch.Tensor:
