@@ -30,6 +30,7 @@ from .mnist import (
     LATENT_DIM,
     DCGANGenerator,
     DigitCNN,
+    Discriminator,
     default_weights_path,
     load_dcgan,
     load_digit_cnn,
@@ -248,32 +249,6 @@ def train_digit_cnn(
 
 
 # --------------------------------------------------------------------------- GAN
-
-
-class Discriminator(nn.Module):
-    """DCGAN discriminator used only for training (not shipped).
-
-    ``Conv4×4 s2 (1→32) → LeakyReLU(0.2) → Conv4×4 s2 (32→64) → BN → LeakyReLU(0.2) → Dropout(0.3)
-    → Flatten → Linear(3136→1)``: ``(n, 1, 28, 28)`` in [-1, 1] → ``(n,)`` logits (real > 0).
-    """
-
-    def __init__(self, channels: int = 32) -> None:
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(1, channels, 4, stride=2, padding=1),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(channels, channels * 2, 4, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(channels * 2),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Dropout(0.3),
-            nn.Flatten(),
-            nn.Linear(channels * 2 * 7 * 7, 1),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(n,)`` for images ``(n, 1, 28, 28)``."""
-        out: torch.Tensor = self.net(x).squeeze(1)
-        return out
 
 
 def _init_dcgan(module: nn.Module) -> None:
