@@ -56,7 +56,7 @@ class LatentProblem(ABC):
         n_evals: Solutions evaluated so far (thread-safe counter).
         n_grad_evals: Solutions evaluated with their gradient so far (not in ``n_evals``).
         n_failed: Of both, how many had a non-finite fitness (or gradient).
-        grad_cost: Forward-equivalents of one gradient evaluation (settable; see :func:`latentbridge.grad_cost`).
+        grad_cost: Forward-equivalents of one gradient evaluation (measured per model; settable).
     """
 
     #: Registry name of the problem class (``"target-similarity"``, ...).
