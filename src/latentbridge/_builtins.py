@@ -1,4 +1,4 @@
-"""Built-in generators, scorers and problems, registered through the public hooks like any plugin."""
+"""Built-in generators, scorers, problems, optimizers and measures, registered through the public hooks."""
 
 from __future__ import annotations
 
@@ -133,3 +133,15 @@ def latentbridge_register_optimizers(register: Register) -> None:
     }
     for name, description in descriptions.items():
         register(name, BUILTIN_OPTIMIZERS[name], description=description)
+
+
+@hookimpl
+def latentbridge_register_measures(register: Register) -> None:
+    """Built-in measures of :mod:`latentbridge.measures` (quality-diversity descriptors and objectives)."""
+    from . import measures as m
+
+    register("boldness", m.Boldness, description="pixels at or above a threshold (pyribs' lsi_mnist)")
+    register("lightness", m.Lightness, description="mean intensity of the white pixels (pyribs' lsi_mnist)")
+    register("class-probability", m.ClassProbability, description="the embedded digit classifier's p(digit)")
+    register("embedding-pca", m.EmbeddingPCA, description="principal coordinates of a scorer's embedding")
+    register("similarity", m.Similarity, description="a scorer's similarity to a target image (objective)")

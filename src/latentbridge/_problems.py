@@ -55,6 +55,9 @@ class LatentProblem(ABC):
 
     #: Registry name of the problem class (``"target-similarity"``, ...).
     kind: str = "problem"
+    #: Whether at least one scorer is required (a problem scored by measures, such as
+    #: :class:`latentbridge.qd.QualityDiversity`, sets it to False).
+    _requires_scorer: bool = True
 
     def __init__(
         self,
@@ -71,7 +74,7 @@ class LatentProblem(ABC):
                 f"got {type(generator).__name__}. Use latentbridge.load_generator(name) or TorchGenerator(module, ...)"
             )
         scorer_list = [scorers] if not isinstance(scorers, Sequence) else list(scorers)
-        if not scorer_list:
+        if not scorer_list and self._requires_scorer:
             raise InputError("at least one scorer is required")
         for s in scorer_list:
             if not isinstance(s, Scorer):
@@ -259,7 +262,7 @@ class LatentProblem(ABC):
             listeners = self._listeners
         if listeners and n:
             X = np.asarray(Z, dtype=np.float64).reshape(n, self.dim)
-            event = Evaluation(X=X, F=out, failed=failed, first=first, seconds=seconds)
+            event = Evaluation(X=X, F=out, failed=failed, first=first, seconds=seconds, D=desc)
             for listener in listeners:
                 listener(event)
         if describe is not None and desc is None:  # n == 0

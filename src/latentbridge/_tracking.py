@@ -52,6 +52,8 @@ class Evaluation:
         failed: ``(n,)`` bool, rows whose fitness was non-finite (NaN or ±inf).
         first: How many solutions the problem had evaluated before this batch.
         seconds: Wall time of the batch's forward passes.
+        D: Descriptors ``(n, n_desc)`` float64 computed from the same images (``evaluate_with``, and
+            every evaluation of a :class:`latentbridge.qd.QualityDiversity` problem: its measures), else None.
     """
 
     X: NDArray[np.float64]
@@ -59,6 +61,7 @@ class Evaluation:
     failed: NDArray[np.bool_]
     first: int
     seconds: float
+    D: NDArray[np.float64] | None = None
 
     @property
     def n(self) -> int:
