@@ -29,8 +29,9 @@ __all__ = ["Journal", "QDResult", "QDTrace", "solve"]
 Array = NDArray[np.float64]
 #: Format tag of run journals.
 JOURNAL_FORMAT = "latentbridge-qd-journal/1"
-#: What pyribs is told for a failed evaluation: below any threshold, so it never displaces an elite.
-FAILED_OBJECTIVE = -1e300
+#: What pyribs is told for a failed evaluation (pyribs refuses NaN and inf): far below any real objective, so it
+#: never displaces an elite and any real solution replaces it; it never enters the result archive.
+FAILED_OBJECTIVE = -1e100
 
 
 @dataclass
@@ -272,7 +273,8 @@ class _Run:
         if len(Z) != n_ask or _digest(Zg, Z) != digest:
             raise StoreError(
                 f"cannot resume: at iteration {i} pyribs asked other solutions than the checkpointed run (a different "
-                "numpy/BLAS or pyribs build computes differently); start the run afresh without the checkpoint"
+                "numpy/BLAS or pyribs build computes differently, or the checkpoint was modified); start the run afresh "
+                "without the checkpoint"
             )
         o, mm = _for_ribs(obj[n_dqd:], meas[n_dqd:], self.grid)
         self.scheduler.tell(o, mm)
