@@ -67,7 +67,8 @@ def test_smooth_boldness_tends_to_the_count_and_has_gradients() -> None:
     assert soft.measure(img).item() == pytest.approx(10.0, abs=1e-3)
     x = _with_white([0.05, -0.05]).requires_grad_(True)
     Boldness(temperature=0.1).measure(x).sum().backward()
-    assert x.grad is not None and x.grad.reshape(-1)[:2].abs().min() > 0
+    assert x.grad is not None
+    assert x.grad.reshape(-1)[:2].abs().min() > 0
 
 
 def test_boldness_refuses_bad_settings() -> None:
@@ -95,7 +96,8 @@ def test_smooth_lightness_tends_to_the_exact_value() -> None:
     img = _with_white([1.0] * 10 + [0.6] * 10)
     exact = Lightness().measure(img).item()
     assert Lightness(temperature=0.005).measure(img).item() == pytest.approx(exact, abs=1e-3)
-    assert Lightness(temperature=0.005).differentiable and not Lightness().differentiable
+    assert Lightness(temperature=0.005).differentiable
+    assert not Lightness().differentiable
 
 
 # -- class probability ------------------------------------------------------------------------------
@@ -116,7 +118,8 @@ def test_class_probability_is_differentiable_and_checks_shapes() -> None:
 
     x = torch.from_numpy(heldout_digit(8)[None].copy()).requires_grad_(True)
     ClassProbability(8).measure(x).sum().backward()
-    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+    assert x.grad is not None
+    assert float(x.grad.abs().sum()) > 0
     with pytest.raises(ImageShapeError, match="28x28"):
         ClassProbability(8).measure(torch.zeros(2, 1, 8, 8))
     with pytest.raises(InputError, match="digit"):
@@ -157,7 +160,9 @@ def test_embedding_pca_fit_is_deterministic_and_recorded() -> None:
     assert torch.allclose(a.components @ a.components.T, torch.eye(2, dtype=torch.float64), atol=1e-9)
     assert a.config() == b.config()
     fit = a.config()["fit"]
-    assert fit["data"] == "given" and fit["n"] == 20 and len(fit["components_sha256"]) == 64
+    assert fit["data"] == "given"
+    assert fit["n"] == 20
+    assert len(fit["components_sha256"]) == 64
     json.dumps(a.config())
     lo, hi = a.bounds((1, 4, 4))[1]
     span = float(a.measure(noisy)[:, 1].max() - a.measure(noisy)[:, 1].min())
@@ -166,11 +171,14 @@ def test_embedding_pca_fit_is_deterministic_and_recorded() -> None:
 
 def test_embedding_pca_on_mnist_digits_with_the_embedded_scorer() -> None:
     pca = EmbeddingPCA(digits=[3, 8])
-    assert pca.fit_record["data"] == "mnist-train" and pca.fit_record["n"] == 800
-    assert pca.names == ("pc1", "pc2") and pca.differentiable
+    assert pca.fit_record["data"] == "mnist-train"
+    assert pca.fit_record["n"] == 800
+    assert pca.names == ("pc1", "pc2")
+    assert pca.differentiable
     x = torch.from_numpy(np.stack([lb.data.heldout_digit(3)])).requires_grad_(True)
     pca.measure(x)[:, 0].sum().backward()
-    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+    assert x.grad is not None
+    assert float(x.grad.abs().sum()) > 0
 
 
 def test_embedding_pca_refuses_bad_input() -> None:
@@ -191,7 +199,8 @@ def test_similarity_is_highest_for_the_target_itself() -> None:
     rmse = Similarity(lb.load_scorer("rmse"), target.numpy())
     vals = rmse.measure(imgs)
     assert vals[2].item() == pytest.approx(0.0, abs=1e-6)  # -distance
-    assert vals.argmax().item() == 2 and bool((vals <= 0).all())
+    assert vals.argmax().item() == 2
+    assert bool((vals <= 0).all())
     assert ncc.bounds((1, 4, 4)) == (None,)
 
 
@@ -201,7 +210,9 @@ def test_measures_are_registered_and_loaded_by_name() -> None:
         lb.registry("measure").names()
     )
     m = lb.load_measure("boldness", unit="fraction")
-    assert isinstance(m, lb.Measure) and isinstance(m, Boldness) and m.unit == "fraction"
+    assert isinstance(m, lb.Measure)
+    assert isinstance(m, Boldness)
+    assert m.unit == "fraction"
     with pytest.raises(InputError, match="unknown option"):
         lb.load_measure("boldness", thresold=0.4)
     with pytest.raises(UnknownNameError, match="boldness"):
@@ -227,7 +238,7 @@ def test_output_and_measure_checks() -> None:
     with pytest.raises(InputError, match="torch tensor"):
         check_measure_output(b, np.zeros(3), 3)
     assert isinstance(as_measure("lightness"), Lightness)
-    with pytest.raises(InputError, match="latentbridge.Measure"):
+    with pytest.raises(InputError, match=r"latentbridge\.Measure"):
         as_measure(object())
 
 
@@ -243,4 +254,5 @@ def test_pixel_measures_run_on_generated_images(name: str, tiny_gen: lb.TorchGen
     with torch.inference_mode():
         imgs = tiny_gen.generate(torch.randn(5, 8, generator=torch.Generator().manual_seed(0)))
     vals = lb.load_measure(name).measure(imgs)
-    assert vals.shape == (5,) and bool(torch.isfinite(vals).all())
+    assert vals.shape == (5,)
+    assert bool(torch.isfinite(vals).all())

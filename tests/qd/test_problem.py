@@ -37,7 +37,8 @@ def test_objective_and_measures_come_from_one_forward_per_chunk(
     gen.calls = 0  # construction estimated the objective's offset from prior samples
     Z = p.sample(10, seed=1)
     obj, meas = p.evaluate_qd(Z)
-    assert gen.calls == 3 and p.n_evals == 10  # ceil(10 / 4) forwards, 10 evaluations
+    assert gen.calls == 3
+    assert p.n_evals == 10
     with torch.inference_mode():
         imgs = tiny_gen.generate(torch.tensor(Z, dtype=torch.float32))
     assert obj == pytest.approx(Similarity("rmse", tiny_target).measure(imgs).double().numpy(), abs=1e-6)
@@ -53,23 +54,28 @@ def test_listeners_receive_the_measures(tiny_qd: QualityDiversity) -> None:
         obj, meas = tiny_qd.evaluate_qd(tiny_qd.sample(4, seed=1))
     assert [e.n for e in seen] == [6, 4]
     assert all(e.D is not None and e.D.shape == (e.n, 2) for e in seen)
-    assert seen[1].D == pytest.approx(meas) and -seen[1].F[:, 0] == pytest.approx(obj)
+    assert pytest.approx(meas) == seen[1].D
+    assert -seen[1].F[:, 0] == pytest.approx(obj)
 
 
 def test_ranges_known_given_or_estimated_and_recorded(tiny_gen: lb.TorchGenerator, tiny_target: torch.Tensor) -> None:
     obj = Similarity("rmse", tiny_target)
     p = QualityDiversity(tiny_gen, obj, ["boldness", "lightness"], ranges=[None, (0.6, 0.9)], n_estimate=50)
-    assert p.ranges[0] == (0.0, 64.0) and p.ranges[1] == (0.6, 0.9)
-    assert p.range_sources == ("known", "given") and p.offset_source == "estimated"
+    assert p.ranges[0] == (0.0, 64.0)
+    assert p.ranges[1] == (0.6, 0.9)
+    assert p.range_sources == ("known", "given")
+    assert p.offset_source == "estimated"
     cfg = p.config()
     json.dumps(cfg)
     assert cfg["estimate"] == {"n": 50, "seed": 0, "margin": 0.1}
-    assert cfg["qd_offset"] == p.qd_offset and cfg["measure_names"] == ["boldness", "lightness"]
+    assert cfg["qd_offset"] == p.qd_offset
+    assert cfg["measure_names"] == ["boldness", "lightness"]
     # the offset is the estimated minimum widened by 10 % of the range: every prior sample counts positively
     vals, _ = p.sample_values(50, 0)
     assert p.qd_offset == pytest.approx(vals.min() - 0.1 * (vals.max() - vals.min()))
     again = QualityDiversity(tiny_gen, obj, ["boldness", "lightness"], ranges=[None, (0.6, 0.9)], n_estimate=50)
-    assert again.qd_offset == p.qd_offset and again.config_hash() == p.config_hash()
+    assert again.qd_offset == p.qd_offset
+    assert again.config_hash() == p.config_hash()
     other = QualityDiversity(
         tiny_gen, obj, ["boldness", "lightness"], ranges=[None, (0.6, 0.9)], n_estimate=50, estimate_seed=1
     )
@@ -90,7 +96,9 @@ def test_estimated_measure_ranges_cover_the_prior_samples(tiny_qd: QualityDivers
 def test_known_objective_bounds_give_the_offset() -> None:
     gen = lb.load_generator("mnist-dcgan")
     p = QualityDiversity(gen, ClassProbability(8), ["boldness", "lightness"])
-    assert p.qd_offset == 0.0 and p.offset_source == "known" and not p.estimated
+    assert p.qd_offset == 0.0
+    assert p.offset_source == "known"
+    assert not p.estimated
     assert p.ranges == ((0.0, 784.0), (0.5, 1.0))  # lsi_mnist's ranges
     assert p.grid(200) == Grid((200, 200), ((0.0, 784.0), (0.5, 1.0)), 0.0, ("boldness", "lightness"))
     assert QualityDiversity(gen, ClassProbability(8), "boldness", qd_offset=-1.0).qd_offset == -1.0
@@ -101,7 +109,8 @@ def test_gradients_match_finite_differences(tiny_qd: QualityDiversity) -> None:
     obj, meas, jac = tiny_qd.evaluate_grad(Z)
     assert jac.shape == (3, 3, tiny_qd.dim)
     o2, m2 = tiny_qd.evaluate_qd(Z)
-    assert obj == pytest.approx(o2, abs=1e-6) and meas == pytest.approx(m2, abs=1e-6)
+    assert obj == pytest.approx(o2, abs=1e-6)
+    assert meas == pytest.approx(m2, abs=1e-6)
     rng = np.random.default_rng(0)
     eps = 1e-2
     for _ in range(3):
@@ -117,10 +126,14 @@ def test_gradient_evaluations_are_counted_and_observed(tiny_qd: QualityDiversity
     seen: list[lb.Evaluation] = []
     with tiny_qd.observe(seen.append):
         tiny_qd.evaluate_grad(tiny_qd.sample(5, seed=0))
-    assert tiny_qd.n_evals == 5 and tiny_qd.n_grad_evals == 5
-    assert seen[0].n == 5 and seen[0].D is not None and seen[0].first == 0
+    assert tiny_qd.n_evals == 5
+    assert tiny_qd.n_grad_evals == 5
+    assert seen[0].n == 5
+    assert seen[0].D is not None
+    assert seen[0].first == 0
     tiny_qd.reset_counter()
-    assert tiny_qd.n_grad_evals == 0 and tiny_qd.n_evals == 0
+    assert tiny_qd.n_grad_evals == 0
+    assert tiny_qd.n_evals == 0
 
 
 def test_gradients_need_differentiable_measures(hard_qd: QualityDiversity) -> None:
@@ -159,4 +172,5 @@ def test_problem_pickles_and_repr(tiny_qd: QualityDiversity) -> None:
     copy = pickle.loads(pickle.dumps(tiny_qd))
     Z = tiny_qd.sample(3, seed=0)
     assert copy.evaluate_qd(Z)[0] == pytest.approx(tiny_qd.evaluate_qd(Z)[0])
-    assert "boldness" in repr(tiny_qd) and tiny_qd.name.startswith("quality-diversity-")
+    assert "boldness" in repr(tiny_qd)
+    assert tiny_qd.name.startswith("quality-diversity-")

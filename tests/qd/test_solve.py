@@ -19,13 +19,17 @@ def test_every_algorithm_fills_an_archive_within_the_budget(tiny_qd: QualityDive
     res = solve(tiny_qd, name, budget=130, seed=0, grid=8, **SMALL)
     size = algorithm(name).iteration_size(res.params)
     assert res.n_evals == (130 // size) * size == tiny_qd.n_evals
-    assert res.iterations == 130 // size and len(res.trace.evals) == res.iterations
+    assert res.iterations == 130 // size
+    assert len(res.trace.evals) == res.iterations
     assert res.n_grad_evals == (2 * res.iterations if algorithm(name).gradient else 0)
-    assert len(res.archive) > 1 and res.metrics.num_elites == len(res.archive)
+    assert len(res.archive) > 1
+    assert res.metrics.num_elites == len(res.archive)
     m = res.archive.metrics()
-    assert res.metrics == m and res.trace.qd_score[-1] == pytest.approx(m.qd_score)
+    assert res.metrics == m
+    assert res.trace.qd_score[-1] == pytest.approx(m.qd_score)
     assert m.best == pytest.approx(-res.result.f)  # the OptimizeResult is the best elite of fitness -objective
-    assert res.result.extra["qd"] == m.as_dict() and res.result.n_evals == res.n_evals
+    assert res.result.extra["qd"] == m.as_dict()
+    assert res.result.n_evals == res.n_evals
     assert name in repr(res)
 
 
@@ -34,7 +38,8 @@ def test_the_same_seed_gives_the_same_archive(tiny_qd: QualityDiversity, name: s
     a = solve(tiny_qd, name, budget=100, seed=4, grid=8, **SMALL)
     b = solve(tiny_qd, name, budget=100, seed=4, grid=8, **SMALL)
     c = solve(tiny_qd, name, budget=100, seed=5, grid=8, **SMALL)
-    assert np.array_equal(a.archive.solution, b.archive.solution) and a.trace.qd_score == b.trace.qd_score
+    assert np.array_equal(a.archive.solution, b.archive.solution)
+    assert a.trace.qd_score == b.trace.qd_score
     assert not np.array_equal(a.archive.objective, c.archive.objective)
 
 
@@ -69,7 +74,8 @@ def test_pyribs_schedulers_drive_the_problem_unchanged(tiny_qd: QualityDiversity
     for _ in range(3):
         Z = es.ask()
         es.tell(*tiny_qd.evaluate_qd(Z))
-    assert tiny_qd.n_evals == 3 * 9 + 3 * 8 and len(archive) > 1
+    assert tiny_qd.n_evals == 3 * 9 + 3 * 8
+    assert len(archive) > 1
 
 
 def test_bad_requests_raise_one_clear_error(tiny_qd: QualityDiversity, hard_qd: QualityDiversity) -> None:
@@ -90,7 +96,8 @@ def test_bad_requests_raise_one_clear_error(tiny_qd: QualityDiversity, hard_qd: 
 
 def test_algorithms_run_on_exact_lsi_measures(hard_qd: QualityDiversity) -> None:
     res = solve(hard_qd, "map-elites", budget=40, seed=0, grid=(16, 8), emitters=1, batch_size=20)
-    assert res.archive.grid.names == ("boldness", "lightness") and len(res.archive) > 1
+    assert res.archive.grid.names == ("boldness", "lightness")
+    assert len(res.archive) > 1
 
 
 @pytest.mark.parametrize("name", ["cma-me", "cma-mega", "map-elites"])
@@ -100,12 +107,14 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(
     full = solve(tiny_qd, name, budget=160, seed=7, grid=8, **SMALL)
     ck = tmp_path / "run.npz"
     first = solve(tiny_qd, name, budget=80, seed=7, grid=8, checkpoint=ck, checkpoint_every=1, **SMALL)
-    assert ck.is_file() and first.resumed_iterations == 0
+    assert ck.is_file()
+    assert first.resumed_iterations == 0
     before = tiny_qd.n_evals
     resumed = solve(tiny_qd, name, budget=160, seed=7, grid=8, checkpoint=ck, **SMALL)
     assert resumed.resumed_iterations == first.iterations
     assert tiny_qd.n_evals - before == resumed.n_evals - first.n_evals  # replayed iterations are not evaluated
-    assert resumed.n_evals == full.n_evals and resumed.trace.qd_score == full.trace.qd_score
+    assert resumed.n_evals == full.n_evals
+    assert resumed.trace.qd_score == full.trace.qd_score
     assert np.array_equal(resumed.archive.solution, full.archive.solution)
     assert np.array_equal(resumed.archive.objective, full.archive.objective)
     assert np.array_equal(resumed.result.x, full.result.x)
@@ -119,7 +128,7 @@ def test_resume_refuses_another_runs_or_a_tampered_checkpoint(tiny_qd: QualityDi
     journal = Journal.from_bytes(ck.read_bytes())
     journal.objective[0] = journal.objective[0] + 0.5  # other told values: pyribs asks other solutions next
     journal.save(ck)
-    with pytest.raises(StoreError, match="at iteration [12] pyribs asked other solutions"):
+    with pytest.raises(StoreError, match=r"at iteration [12] pyribs asked other solutions"):
         solve(tiny_qd, "cma-me", budget=100, seed=1, grid=8, checkpoint=ck, **SMALL)
     ck.write_bytes(b"not a zip")
     with pytest.raises(StoreError, match="not a latentbridge array file"):
@@ -130,7 +139,9 @@ def test_journal_round_trip_and_shape_checks(tiny_qd: QualityDiversity, tmp_path
     ck = tmp_path / "run.npz"
     solve(tiny_qd, "cma-mega", budget=44, seed=0, grid=8, checkpoint=ck, **SMALL)
     j = Journal.from_bytes(ck.read_bytes())
-    assert len(j) == 2 and j.sizes == [(2, 20), (2, 20)] and len(j.jacobian) == 2
+    assert len(j) == 2
+    assert j.sizes == [(2, 20), (2, 20)]
+    assert len(j.jacobian) == 2
     assert Journal.from_bytes(j.to_bytes()).to_bytes() == j.to_bytes()
     with np.load(ck, allow_pickle=False) as npz:  # plain numpy reads it too
         assert npz["jacobian"].shape == (4, 3, 8)
@@ -154,4 +165,5 @@ def test_failed_evaluations_stay_out_of_the_archive(tiny_gen: lb.TorchGenerator,
     with pytest.warns(NonFiniteFitnessWarning):
         res = solve(p, "cma-me", budget=100, seed=0, grid=8, **SMALL)
     assert 0 < res.result.n_failed < 100
-    assert np.all(np.isfinite(res.archive.objective)) and np.all(res.archive.solution[:, 0] <= 0.5)
+    assert np.all(np.isfinite(res.archive.objective))
+    assert np.all(res.archive.solution[:, 0] <= 0.5)

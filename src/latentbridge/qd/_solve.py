@@ -273,8 +273,8 @@ class _Run:
         if len(Z) != n_ask or _digest(Zg, Z) != digest:
             raise StoreError(
                 f"cannot resume: at iteration {i} pyribs asked other solutions than the checkpointed run (a different "
-                "numpy/BLAS or pyribs build computes differently, or the checkpoint was modified); start the run afresh "
-                "without the checkpoint"
+                "numpy/BLAS or pyribs build computes differently, or the checkpoint was modified); start the run "
+                "afresh without the checkpoint"
             )
         o, mm = _for_ribs(obj[n_dqd:], meas[n_dqd:], self.grid)
         self.scheduler.tell(o, mm)
