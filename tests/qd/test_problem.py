@@ -106,7 +106,7 @@ def test_known_objective_bounds_give_the_offset() -> None:
 
 def test_gradients_match_finite_differences(tiny_qd: QualityDiversity) -> None:
     Z = tiny_qd.sample(3, seed=2)
-    obj, meas, jac = tiny_qd.evaluate_grad(Z)
+    obj, meas, jac = tiny_qd.evaluate_qd_grad(Z)
     assert jac.shape == (3, 3, tiny_qd.dim)
     o2, m2 = tiny_qd.evaluate_qd(Z)
     assert obj == pytest.approx(o2, abs=1e-6)
@@ -125,7 +125,7 @@ def test_gradients_match_finite_differences(tiny_qd: QualityDiversity) -> None:
 def test_gradient_evaluations_are_counted_and_observed(tiny_qd: QualityDiversity) -> None:
     seen: list[lb.Evaluation] = []
     with tiny_qd.observe(seen.append):
-        tiny_qd.evaluate_grad(tiny_qd.sample(5, seed=0))
+        tiny_qd.evaluate_qd_grad(tiny_qd.sample(5, seed=0))
     assert tiny_qd.n_evals == 5
     assert tiny_qd.n_grad_evals == 5
     assert seen[0].n == 5
@@ -139,7 +139,7 @@ def test_gradient_evaluations_are_counted_and_observed(tiny_qd: QualityDiversity
 def test_gradients_need_differentiable_measures(hard_qd: QualityDiversity) -> None:
     assert not hard_qd.differentiable
     with pytest.raises(InputError, match=r"\['boldness', 'lightness'\] are not"):
-        hard_qd.evaluate_grad(hard_qd.sample(2, seed=0))
+        hard_qd.evaluate_qd_grad(hard_qd.sample(2, seed=0))
 
 
 @pytest.mark.parametrize(

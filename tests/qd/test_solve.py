@@ -52,7 +52,7 @@ def test_one_batched_evaluation_per_ask(tiny_qd: QualityDiversity) -> None:
 
 
 def test_pyribs_schedulers_drive_the_problem_unchanged(tiny_qd: QualityDiversity) -> None:
-    """The user's own pyribs loop: one evaluate_qd per ask, one evaluate_grad per ask_dqd."""
+    """The user's own pyribs loop: one evaluate_qd per ask, one evaluate_qd_grad per ask_dqd."""
     from ribs.archives import GridArchive
     from ribs.emitters import EvolutionStrategyEmitter, GradientArborescenceEmitter
     from ribs.schedulers import Scheduler
@@ -66,7 +66,7 @@ def test_pyribs_schedulers_drive_the_problem_unchanged(tiny_qd: QualityDiversity
     scheduler = Scheduler(archive, [emitters[1]])
     for _ in range(3):
         Z = scheduler.ask_dqd()
-        obj, meas, jac = tiny_qd.evaluate_grad(Z)
+        obj, meas, jac = tiny_qd.evaluate_qd_grad(Z)
         scheduler.tell_dqd(obj, meas, jac)
         Z = scheduler.ask()
         scheduler.tell(*tiny_qd.evaluate_qd(Z))

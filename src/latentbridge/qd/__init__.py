@@ -4,7 +4,7 @@ One module per job:
 
 - ``_grid`` — :class:`Grid`: cells per measure, their ranges, the QD-score offset;
 - ``_problem`` — :class:`QualityDiversity`: objective + measures of one latent's image from one
-  batched forward (``evaluate_qd``), with gradients for gradient emitters (``evaluate_grad``);
+  batched forward (``evaluate_qd``), with gradients for gradient emitters (``evaluate_qd_grad``);
 - ``_archive`` — :class:`Archive` (plain arrays), :class:`QDMetrics`, :class:`ArchiveRecorder`
   (any run's evaluations into an archive) and :func:`archive_from`;
 - ``_algorithms`` — the named algorithms (``map-elites``, ``cma-me``, ``cma-mae``, ``cma-mega``,

@@ -36,7 +36,7 @@ class QualityDiversity(LatentProblem):
     measures to listeners (``Evaluation.D``): :class:`latentbridge.qd.ArchiveRecorder` turns
     any run into an archive of the same grid.
 
-    :meth:`evaluate_grad` adds the gradients of the objective and of each measure with
+    :meth:`evaluate_qd_grad` adds the gradients of the objective and of each measure with
     respect to the latent (torch autograd through the generator and the measures) for
     gradient emitters (CMA-MEGA, CMA-MAEGA). Models must be in eval mode (each image
     depends only on its own latent), as loaded models are.
@@ -176,7 +176,7 @@ class QualityDiversity(LatentProblem):
 
     @property
     def n_grad_evals(self) -> int:
-        """Of :attr:`n_evals`, how many were gradient evaluations (:meth:`evaluate_grad`)."""
+        """Of :attr:`n_evals`, how many were gradient evaluations (:meth:`evaluate_qd_grad`)."""
         return self._n_grad_evals
 
     def reset_counter(self) -> None:
@@ -241,7 +241,7 @@ class QualityDiversity(LatentProblem):
                 meas[start:stop] = self._measure_values(imgs[:, 0]).to("cpu", torch.float64).numpy()
         return obj, meas
 
-    def evaluate_grad(self, Z: ArrayLike) -> tuple[Array, Array, Array]:
+    def evaluate_qd_grad(self, Z: ArrayLike) -> tuple[Array, Array, Array]:
         """Objective, measures and their gradients with respect to the latent, for gradient emitters.
 
         One forward per chunk with autograd through the generator, objective and

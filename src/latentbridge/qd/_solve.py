@@ -290,7 +290,7 @@ class _Run:
         og, mg = np.empty(0), np.empty((0, problem.n_measures))
         if self.algo.gradient:
             Zg = self.scheduler.ask_dqd()
-            og, mg, jac = problem.evaluate_grad(Zg)
+            og, mg, jac = problem.evaluate_qd_grad(Zg)
             o, mm = _for_ribs(og, mg, self.grid)
             self.scheduler.tell_dqd(o, mm, np.array(jac))  # a copy: pyribs normalises the jacobian in place
             self.n_grad += len(Zg)
@@ -317,7 +317,7 @@ def solve(
 
     Each iteration asks every emitter once and evaluates the batch with **one** call of
     ``problem.evaluate_qd`` (one batched forward per chunk); gradient algorithms first ask
-    one solution per emitter (``ask_dqd``), evaluate them with ``problem.evaluate_grad`` and
+    one solution per emitter (``ask_dqd``), evaluate them with ``problem.evaluate_qd_grad`` and
     ``tell_dqd`` the jacobians. The budget counts evaluations, gradient evaluations
     included (each counts as one): the run stops before an iteration that would exceed
     it, so ``n_evals <= budget`` (a multiple of the iteration size).
@@ -360,7 +360,7 @@ def solve(
             f"{p['batch_size']}{' + 1 gradient evaluation' if algo.gradient else ''}); raise it or lower batch_size"
         )
     if algo.gradient and not problem.differentiable:
-        problem.evaluate_grad(np.empty((0, problem.dim)))  # raises the error naming the measures
+        problem.evaluate_qd_grad(np.empty((0, problem.dim)))  # raises the error naming the measures
     identity = _identity(problem, name, p, seed, g)
     journal = _open_journal(checkpoint, identity, problem)
     run = _Run(algo, problem, g, p, seed, budget, journal)
