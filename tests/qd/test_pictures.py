@@ -57,6 +57,13 @@ def test_elite_grid_lays_elites_out_by_measure(tiny_qd: QualityDiversity, tmp_pa
     assert np.array_equal(tile(0, 1), lb.images.to_uint8(tiny_qd.render(a.solution[2]))[0][..., 0])
     assert np.all(tile(0, 0) == 255)
     assert np.all(tile(1, 1) == 255)
+    # the filled box: elites in cells (2..3, 0..1) only; 2 x 2 blocks of one cell each
+    corner = _archive(tiny_qd, [(2, 0), (3, 1)], grid)
+    pixels = np.asarray(Image.open(elite_grid(corner, tiny_qd, tmp_path / "f.png", rows=2, cols=2, scale=1)))
+    assert np.array_equal(tile(1, 0), lb.images.to_uint8(tiny_qd.render(corner.solution[0]))[0][..., 0])
+    assert np.array_equal(tile(0, 1), lb.images.to_uint8(tiny_qd.render(corner.solution[1]))[0][..., 0])
+    pixels = np.asarray(Image.open(elite_grid(corner, tiny_qd, tmp_path / "w.png", rows=2, cols=2, extent="grid")))
+    assert pixels.shape[:2] == (44, 44)  # scale 2
     empty = Archive(grid, np.zeros(0, np.int64), np.zeros((0, 8)), np.zeros(0), np.zeros((0, 2)), np.zeros(0))
     with pytest.raises(InputError, match="empty"):
         elite_grid(empty, tiny_qd, tmp_path / "e.png")

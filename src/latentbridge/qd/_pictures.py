@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -96,14 +96,22 @@ def _render(problem: QualityDiversity, Z: NDArray[np.float64]) -> torch.Tensor:
 
 
 def elite_grid(
-    archive: Archive, problem: QualityDiversity, path: str | Path, *, rows: int = 6, cols: int = 8, scale: int = 2
+    archive: Archive,
+    problem: QualityDiversity,
+    path: str | Path,
+    *,
+    rows: int = 6,
+    cols: int = 8,
+    scale: int = 2,
+    extent: Literal["filled", "grid"] = "filled",
 ) -> Path:
     """A PNG of elite images laid out by measure, as ``lsi_mnist``'s grid of digits.
 
-    The 2-D grid is cut into ``rows × cols`` equal blocks of cells (the first measure
-    grows to the right, the second upwards); each tile shows the best elite of its block,
-    rendered by the problem's generator (not counted as evaluations), or a blank (white)
-    tile when the block is empty. A 1-D archive gives one row of ``cols`` tiles.
+    The cells (``extent="filled"``: the smallest box of cells holding every elite;
+    ``"grid"``: the whole grid) are cut into ``rows × cols`` equal blocks (the first
+    measure grows to the right, the second upwards); each tile shows the best elite of
+    its block, rendered by the problem's generator (not counted as evaluations), or a
+    blank (white) tile when the block is empty. A 1-D archive gives one row of ``cols`` tiles.
 
     Returns:
         The written path.
@@ -118,9 +126,13 @@ def elite_grid(
     rows = 1 if g.n_measures == 1 else rows
     if rows < 1 or cols < 1:
         raise InputError(f"rows and cols must be >= 1, got {rows}, {cols}")
+    if extent not in ("filled", "grid"):
+        raise InputError(f"extent must be 'filled' or 'grid', got {extent!r}")
     coords = archive.cell_coords()
-    bx = coords[:, 0] * cols // g.dims[0]
-    by = (coords[:, 1] * rows // g.dims[1]) if g.n_measures == 2 else np.zeros(len(archive), dtype=np.int64)
+    lo = coords.min(axis=0) if extent == "filled" else np.zeros(g.n_measures, dtype=np.int64)
+    span = (coords.max(axis=0) + 1 - lo) if extent == "filled" else np.asarray(g.dims, dtype=np.int64)
+    bx = (coords[:, 0] - lo[0]) * cols // span[0]
+    by = (coords[:, 1] - lo[1]) * rows // span[1] if g.n_measures == 2 else np.zeros(len(archive), dtype=np.int64)
     picks = np.full((rows, cols), -1, dtype=np.int64)
     for r in range(rows):
         for c in range(cols):
