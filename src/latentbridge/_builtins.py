@@ -39,6 +39,9 @@ def latentbridge_register_optimizers(register: Register) -> None:
         "set-ga": "seed 002's GA on sets of latents: uniform crossover, creep mutation (pymoo)",
         "random": "random search from the latent prior (baseline)",
         "map-elites": "MAP-Elites quality-diversity search with pyribs (baseline)",
+        "adam": "StyleGAN2-projector-style Adam on the latents (white-box; budget in forward-equivalents)",
+        "basin-cma": "pix2latent's BasinCMA: CMA-ES proposals refined by Adam (hybrid; forward-equivalents)",
+        "lbfgs": "L-BFGS-B with restarts from prior samples (white-box; forward-equivalents)",
     }
     for name, description in descriptions.items():
         register(name, BUILTIN_OPTIMIZERS[name], description=description)

@@ -259,12 +259,28 @@ def _map_elites(**params: Any) -> BaselineOptimizer:
     return BaselineOptimizer("map-elites", params)
 
 
+def _gradient(name: str) -> Callable[..., Solver]:
+    """A factory of the white-box optimizer ``name`` (:class:`latentbridge.gradient.GradientOptimizer`)."""
+
+    def factory(**params: Any) -> Solver:
+        from .gradient import GradientOptimizer
+
+        return GradientOptimizer(name, params)
+
+    factory.__name__ = factory.__qualname__ = f"_{name.replace('-', '_')}"
+    factory.__doc__ = f"The white-box optimizer {name!r} (its parameters: latentbridge.gradient.{name.replace('-', '_')})."
+    return factory
+
+
 #: Built-in optimizers, registered by :mod:`latentbridge._builtins` (descriptions live there).
 BUILTIN_OPTIMIZERS: dict[str, Callable[..., Solver]] = {
     "paper-ga": _paper_ga,
     "set-ga": _set_ga,
     "random": _random,
     "map-elites": _map_elites,
+    "adam": _gradient("adam"),
+    "basin-cma": _gradient("basin-cma"),
+    "lbfgs": _gradient("lbfgs"),
 }
 
 

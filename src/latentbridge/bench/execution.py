@@ -64,6 +64,8 @@ class RunOutcome:
     python: str = ""
     versions: dict[str, str] = field(default_factory=dict)
     n_failed: int = 0
+    n_grad_evals: int = 0
+    forward_equivalents: float | None = None
 
 
 _VERSION_PACKAGES = (*CORE_PACKAGES, "nevergrad", "ribs")
@@ -84,10 +86,10 @@ class _Bookkeeper:
 
     def __call__(self, evaluation: Evaluation, /) -> None:
         t0 = time.perf_counter()
-        before = self.tracker.n_evals
+        before = self.tracker.n_evals + self.tracker.n_grad_evals
         self.tracker(evaluation)
         self.seconds += time.perf_counter() - t0
-        counted = self.tracker.n_evals - before
+        counted = self.tracker.n_evals + self.tracker.n_grad_evals - before
         if self.on_evals is not None and counted:
             self.on_evals(counted)
 
@@ -111,7 +113,7 @@ def _no_result(tracker: Tracker, label: str) -> str | None:
     """Why a run that returned has no result to store (None if it has one)."""
     if tracker.best_x is not None:
         return None
-    if tracker.n_evals == 0:
+    if tracker.n_evals + tracker.n_grad_evals == 0:
         return "the optimizer evaluated no solution"
     try:
         tracker.check(label)
@@ -194,6 +196,8 @@ def execute(task: RunTask, on_evals: Callable[[int], None] | None = None) -> Run
         python=platform.python_version(),
         versions=library_versions(),
         n_failed=tracker.n_failed,
+        n_grad_evals=problem.n_grad_evals,
+        forward_equivalents=problem.n_evals + problem.n_grad_evals * float(problem.grad_cost),
     )
 
 
@@ -256,6 +260,8 @@ def to_record(outcome: RunOutcome, config: dict[str, Any]) -> RunRecord:
         trace_evals=outcome.trace_evals,
         trace_best=outcome.trace_best,
         n_failed=outcome.n_failed,
+        n_grad_evals=outcome.n_grad_evals,
+        forward_equivalents=outcome.forward_equivalents,
     )
 
 

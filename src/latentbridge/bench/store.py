@@ -10,7 +10,10 @@ Schema::
          problem_spec, n_obj, optimizer, optimizer_name, optimizer_params, replicate, seed,
          budget, n_evals, best, reported_best, best_x, front, ref_point, wall_time,
          solve_time, eval_time, status, error, warnings, versions, host, python, config, created,
-         n_failed)                         -- n_failed: counted evaluations with a non-finite fitness
+         n_failed, n_grad_evals, forward_equivalents)
+                                           -- n_failed: counted evaluations with a non-finite fitness;
+                                           -- n_grad_evals: value-and-gradient evaluations (not in n_evals);
+                                           -- forward_equivalents: n_evals + n_grad_evals x grad_cost
     traces(run_id, evals, best)            -- best-so-far (−hypervolume if n_obj > 1)
     suites(name, spec, created)
 """
@@ -74,7 +77,9 @@ CREATE TABLE IF NOT EXISTS runs (
     python TEXT NOT NULL,
     config TEXT NOT NULL,
     created REAL NOT NULL,
-    n_failed INTEGER NOT NULL DEFAULT 0
+    n_failed INTEGER NOT NULL DEFAULT 0,
+    n_grad_evals INTEGER NOT NULL DEFAULT 0,
+    forward_equivalents REAL
 );
 CREATE INDEX IF NOT EXISTS runs_suite ON runs (suite, problem_id, optimizer);
 CREATE TABLE IF NOT EXISTS traces (
@@ -219,6 +224,13 @@ class RunRecord:
     trace_best: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
     created: float = 0.0
     n_failed: int = 0
+    n_grad_evals: int = 0
+    forward_equivalents: float | None = None
+
+    @property
+    def spent(self) -> float:
+        """Forward-equivalents the run spent: ``forward_equivalents``, or ``n_evals`` when not recorded."""
+        return float(self.n_evals if self.forward_equivalents is None else self.forward_equivalents)
 
 
 _COLUMNS = (
@@ -254,9 +266,11 @@ _COLUMNS = (
     "config",
     "created",
     "n_failed",
+    "n_grad_evals",
+    "forward_equivalents",
 )
 #: Columns added after the first schema: older stores lack them (a writer adds them; readers use defaults).
-_MIGRATED_COLUMNS = frozenset({"warnings", "n_failed"})
+_MIGRATED_COLUMNS = frozenset({"warnings", "n_failed", "n_grad_evals", "forward_equivalents"})
 _JSON_COLUMNS = {"problem_config", "problem_spec", "optimizer_params", "versions", "config", "ref_point", "warnings"}
 
 
@@ -334,6 +348,10 @@ class Store:
             conn.execute("ALTER TABLE runs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'")
         if "n_failed" not in self._columns():  # databases written before failed evaluations were counted
             conn.execute("ALTER TABLE runs ADD COLUMN n_failed INTEGER NOT NULL DEFAULT 0")
+        if "n_grad_evals" not in self._columns():  # databases written before gradient optimizers (issue 24)
+            conn.execute("ALTER TABLE runs ADD COLUMN n_grad_evals INTEGER NOT NULL DEFAULT 0")
+        if "forward_equivalents" not in self._columns():  # NULL: read as n_evals (no gradient evaluations)
+            conn.execute("ALTER TABLE runs ADD COLUMN forward_equivalents REAL")
 
     def _check_schema(self) -> None:
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -483,6 +501,9 @@ class Store:
             data["best"] = float("nan") if data["best"] is None else float(data["best"])
             data["warnings"] = data["warnings"] or []
             data["n_failed"] = int(data["n_failed"] or 0)
+            data["n_grad_evals"] = int(data["n_grad_evals"] or 0)
+            fe = data["forward_equivalents"]
+            data["forward_equivalents"] = None if fe is None else float(fe)
             e, b = traces.get(row[0], ([], []))
             data["trace_evals"] = np.asarray(e, dtype=np.int64)
             data["trace_best"] = np.asarray(b, dtype=np.float64)

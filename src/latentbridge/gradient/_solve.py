@@ -17,17 +17,42 @@ from .._problems import LatentProblem
 from .._result import OptimizeResult
 from .._tracking import Tracker
 from .._validation import check_seed
-from ..errors import InputError, UnknownNameError
+from ..errors import InputError, NotDifferentiableError, UnknownNameError
 from ._adam import adam
 from ._basin_cma import basin_cma
 from ._lbfgs import lbfgs
 from ._run import BudgetExhausted, GradientRun
 
-__all__ = ["OPTIMIZERS", "GradientOptimizer", "check_params", "optimizer_names", "solve"]
+__all__ = ["OPTIMIZERS", "GradientOptimizer", "check_params", "differentiable", "optimizer_names", "solve"]
 
 #: The white-box optimizers by name.
 OPTIMIZERS: dict[str, Callable[..., dict[str, Any]]] = {"adam": adam, "basin-cma": basin_cma, "lbfgs": lbfgs}
+_UNCHECKED = object()
 _SEEDED = {"basin-cma"}  # optimizers whose function takes the run's seed itself (cma's own generator)
+
+
+def differentiable(problem: LatentProblem) -> NotDifferentiableError | None:
+    """None if ``problem``'s generator and scorers can be differentiated, else the error naming the one that cannot.
+
+    Checks one prior latent forward and backward (nothing is counted or observed); the
+    answer is kept on the problem, so asking again is free.
+    """
+    cached = problem.__dict__.get("_lb_blocked", _UNCHECKED)
+    if cached is not _UNCHECKED:
+        return cached  # type: ignore[no-any-return]
+    import torch
+
+    from .._chunks import check_differentiable
+
+    z = problem.sample(1, seed=0)[0].reshape(problem.k, *problem.latent.shape)
+    zt = torch.tensor(z, dtype=torch.float32, device=problem.generator.device)
+    try:
+        check_differentiable(problem, zt)
+        blocked: NotDifferentiableError | None = None
+    except NotDifferentiableError as exc:
+        blocked = exc
+    problem.__dict__["_lb_blocked"] = blocked
+    return blocked
 
 
 def optimizer_names() -> list[str]:
@@ -168,8 +193,43 @@ class GradientOptimizer:
         check_params(self.name, self.params)
 
     def applies_to(self, problem: LatentProblem) -> bool:
-        """Single-objective problems only."""
-        return problem.n_obj == 1
+        """Single-objective problems whose generator and scorers can be differentiated.
+
+        A problem that blocks autograd is skipped like a multi-objective one; named
+        explicitly (a suite's ``problems`` list), :meth:`validate` refuses it instead.
+        """
+        return problem.n_obj == 1 and differentiable(problem) is None
+
+    def validate(self, label: str, problem: LatentProblem | None) -> None:
+        """Check the parameters, and that ``problem`` (when given) is single-objective and differentiable.
+
+        Args:
+            label: The optimizer as the user wrote it (``"adam"``), for messages.
+            problem: A problem it will run on (None: check the parameters only).
+
+        Raises:
+            UnknownNameError: an unknown optimizer name.
+            InputError: a bad parameter, or a problem with several objectives.
+            NotDifferentiableError: the problem's generator or a scorer blocks gradients (named).
+        """
+        try:
+            check_params(self.name, self.params)
+        except InputError as exc:
+            raise type(exc)(f"optimizer {label!r}: {exc}") from None
+        if problem is None:
+            return
+        if problem.n_obj != 1:
+            raise InputError(
+                f"optimizer {label!r} minimises one objective, but problem {problem.name} has {problem.n_obj}; "
+                "use aggregate='mean' for one objective, or a multi-objective optimizer such as pymoo:NSGA2"
+            )
+        blocked = differentiable(problem)
+        if blocked is not None:
+            raise type(blocked)(f"optimizer {label!r} needs gradients: {blocked}") from None
+
+    def min_budget(self, problem: LatentProblem) -> int:
+        """One gradient evaluation of ``problem``, in forward-equivalents (its ``grad_cost``, rounded up)."""
+        return math.ceil(float(problem.grad_cost) - 1e-9)
 
     def solve(self, problem: LatentProblem, budget: int, seed: int) -> OptimizeResult:
         """:func:`solve` with this optimizer's name and parameters."""
