@@ -171,10 +171,13 @@ def bench_cmd(
         str | None,
         typer.Option(
             help="Comma-separated optimizers replacing the suite's: paper-ga, set-ga, random, map-elites, "
-            "pymoo:<Algorithm>, ng:<name>, or plugin names."
+            "adam, basin-cma, lbfgs (gradient), pymoo:<Algorithm>, ng:<name>, or plugin names."
         ),
     ] = None,
-    budget: Annotated[int | None, typer.Option(help="Evaluations per run (overrides the suite).")] = None,
+    budget: Annotated[
+        int | None,
+        typer.Option(help="Evaluations per run, in forward-equivalents for gradient optimizers (overrides the suite)."),
+    ] = None,
     seeds: Annotated[int | None, typer.Option(help="Runs per (problem, optimizer) (overrides the suite).")] = None,
     precision: Annotated[
         str | None, typer.Option(help="Model precision of every problem: fp32, bf16 or fp16 (overrides the suite).")
@@ -282,6 +285,7 @@ def bench_cmd(
             err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(2) from None
         board = build_leaderboard(store.runs(spec.name))
+    _attach_realism(board, allow_import)
     print_leaderboard(board, console)
     console.print(escape(summary.describe()))
     written = [db]
@@ -299,6 +303,15 @@ def bench_cmd(
         raise typer.Exit(1)
 
 
+def _attach_realism(board: Any, allow_import: list[str] | None) -> None:
+    """The realism columns of ``board`` (:func:`latentbridge.bench.realism.attach_realism`), trusting ``allow_import``."""
+    from .bench.problems import trusted_imports
+    from .bench.realism import attach_realism
+
+    with trusted_imports(tuple(allow_import or ())):
+        attach_realism(board)
+
+
 @app.command("leaderboard", cls=_Command)
 def leaderboard_cmd(
     db: Annotated[Path, typer.Argument(help="A bench database (OUT/bench.sqlite).")],
@@ -308,6 +321,10 @@ def leaderboard_cmd(
     suite: Annotated[str | None, typer.Option(help="Only this suite (default: every suite in DB).")] = None,
     images: Annotated[
         bool, typer.Option(help="Image grids in the HTML and Markdown reports (rebuilds the problems).")
+    ] = True,
+    realism: Annotated[
+        bool,
+        typer.Option(help="Realism columns (latent typicality, discriminator, digit check; rebuilds the problems)."),
     ] = True,
     allow_import: Annotated[
         list[str] | None,
@@ -355,6 +372,8 @@ def leaderboard_cmd(
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from None
     console = _console()
+    if realism:
+        _attach_realism(board, allow_import)
     if html is None and md is None and csv is None:
         print_leaderboard(board, console)
         return

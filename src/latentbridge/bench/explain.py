@@ -6,7 +6,7 @@ from typing import Any
 
 from .leaderboard import Instance
 
-__all__ = ["what_fitness_measures"]
+__all__ = ["REALISM_NOTES", "realism_note", "what_fitness_measures"]
 
 _PIXEL = {"rmse": "pixel RMSE", "ncc": "normalised cross-correlation (NCC) of pixels"}
 
@@ -18,11 +18,38 @@ def _scorer(spec: dict[str, Any]) -> str:
     return str(name) if name else "the scorer"
 
 
-def what_fitness_measures(inst: Instance) -> str:
+#: What each realism column of the leaderboard measures (:mod:`latentbridge.bench.realism`).
+REALISM_NOTES = {
+    "latent p": "latent p is the typicality of the best latents under the prior (chi tail probability of "
+    "their norm; below 0.05 they lie where the prior almost never samples)",
+    "D pct": "D pct is the embedded discriminator's percentile among held-out real digits (0.5 = as real "
+    "as a median real digit, near 0 = unlike any)",
+    "digit ✓": "digit ✓ is how often the digit classifier assigns the best image the target's class",
+    "digit conf": "digit conf is its median probability of that class",
+}
+
+
+def realism_note(headers: list[str]) -> str:
+    """A sentence on the realism columns ``headers`` shown beside the ranking ("" when none)."""
+    notes = [REALISM_NOTES[h] for h in headers if h in REALISM_NOTES]
+    if not notes:
+        return ""
+    return "Realism of each optimizer's best images (medians over its runs): " + "; ".join(notes) + "."
+
+
+def what_fitness_measures(inst: Instance, realism: list[str] | None = None) -> str:
     """One or two sentences: what the ranked number is, and what it does not say about the images.
 
     Built from the stored problem spec of the instance's first run (kind, scorer, ``k``).
+    With ``realism`` (the realism columns shown beside the ranking) a sentence on what
+    those columns measure follows.
     """
+    text = _fitness_text(inst)
+    note = realism_note(realism or [])
+    return f"{text} {note}" if note else text
+
+
+def _fitness_text(inst: Instance) -> str:
     first = next((r for runs in inst.runs.values() for r in runs), None)
     spec = first.problem_spec if first is not None and isinstance(first.problem_spec, dict) else {}
     scorer = _scorer(spec)

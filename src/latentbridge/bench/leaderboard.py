@@ -44,6 +44,8 @@ class InstanceRow:
     mean_evals: float
     mean_wall: float
     failed_evals: int = 0
+    mean_grad_evals: float = 0.0
+    mean_forward_equivalents: float = 0.0
 
 
 @dataclass
@@ -111,6 +113,9 @@ class Leaderboard:
     instances: list[Instance]
     groups: list[Group]
     runs: list[RunRecord]
+    #: (instance label, optimizer) → realism measures of its best latents
+    #: (filled by :func:`latentbridge.bench.realism.attach_realism`; empty until then).
+    realism: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
 
     def instance(self, label: str) -> Instance:
         """The instance called ``label``."""
@@ -187,6 +192,8 @@ def _fill_instance(inst: Instance) -> None:
                 float(np.mean([min(r.n_evals, r.budget) for r in recs])),
                 float(np.mean([r.wall_time for r in recs])),
                 sum(r.n_failed for r in recs),
+                float(np.mean([r.n_grad_evals for r in recs])),
+                float(np.mean([min(r.spent, r.budget) for r in recs])),
             )
         )
     rows.sort(key=lambda row: (row.rank, row.optimizer))

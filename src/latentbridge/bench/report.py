@@ -50,6 +50,7 @@ from .figures import (
     run_curves_figure,
 )
 from .leaderboard import Group, Instance, Leaderboard
+from .realism import REALISM_CSV_COLUMNS, REALISM_MEASURES, cost_cells, cost_headers, realism_cells, realism_headers
 from .seed_report import (
     DELTA_FORMULA,
     SEED_CSV_COLUMNS,
@@ -103,10 +104,21 @@ def _instance_header(inst: Instance) -> str:
 _ROW_HEADERS = ("rank", "optimizer", "runs", "median", "mean ± std", "IQR", "best", "success", "evals", "time/run")
 
 
-def _row_cells(inst: Instance) -> list[list[str]]:
+def _headers(board: Leaderboard | None, inst: Instance, base: Sequence[str] = _ROW_HEADERS) -> list[str]:
+    """``base`` with the gradient-cost columns before ``time/run`` and the realism columns last, where present."""
+    cost = cost_headers(inst)
+    if cost and "evals" not in base:  # the console shows evaluations beside gradient evaluations
+        cost = ["evals", *cost]
+    head = [h for h in base if h != "time/run"] + cost + ["time/run"]
+    return head + (realism_headers(board, inst) if board is not None else [])
+
+
+def _row_cells(inst: Instance, board: Leaderboard | None = None) -> list[list[str]]:
+    """Cells of :func:`_headers` ``(board, inst)`` per optimizer."""
     out = []
     for row in inst.rows:
         s = row.summary
+        extra = realism_cells(board, inst, row.optimizer) if board is not None else []
         out.append(
             [
                 _fmt(row.rank, 3),
@@ -118,7 +130,9 @@ def _row_cells(inst: Instance) -> list[list[str]]:
                 _fmt(s.best),
                 f"{100 * s.success_rate:.0f} %",
                 f"{row.mean_evals:,.0f}" + (f" ({row.failed_evals:,} failed)" if row.failed_evals else ""),
+                *cost_cells(inst, row.optimizer),
                 f"{row.mean_wall:.2f} s",
+                *extra,
             ]
         )
     return out
@@ -164,14 +178,15 @@ def print_leaderboard(board: Leaderboard, console: Console | None = None) -> Non
         return
     for inst in board.instances:
         table = Table(title=escape(_instance_header(inst)), title_justify="left")
-        for h in _CONSOLE_HEADERS:
+        heads, shown = _headers(board, inst), _headers(board, inst, _CONSOLE_HEADERS)
+        for h in shown:
             table.add_column(
                 h, justify="left" if h == "optimizer" else "right", no_wrap=h == "optimizer", min_width=len(h)
             )
-        for cells in _row_cells(inst):
-            table.add_row(*(escape(cells[_ROW_HEADERS.index(h)]) for h in _CONSOLE_HEADERS))
+        for cells in _row_cells(inst, board):
+            table.add_row(*(escape(cells[heads.index(h)]) for h in shown))
         console.print(table)
-        console.print(escape(f"  {what_fitness_measures(inst)}"), highlight=False)
+        console.print(escape(f"  {what_fitness_measures(inst, realism_headers(board, inst))}"), highlight=False)
         sig = [c for c in inst.pairwise if c.significant()]
         if sig:
             console.print(
@@ -260,8 +275,8 @@ def to_markdown(
         parts += figure("ecdf", ecdf_figure(board, colors), ECDF_CAPTION)
     for inst in board.instances:
         slug = _slug(inst.label)
-        parts += [f"## {_md(_instance_header(inst))}", "", _md(what_fitness_measures(inst)), ""]
-        parts += [_md_table(_ROW_HEADERS, _row_cells(inst)), ""]
+        parts += [f"## {_md(_instance_header(inst))}", "", _md(what_fitness_measures(inst, realism_headers(board, inst))), ""]
+        parts += [_md_table(_headers(board, inst), _row_cells(inst, board)), ""]
         if inst.pairwise:
             parts += ["Pairwise Mann–Whitney U over seeds (Holm-adjusted within the instance):", ""]
             parts += [_md_table(_PAIR_HEADERS, _pairwise_rows(inst.pairwise)), ""]
@@ -306,6 +321,9 @@ CSV_COLUMNS = (
     "mean_evals",
     "failed_evals",
     "mean_wall_time",
+    "mean_grad_evals",
+    "mean_forward_equivalents",
+    *REALISM_CSV_COLUMNS,
     "group",
     "group_mean_rank",
     "group_instances",
@@ -350,6 +368,12 @@ def _csv_rows(board: Leaderboard) -> list[dict[str, Any]]:
                     "mean_evals": row.mean_evals,
                     "failed_evals": row.failed_evals,
                     "mean_wall_time": row.mean_wall,
+                    "mean_grad_evals": row.mean_grad_evals,
+                    "mean_forward_equivalents": row.mean_forward_equivalents,
+                    **{
+                        f"realism_{m}": board.realism.get((inst.label, row.optimizer), {}).get(m, "")
+                        for m in REALISM_MEASURES
+                    },
                     "group": home[0].name if home else "",
                     "group_mean_rank": home[1][row.optimizer] if home else "",
                     "group_instances": ";".join(home[0].instances) if home else "",
@@ -459,8 +483,8 @@ def to_html(
     for inst in board.instances:
         slug = _slug(inst.label)
         out.append(f"<h2 id='instance-{html.escape(slug)}'>{html.escape(_instance_header(inst))}</h2>")
-        out.append(f"<p class='measures'>{html.escape(what_fitness_measures(inst))}</p>")
-        out.append(_html_table(_ROW_HEADERS, _row_cells(inst), colors=colors))
+        out.append(f"<p class='measures'>{html.escape(what_fitness_measures(inst, realism_headers(board, inst)))}</p>")
+        out.append(_html_table(_headers(board, inst), _row_cells(inst, board), colors=colors))
         if inst.pairwise:
             out.append("<details><summary>pairwise Mann–Whitney U tests over seeds</summary>")
             out.append(_html_table(_PAIR_HEADERS, _pairwise_rows(inst.pairwise), left=(0, 1)))
