@@ -179,3 +179,75 @@ def test_adapters_run(problems: dict[str, lb.LatentProblem]) -> None:
     res = lbo.resolve("random", {"batch": 10}).solve(so, 30, seed=0)
     assert res.optimizer == "random"
     assert np.isfinite(res.best)
+
+
+class _InferenceOnly(torch.nn.Module):
+    """A generator module that blocks autograd (runs under inference_mode)."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    @torch.inference_mode()
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.inner(z)
+        return out
+
+
+@pytest.fixture(scope="module")
+def frozen() -> lb.LatentProblem:
+    gen = tiny_generator(6, (1, 6, 6), seed=0)
+    blocked = lb.TorchGenerator(_InferenceOnly(gen.module), gen.latent, (1, 6, 6), name="frozen-mlp")
+    return lb.SetDiversity(blocked, lb.load_scorer("rmse"), k=2)
+
+
+@pytest.mark.parametrize("name", ["adam", "basin-cma", "lbfgs"])
+def test_gradient_optimizers_are_names(name: str, problems: dict[str, lb.LatentProblem]) -> None:
+    from latentbridge.gradient import GradientOptimizer
+
+    solver = lbo.resolve(name)
+    assert solver == GradientOptimizer(name, {})
+    assert isinstance(solver, lbo.Solver)
+    assert name in lb.registry("optimizer")
+    so, mo, sets = problems["so"], problems["mo"], problems["set"]
+    assert (lbo.applies(solver, so), lbo.applies(solver, mo), lbo.applies(solver, sets)) == (True, False, True)
+    assert solver.min_budget(so) == int(np.ceil(so.grad_cost))  # one gradient evaluation
+    lbo.validate_optimizer(name, {}, solver, so)
+
+
+def test_gradient_optimizers_check_their_own_parameters(problems: dict[str, lb.LatentProblem]) -> None:
+    with pytest.raises(InputError, match="did you mean 'lr'"):
+        lbo.resolve("adam", {"lrr": 0.1})
+    with pytest.raises(InputError, match="grad_steps must be an int"):
+        lbo.resolve("basin-cma", {"grad_steps": 0})
+    solver = lbo.resolve("lbfgs", {"memory": 5})
+    object.__setattr__(solver, "params", {"memory": -1})  # a value changed after resolve is still checked
+    with pytest.raises(InputError, match=r"optimizer 'lbfgs'.*memory"):
+        lbo.validate_optimizer("lbfgs", {}, solver, problems["so"])
+
+
+def test_gradient_optimizers_refuse_what_they_cannot_run(
+    problems: dict[str, lb.LatentProblem], frozen: lb.LatentProblem
+) -> None:
+    from latentbridge.errors import NotDifferentiableError
+    from latentbridge.gradient import differentiable
+
+    adam = lbo.resolve("adam")
+    assert differentiable(problems["so"]) is None
+    assert isinstance(differentiable(frozen), NotDifferentiableError)
+    assert not lbo.applies(adam, frozen)  # skipped by the applicability rule
+    with pytest.raises(NotDifferentiableError, match=r"optimizer 'adam' needs gradients.*'frozen-mlp'"):
+        lbo.validate_optimizer("adam", {}, adam, frozen)  # named explicitly: refused before any run
+    with pytest.raises(InputError, match="minimises one objective"):
+        lbo.validate_optimizer("adam", {}, adam, problems["mo"])
+    assert frozen.n_evals == frozen.n_grad_evals == 0  # the check counts nothing
+
+
+def test_gradient_optimizer_runs_under_a_forward_equivalent_budget(problems: dict[str, lb.LatentProblem]) -> None:
+    so = problems["so"]
+    res = lbo.resolve("adam", {"steps": 10}).solve(so, 60, seed=0)
+    assert res.n_evals == 0
+    assert res.n_grad_evals == int(60 // so.grad_cost)
+    assert res.forward_equivalents <= 60
+    again = lbo.resolve("adam", {"steps": 10}).solve(so, 60, seed=0)
+    assert np.array_equal(res.x, again.x)

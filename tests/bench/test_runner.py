@@ -317,3 +317,27 @@ def test_store_migrates_n_failed_column(tmp_path: Path) -> None:
         assert store.runs() == []
     with Store(db) as store:
         assert "n_failed" in store._columns()
+
+
+def test_store_migrates_gradient_columns(tmp_path: Path, write_suite: Callable[..., Path]) -> None:
+    """A store written before gradient optimizers opens, reads 0 gradient evaluations and n_evals forward-equivalents,
+    and gains the columns when opened for writing."""
+    suite = load_suite(write_suite(seeds=1))
+    db = tmp_path / "old.sqlite"
+    with Store(db) as store:
+        run_suite(suite, store, progress=False)
+    con = sqlite3.connect(db)
+    con.execute("ALTER TABLE runs DROP COLUMN n_grad_evals")
+    con.execute("ALTER TABLE runs DROP COLUMN forward_equivalents")
+    con.commit()
+    con.close()
+    with Store(db, readonly=True) as store:  # read-only: nothing migrated, still readable
+        runs = store.runs()
+        assert {"n_grad_evals", "forward_equivalents"}.isdisjoint(store._columns())
+    assert runs and all(r.n_grad_evals == 0 and r.forward_equivalents is None for r in runs)
+    assert all(r.spent == r.n_evals == 100 for r in runs)
+    row = build_leaderboard(runs).instances[0].rows[0]
+    assert row.mean_forward_equivalents == row.mean_evals == 100
+    with Store(db) as store:
+        assert {"n_grad_evals", "forward_equivalents"} <= store._columns()
+        assert [r.spent for r in store.runs()] == [r.spent for r in runs]

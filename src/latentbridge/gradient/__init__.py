@@ -25,7 +25,7 @@ from ._adam import adam, adam_chains, learning_rate
 from ._basin_cma import basin_cma
 from ._lbfgs import lbfgs
 from ._run import BudgetExhausted, GradientRun
-from ._solve import OPTIMIZERS, GradientOptimizer, check_params, optimizer_names, solve
+from ._solve import OPTIMIZERS, GradientOptimizer, check_params, differentiable, optimizer_names, solve
 
 __all__ = [
     "OPTIMIZERS",
@@ -36,6 +36,7 @@ __all__ = [
     "adam_chains",
     "basin_cma",
     "check_params",
+    "differentiable",
     "learning_rate",
     "lbfgs",
     "optimizer_names",
