@@ -268,7 +268,9 @@ def _gradient(name: str) -> Callable[..., Solver]:
         return GradientOptimizer(name, params)
 
     factory.__name__ = factory.__qualname__ = f"_{name.replace('-', '_')}"
-    factory.__doc__ = f"The white-box optimizer {name!r} (its parameters: latentbridge.gradient.{name.replace('-', '_')})."
+    factory.__doc__ = (
+        f"The white-box optimizer {name!r} (its parameters: latentbridge.gradient.{name.replace('-', '_')})."
+    )
     return factory
 
 

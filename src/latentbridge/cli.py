@@ -304,7 +304,7 @@ def bench_cmd(
 
 
 def _attach_realism(board: Any, allow_import: list[str] | None) -> None:
-    """The realism columns of ``board`` (:func:`latentbridge.bench.realism.attach_realism`), trusting ``allow_import``."""
+    """The realism columns of ``board`` (:func:`~latentbridge.bench.realism.attach_realism`), trusting imports."""
     from .bench.problems import trusted_imports
     from .bench.realism import attach_realism
 

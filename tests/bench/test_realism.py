@@ -82,7 +82,8 @@ def test_leaderboard_shows_gradient_costs(gradient_store: Path) -> None:
     assert row.mean_grad_evals > 0
     assert 0 < row.mean_forward_equivalents <= 100
     md = to_markdown(board)
-    assert "grad evals" in md and "fwd-equiv" in md
+    assert "grad evals" in md
+    assert "fwd-equiv" in md
     rows = list(csv.DictReader(io.StringIO(to_csv(board))))
     adam = next(r for r in rows if r["level"] == "instance" and r["optimizer"] == "adam")
     assert float(adam["mean_grad_evals"]) == row.mean_grad_evals
@@ -114,7 +115,8 @@ def test_realism_columns_beside_the_ranking(gradient_store: Path) -> None:
     expected = float(np.median(lb.realism.realism(rebuilt, X)["latent_p"]))
     assert board.realism[(inst.label, "random")]["latent_p"] == pytest.approx(expected)
     md = to_markdown(board)
-    assert "latent p" in md and "D pct" not in md
+    assert "latent p" in md
+    assert "D pct" not in md
     assert "typicality of the best latents" in md  # explained next to what fitness measures
     rows = list(csv.DictReader(io.StringIO(to_csv(board))))
     rand = next(r for r in rows if r["level"] == "instance" and r["optimizer"] == "random")

@@ -334,7 +334,8 @@ def test_store_migrates_gradient_columns(tmp_path: Path, write_suite: Callable[.
     with Store(db, readonly=True) as store:  # read-only: nothing migrated, still readable
         runs = store.runs()
         assert {"n_grad_evals", "forward_equivalents"}.isdisjoint(store._columns())
-    assert runs and all(r.n_grad_evals == 0 and r.forward_equivalents is None for r in runs)
+    assert runs
+    assert all(r.n_grad_evals == 0 and r.forward_equivalents is None for r in runs)
     assert all(r.spent == r.n_evals == 100 for r in runs)
     row = build_leaderboard(runs).instances[0].rows[0]
     assert row.mean_forward_equivalents == row.mean_evals == 100

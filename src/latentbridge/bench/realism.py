@@ -107,7 +107,7 @@ def attach_realism(board: Leaderboard, rebuild: Callable[[dict[str, Any]], Any] 
                 continue
             try:
                 board.realism[(inst.label, name)] = realism_of(problem, np.stack(xs))
-            except Exception:  # noqa: S112 - a model that cannot measure these latents loses its columns only
+            except Exception:  # a model that cannot measure these latents loses its columns only
                 continue
     return board
 

@@ -275,7 +275,12 @@ def to_markdown(
         parts += figure("ecdf", ecdf_figure(board, colors), ECDF_CAPTION)
     for inst in board.instances:
         slug = _slug(inst.label)
-        parts += [f"## {_md(_instance_header(inst))}", "", _md(what_fitness_measures(inst, realism_headers(board, inst))), ""]
+        parts += [
+            f"## {_md(_instance_header(inst))}",
+            "",
+            _md(what_fitness_measures(inst, realism_headers(board, inst))),
+            "",
+        ]
         parts += [_md_table(_headers(board, inst), _row_cells(inst, board)), ""]
         if inst.pairwise:
             parts += ["Pairwise Mann–Whitney U over seeds (Holm-adjusted within the instance):", ""]
