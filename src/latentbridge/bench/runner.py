@@ -161,6 +161,7 @@ class BenchSummary:
         book_time: Seconds of the bench's per-evaluation bookkeeping inside ``solve``.
         evals: Evaluations performed.
         failed_evals: Of the counted evaluations, those with a non-finite fitness.
+        grad_evals: Value-and-gradient evaluations performed (not in ``evals``).
         workers: Parallel workers.
     """
 
@@ -175,6 +176,7 @@ class BenchSummary:
     evals: int = 0
     failed_evals: int = 0
     workers: int = 1
+    grad_evals: int = 0
 
     @property
     def worker_time(self) -> float:
@@ -197,6 +199,9 @@ class BenchSummary:
         """Fraction of worker time spent evaluating (generator + scorer)."""
         return self.eval_time / self.worker_time if self.worker_time > 0 else 0.0
 
+    def _grad_text(self) -> str:
+        return f" and {self.grad_evals:,} gradient evaluations" if self.grad_evals else ""
+
     def describe(self) -> str:
         """One paragraph for the console."""
         opt_time = max(0.0, self.solve_time - self.eval_time - self.book_time)
@@ -206,7 +211,7 @@ class BenchSummary:
         )
         return (
             f"{self.finished + self.failed} runs finished ({self.failed} failed), {self.skipped} already stored, "
-            f"{self.evals:,} evaluations in {self.wall_time:.1f} s wall × {self.workers} worker(s). "
+            f"{self.evals:,} evaluations{self._grad_text()} in {self.wall_time:.1f} s wall × {self.workers} worker(s). "
             f"Time: evaluations {self.eval_time:.1f} s ({100 * self.eval_time / wt:.1f} %), "
             f"optimizer internals {opt_time:.1f} s ({100 * opt_time / wt:.1f} %), "
             f"bench machinery {self.overhead * wt:.1f} s ({100 * self.overhead:.1f} %)." + failed_evals
@@ -392,6 +397,7 @@ def _count(summary: BenchSummary, outcome: RunOutcome, console: Any) -> None:
     summary.solve_time += outcome.solve_time
     summary.book_time += outcome.book_time
     summary.evals += outcome.n_evals
+    summary.grad_evals += outcome.n_grad_evals
     summary.failed_evals += outcome.n_failed
     if outcome.status == "finished":
         summary.finished += 1
