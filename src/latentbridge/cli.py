@@ -265,6 +265,7 @@ def bench_cmd(
                 progress=progress,
                 tasks=tasks,
             )
+            board = build_leaderboard(store.runs(spec.name))
         except BenchInterrupted as exc:
             err.print(
                 f"[yellow]interrupted:[/yellow] {exc.finished} runs finished and stored in {escape(str(db))}, "
@@ -277,17 +278,24 @@ def bench_cmd(
         except LatentBridgeError as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(2) from None
-        board = build_leaderboard(store.runs(spec.name))
     print_leaderboard(board, console)
     console.print(escape(summary.describe()))
     written = [db]
     if report:
         from .bench.problems import trusted_imports
 
-        with trusted_imports(tuple(allow_import or ())):
-            bench_report.to_html(board, out / "report.html", title=f"latentbridge bench: {spec.name}")
-            bench_report.to_markdown(board, out / "report.md")  # images in OUT/report-images/
-        bench_report.to_csv(board, out / "leaderboard.csv")
+        try:
+            with trusted_imports(tuple(allow_import or ())):
+                bench_report.to_html(board, out / "report.html", title=f"latentbridge bench: {spec.name}")
+                bench_report.to_markdown(board, out / "report.md")  # images in OUT/report-images/
+            bench_report.to_csv(board, out / "leaderboard.csv")
+        except OSError as exc:  # a full disk: the runs are stored, only the report is missing
+            err.print(
+                f"[red]error:[/red] cannot write the report in {escape(str(out))}: {escape(str(exc))}; every run is "
+                f"stored in {escape(str(db))}: free space, then `latentbridge leaderboard {escape(str(db))} --html "
+                "...` writes it"
+            )
+            raise typer.Exit(2) from None
         written += [out / "report.html", out / "report.md", out / "leaderboard.csv"]
         written += bench_report.written_beside(board, md=out / "report.md", csv=out / "leaderboard.csv")
     _print_written(console, written)
@@ -330,7 +338,8 @@ def leaderboard_cmd(
         raise typer.BadParameter(f"no bench database at {where}", param_hint="DB")
     err = _console(stderr=True)
     try:
-        with Store(db, readonly=True) as store:
+        # one snapshot: a bench writing meanwhile is not half-seen; a lock held longer than the timeout fails
+        with Store(db, readonly=True) as store, store.snapshot():
             runs = store.runs(suite)
             if suite is not None and not runs:
                 import difflib

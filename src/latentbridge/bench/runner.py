@@ -40,7 +40,14 @@ from .._problems import LatentProblem
 from .._tracking import Evaluation, Tracker, default_ref_point
 from ..campaign.executors import ExecutorName, check_executor, init_worker, run_tasks
 from ..campaign.store import CORE_PACKAGES, versions
-from ..errors import InputError, LatentBridgeError, NonFiniteFitnessError, RunTimeoutError, UnknownNameError
+from ..errors import (
+    InputError,
+    LatentBridgeError,
+    NonFiniteFitnessError,
+    RunTimeoutError,
+    StoreError,
+    UnknownNameError,
+)
 from ..optimizers import applies, resolve, validate_optimizer
 from . import problems as problems_mod
 from .problems import build_problem, cached_problem, emulated_precisions, trusted_imports
@@ -840,6 +847,9 @@ def run_suite(
             _abandon(outcomes)
             summary.wall_time = time.perf_counter() - start
             raise BenchInterrupted(runs_done, len(todo) - runs_done) from None
+        except StoreError as exc:  # a full disk, a lock: the runs stored so far stay, the rest is stopped
+            _abandon(outcomes)
+            raise StoreError(f"{exc} [{runs_done} runs of this bench were stored before it stopped]") from None
         finally:
             if live is not None:
                 live.close()
