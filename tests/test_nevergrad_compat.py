@@ -34,6 +34,8 @@ from latentbridge.testing import tiny_generator
 
 ng = pytest.importorskip("nevergrad")
 lbng = importlib.import_module("latentbridge.nevergrad")
+ngdriver = importlib.import_module("latentbridge.nevergrad._driver")
+ngrecast = importlib.import_module("latentbridge.nevergrad._recast")
 
 pytestmark = pytest.mark.filterwarnings("ignore")  # cma's TPA consistency chatter, nevergrad's loss clipping
 
@@ -142,19 +144,19 @@ def test_recast_threads_compute_one_at_a_time(
     pytest.importorskip("directsearch")
     before = set(threading.enumerate())
     opts: list[Any] = []
-    drive = lbng._drive
+    drive = ngdriver._drive
 
     def spy(problem: Any, opt: Any, *args: Any) -> Any:
         opts.append(opt)
         return drive(problem, opt, *args)
 
-    monkeypatch.setattr(lbng, "_drive", spy)
+    monkeypatch.setattr(ngdriver, "_drive", spy)
 
     busy: list[int] = []
 
     def listener(ev: Any) -> None:  # runs inside evaluate(): every tell before it is done
-        threads = lbng._recast_threads(lbng._sub_optimizers(opts[-1]))
-        busy.extend(i for i, (o, t) in enumerate(threads) if not lbng._recast_settled(o, t))
+        threads = ngrecast.recast_threads(ngdriver._sub_optimizers(opts[-1]))
+        busy.extend(i for i, (o, t) in enumerate(threads) if not ngrecast.recast_settled(o, t))
 
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads as often as possible: unsynchronised draws would interleave

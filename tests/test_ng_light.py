@@ -15,7 +15,7 @@ from latentbridge.testing import tiny_generator
 
 ng = pytest.importorskip("nevergrad")
 lbng = pytest.importorskip("latentbridge.nevergrad")
-light = pytest.importorskip("latentbridge._ng_light")
+light = pytest.importorskip("latentbridge.nevergrad._light")
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -9,8 +11,8 @@ import torch
 import latentbridge as lb
 from latentbridge import optimizers as lbo
 from latentbridge._algorithm_facts import PYMOO_ALGORITHMS
-from latentbridge.errors import UnknownNameError
-from latentbridge.testing import tiny_generator
+from latentbridge.errors import InputError, UnknownNameError
+from latentbridge.testing import registered, tiny_generator
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +70,103 @@ def test_registry_builds_the_library_adapters() -> None:
         assert reg.create(name) == factory()
 
 
-def test_bench_module_reexports_the_same_objects() -> None:
-    from latentbridge.bench import optimizers as bench_optimizers
+def test_pymoo_names_are_suggested_with_their_prefix() -> None:
+    """``pymoo:NSGA`` suggests ``pymoo:NSGA2`` and ``pymoo:NSGA3``: names that resolve, not bare or bench names."""
+    with pytest.raises(UnknownNameError) as info:
+        lbo.resolve("pymoo:NSGA")
+    message = str(info.value)
+    hint = message[message.index("Did you mean") :].split("?")[0]
+    assert "pymoo:NSGA2" in hint
+    assert "pymoo:NSGA3" in hint
+    names = [n.strip() for n in hint.removeprefix("Did you mean:").split(",")]
+    assert all(n.startswith("pymoo:") for n in names), names
+    for name in names:
+        assert isinstance(lbo.resolve(name), lbo.PymooOptimizer)
+    assert "paper-ga" not in message  # bench names are not pymoo algorithms
+    with pytest.raises(UnknownNameError, match=r"pymoo's NSGA2 is written pymoo:NSGA2"):
+        lbo.resolve("NSGA2")
+    assert lbo.resolve("pymoo:nsga-3") == lbo.PymooOptimizer("nsga-3", {})  # case, - and _ still ignored
 
-    for name in bench_optimizers.__all__:
-        assert getattr(bench_optimizers, name) is getattr(lbo, name)
+
+@pytest.mark.parametrize("name", ["paper-ga", "set-ga"])
+def test_wrong_preset_parameter_is_refused_with_the_close_name(
+    name: str, problems: dict[str, lb.LatentProblem]
+) -> None:
+    """A suite's ``params = { popsize = 40 }`` fails validation with the suggestion, with or without a problem."""
+    pytest.importorskip("pymoo")
+    solver = lbo.resolve(name, {"popsize": 40})
+    for problem in (None, problems["set"]):
+        with pytest.raises(
+            InputError, match=rf"{name}: unknown parameter\(s\) 'popsize' \(did you mean 'pop_size'\?\)"
+        ):
+            lbo.validate_optimizer(name, {"popsize": 40}, solver, problem)
+    lbo.validate_optimizer(name, {"pop_size": 40}, lbo.resolve(name, {"pop_size": 40}), problems["set"])
+
+
+def test_each_adapter_validates_its_own_parameters() -> None:
+    """``validate_optimizer`` defers to the adapter's ``validate``; a plugin optimizer may have one too."""
+    calls: list[tuple[str, object]] = []
+
+    class Custom:
+        def solve(self, problem: lb.LatentProblem, budget: int, seed: int) -> lb.OptimizeResult:
+            raise AssertionError("not run")
+
+        def validate(self, label: str, problem: object) -> None:
+            calls.append((label, problem))
+
+    lbo.validate_optimizer("custom", {}, Custom(), None)
+    assert calls == [("custom", None)]
+    with registered("optimizer", "custom-opt", Custom):  # a registered factory's own arguments are checked too
+        assert isinstance(lbo.resolve("custom-opt"), Custom)
+        with pytest.raises(InputError, match=r"optimizer 'custom-opt' \(latentbridge.testing\): unknown parameter"):
+            lbo.resolve("custom-opt", {"batch": 5})
+    with pytest.raises(InputError, match=r"random: unknown parameter\(s\) 'bach' \(did you mean 'batch'\?\)"):
+        lbo.resolve("random", {"bach": 5}).validate("random", None)  # type: ignore[attr-defined]
+    with pytest.raises(InputError, match=r"'seed' cannot be set here"):
+        lbo.resolve("random", {"seed": 5}).validate("random", None)  # type: ignore[attr-defined]
+
+
+def test_nevergrad_parameters_are_checked_by_the_nevergrad_package() -> None:
+    pytest.importorskip("nevergrad")
+    solver = lbo.resolve("ng:LatentPaperGA", {"popsize": 40})
+    with pytest.raises(InputError, match=r"'popsize' \(did you mean 'pop_size'\?\)"):
+        lbo.validate_optimizer("ng:LatentPaperGA", {"popsize": 40}, solver, None)
+    with pytest.raises(UnknownNameError, match=r"did you mean 'CMA'"):
+        lbo.validate_optimizer("ng:CMAA", {}, lbo.resolve("ng:CMAA"), None)
+    with pytest.raises(InputError, match=r"'fast' must be true or false"):
+        lbo.validate_optimizer("ng:CMA", {"fast": 1}, lbo.resolve("ng:CMA", {"fast": 1}), None)
+    lbo.validate_optimizer("ng:DiagonalCMA", {"scale": 0.5}, lbo.resolve("ng:DiagonalCMA", {"scale": 0.5}), None)
+
+
+def test_bench_refuses_a_wrong_preset_parameter_before_any_run(tmp_path: Path) -> None:
+    """Issue 22: ``params = { popsize = 40 }`` for paper-ga is one clear error naming ``pop_size``, not a TypeError."""
+    pytest.importorskip("pymoo")
+    from typer.testing import CliRunner
+
+    from latentbridge.cli import app
+
+    gen = tiny_generator(6, (1, 6, 6), seed=0)
+    with torch.inference_mode():
+        np.save(tmp_path / "target.npy", gen.generate(torch.zeros(1, 6))[0].numpy())
+    suite = tmp_path / "mine.toml"
+    suite.write_text(
+        '[suite]\nname = "mine"\nbudget = 80\nseeds = 1\n\n'
+        '[[problems]]\nid = "t"\nkind = "target-similarity"\n'
+        'generator = { name = "latentbridge.testing:tiny_generator", latent_dim = 6, image_shape = [1, 6, 6] }\n'
+        f'scorer = "rmse"\ntarget = {{ npy = "{tmp_path / "target.npy"}" }}\n\n'
+        '[[optimizers]]\nname = "paper-ga"\nparams = { popsize = 40 }\n'
+    )
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app,
+        ["bench", "--suite", str(suite), "--out", str(out), "--no-progress", "--allow-import", "latentbridge.testing"],
+    )
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert "optimizers[0].params" in text, text
+    assert "did you mean 'pop_size'?" in text, text
+    assert "TypeError" not in text
+    assert not out.exists()  # refused before anything was created
 
 
 def test_adapters_run(problems: dict[str, lb.LatentProblem]) -> None:

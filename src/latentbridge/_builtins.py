@@ -11,8 +11,8 @@ from ._generators import TorchGenerator
 from ._latent import LatentSpace
 from ._problems import CentroidDiversity, SetDiversity, TargetSimilarity
 from ._scorers import EmbeddingScorer, NCCScorer, RMSEScorer
+from ._solvers import BUILTIN_OPTIMIZERS
 from .hookspecs import Register, hookimpl
-from .optimizers import BUILTIN_OPTIMIZERS
 from .precision import CompileMode, Precision, default_channels_last
 
 
@@ -125,7 +125,7 @@ def latentbridge_register_problems(register: Register) -> None:
 
 @hookimpl
 def latentbridge_register_optimizers(register: Register) -> None:
-    """Built-in optimizers of :mod:`latentbridge.optimizers` (``pymoo:<Algorithm>``, ``ng:<name>`` resolve later)."""
+    """Built-in optimizers of :mod:`latentbridge._solvers` (``pymoo:<Algorithm>``, ``ng:<name>`` resolve later)."""
     descriptions = {
         "paper-ga": "seed 000's GA: tournament 3, BLX-α, Gaussian mutation (pymoo)",
         "set-ga": "seed 002's GA on sets of latents: uniform crossover, creep mutation (pymoo)",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import importlib.metadata as md
-import inspect
 import os
 import re
 import threading
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 import pluggy
 
 from . import hookspecs
+from ._signature import check_call
 from .errors import InputError, PluginError, RegistryConflictError, UnknownNameError
 
 if TYPE_CHECKING:
@@ -321,24 +321,7 @@ def _entry(kind: Kind, name: Any) -> Entry[Any]:
 
 def _check_options(entry: Entry[Any], args: tuple[Any, ...], options: dict[str, Any]) -> None:
     """Refuse options the factory does not take, before calling it (no TypeError from deep inside)."""
-    try:
-        sig = inspect.signature(entry.factory)
-    except (TypeError, ValueError):  # builtins and C callables: let the call decide
-        return
-    try:
-        sig.bind(*args, **options)
-    except TypeError as exc:
-        params = sig.parameters.values()
-        named = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        takes_any = any(p.kind is p.VAR_KEYWORD for p in params)
-        unknown = [] if takes_any else [k for k in options if k not in sig.parameters]
-        what = f"unknown option(s) {', '.join(map(repr, unknown))}" if unknown else str(exc)
-        hints = [c for k in unknown for c in difflib.get_close_matches(k, named, n=1)]
-        hint = f" (did you mean {', '.join(map(repr, hints))}?)" if hints else ""
-        raise InputError(
-            f"{entry.kind} {entry.name!r} ({entry.distribution}): {what}{hint}; "
-            f"it accepts: {', '.join(named) or 'no options'}"
-        ) from None
+    check_call(entry.factory, f"{entry.kind} {entry.name!r} ({entry.distribution})", options, args=args, noun="option")
 
 
 def load_generator(name: str, /, **options: Any) -> LatentGenerator:

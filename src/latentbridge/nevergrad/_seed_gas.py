@@ -1,6 +1,8 @@
-"""The seeds' generational GAs as a nevergrad optimizer, built on :mod:`latentbridge.operators`.
+"""The seeds' generational GAs as nevergrad optimizers, built on :mod:`latentbridge.operators`.
 
-Imported only by :mod:`latentbridge.nevergrad` (this module imports nevergrad at top level).
+:class:`SeedGA` is the configurable optimizer; :func:`register_seed_gas` puts seed 000's and
+seed 002's configurations in ``nevergrad.optimizers.registry`` as ``"LatentPaperGA"`` and
+``"LatentSetGA"`` (the package does when it is imported).
 """
 
 from __future__ import annotations
@@ -8,21 +10,29 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Literal
 
+import nevergrad as ng
 import numpy as np
 from nevergrad.optimization import base as ngbase
 from numpy.typing import NDArray
 
-from . import operators as ops
-from ._presets import PAPER_GA, SET_GA
-from ._validation import check_positive_int
-from .errors import InputError
+from .. import operators as ops
+from .._presets import PAPER_GA, SET_GA
+from .._validation import check_positive_int
+from ..errors import InputError, RegistryConflictError
 
-__all__ = ["SeedGA"]
+__all__ = ["SeedGA", "register_seed_gas"]
 
 Array = NDArray[np.float64]
 
 _CROSSOVERS = ("blx", "uniform")
 _MUTATIONS = ("gaussian", "creep")
+
+#: Registry names of the seeds' GAs and their configuration (the values of the pymoo presets,
+#: ``latentbridge._presets``).
+_SEED_GA_CONFIGS: dict[str, dict[str, Any]] = {
+    "LatentPaperGA": dict(crossover="blx", mutation="gaussian", **PAPER_GA),
+    "LatentSetGA": dict(crossover="uniform", mutation="creep", **SET_GA),
+}
 
 
 def _check_nonneg(value: Any, name: str) -> float:
@@ -237,3 +247,31 @@ class SeedGA(ngbase.ConfiguredOptimizer):  # type: ignore[misc]  # nevergrad shi
     def evals_per_generation(self) -> int:
         """Candidates asked per generation after the first: ``pop_size - elitism``."""
         return self.pop_size - self.elitism
+
+
+def register_seed_gas() -> dict[str, SeedGA]:
+    """Register ``"LatentPaperGA"`` and ``"LatentSetGA"`` in ``nevergrad.optimizers.registry``.
+
+    Called when :mod:`latentbridge.nevergrad` is imported. Idempotent: names already
+    registered by latentbridge (e.g. after a module reload) are replaced.
+
+    Returns:
+        The registered configurations by name.
+
+    Raises:
+        RegistryConflictError: another package registered one of these names.
+    """
+    registry = ng.optimizers.registry
+    out: dict[str, SeedGA] = {}
+    for name, cfg in _SEED_GA_CONFIGS.items():
+        existing = registry.get(name)
+        if existing is not None:
+            owner = type(existing).__module__
+            if not owner.startswith("latentbridge."):
+                raise RegistryConflictError(
+                    f"nevergrad optimizer name {name!r} is already registered by {owner}; latentbridge cannot "
+                    "register its seed GA under that name"
+                )
+            registry.unregister(name)
+        out[name] = SeedGA(**cfg).set_name(name, register=True)
+    return out
