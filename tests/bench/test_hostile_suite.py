@@ -114,8 +114,8 @@ def test_command_line_overrides_are_bounded(tmp_path: Path) -> None:
     suite = load_suite(path)
     for kwargs, match in (
         ({"seeds": 10**12}, "--seeds must be 1..10,000"),
-        ({"run_timeout": float("inf")}, "--run-timeout: inf seconds is more than"),
-        ({"run_timeout": 1e18}, "--run-timeout: 1e\\+18 seconds"),
+        ({"run_timeout": float("inf")}, "--run-timeout must be .* at most 2,592,000 .* got inf"),
+        ({"run_timeout": 1e18}, "--run-timeout must be .* got 1e\\+18"),
         ({"budget": 10**15}, "--budget must be 1..1,000,000,000"),
     ):
         with pytest.raises(SuiteError, match=match):

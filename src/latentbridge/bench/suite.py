@@ -308,7 +308,10 @@ class Suite:
         if run_timeout is not None:
             why = limits.timeout_problem(run_timeout)
             if why is not None:
-                raise SuiteError(f"--run-timeout: {why}")
+                raise SuiteError(
+                    f"--run-timeout must be a positive number of seconds, at most {limits.MAX_RUN_TIMEOUT:,.0f} "
+                    f"(30 days), got {run_timeout!r}; leave it out for the suite's own"
+                )
             new = replace(new, run_timeout=float(run_timeout))
         if precision is not None:
             if precision not in _PRECISIONS:
