@@ -118,6 +118,13 @@ class PymooOptimizer:
             except Exception as exc:
                 raise InputError(f"{label} cannot be built with {kw}: {type(exc).__name__}: {exc}") from None
 
+    def min_budget(self, problem: LatentProblem) -> int:
+        """Evaluations of the first population on ``problem``: a smaller budget cannot run."""
+        from . import pymoo as lb_pymoo
+
+        kw = {k: v for k, v in self.params.items() if k not in _PYMOO_SOLVE_KWARGS}
+        return lb_pymoo.min_population(lb_pymoo.make_algorithm(self.algorithm, problem, **kw), problem.dim)
+
     def solve(self, problem: LatentProblem, budget: int, seed: int) -> OptimizeResult:
         """Run :func:`latentbridge.pymoo.solve`."""
         from . import pymoo as lb_pymoo
@@ -159,6 +166,16 @@ class NevergradOptimizer:
         for key in ("bounded", "fast"):
             if key in self.params and not isinstance(self.params[key], bool):
                 raise InputError(f"parameter {key!r} must be true or false, got {self.params[key]!r}")
+
+    def min_budget(self, problem: LatentProblem) -> int:
+        """The first batch, or one population of the seeds' GAs (``LatentPaperGA``...): a smaller budget cannot run."""
+        from . import nevergrad as lb_ng
+
+        rest = {k: v for k, v in self.params.items() if k not in _NG_MINIMIZE_KWARGS}
+        factory = lb_ng.configure(lb_ng.lookup(self.optimizer), self.optimizer, rest)
+        pop = getattr(factory, "pop_size", None) if isinstance(factory, lb_ng.SeedGA) else None
+        batch = self.params.get("batch")
+        return max(int(pop or 1), int(batch) if isinstance(batch, int) and not isinstance(batch, bool) else 1)
 
     def solve(self, problem: LatentProblem, budget: int, seed: int) -> OptimizeResult:
         """Run :func:`latentbridge.nevergrad.minimize`."""

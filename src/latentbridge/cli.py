@@ -116,12 +116,16 @@ LOG_WIDTH = 200
 
 
 def _console(*, stderr: bool = False) -> Any:
-    """A rich console; one that does not write to a terminal gets :data:`LOG_WIDTH` columns."""
+    """A rich console; one that does not write to a terminal gets :data:`LOG_WIDTH` columns.
+
+    The stderr console (errors, warnings, notes) never breaks a line inside a word, so the paths it
+    names can be copied whole.
+    """
     from rich.console import Console
 
-    console = Console(stderr=stderr)
+    console = Console(stderr=stderr, soft_wrap=stderr)
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(stderr=stderr, width=LOG_WIDTH)
+        console = Console(stderr=stderr, soft_wrap=stderr, width=LOG_WIDTH)
     return console
 
 

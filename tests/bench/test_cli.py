@@ -189,3 +189,25 @@ def test_console_tables_are_not_wrapped_when_written_to_a_file(
     assert rows
     assert all(line.count("±") == 1 for line in rows)  # `mean ± std` whole on the optimizer's line
     assert max(len(line) for line in res.output.splitlines()) > 80
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "need"),
+    [
+        ('name = "paper-ga"\nparams = { pop_size = 40 }', 40),
+        ('name = "ng:LatentPaperGA"\nparams = { pop_size = 30 }', 30),
+        ('name = "pymoo:DE"\nparams = { pop_size = 25 }', 25),
+    ],
+)
+def test_a_budget_below_one_population_is_refused_before_any_run(
+    tmp_path: Path, write_suite: Callable[..., Path], optimizer: str, need: int
+) -> None:
+    suite = write_suite(f"[[optimizers]]\n{optimizer}\n", budget=10, seeds=1)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["bench", "--suite", str(suite), "--out", str(out), "--no-progress"])
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert "budget=10 is smaller than one population of" in text
+    assert f"({need} evaluations): raise the suite's budget (or --budget) to at least {need}" in text
+    assert f"{suite}:23: optimizers[0].params" in res.output  # the suite file and line, never broken
+    assert not (out / "bench.sqlite").exists()  # nothing started, nothing stored

@@ -251,6 +251,7 @@ def plan(
             if opt.label not in validated:
                 _validate_optimizer(opt, solvers[opt.label], problem)
                 validated.add(opt.label)
+            _check_budget(suite, spec, opt, solvers[opt.label], problem)
             for rep in range(suite.seeds):
                 seed = run_seed(suite.seed, spec.id, opt.label, rep)
                 key = run_key(suite.name, phash, opt, seed, suite.budget)
@@ -263,6 +264,27 @@ def plan(
     if not tasks:
         raise InputError(f"suite {suite.name!r}: no optimizer applies to any problem (see the applicability rule)")
     return tasks
+
+
+def _check_budget(suite: Suite, spec: ProblemSpec, opt: OptimizerSpec, solver: Any, problem: LatentProblem) -> None:
+    """Refuse, before any run, a budget smaller than what ``solver`` spends before its first result."""
+    min_budget = getattr(solver, "min_budget", None)
+    if not callable(min_budget):
+        return
+    try:
+        need = int(min_budget(problem))
+    except Exception as exc:
+        raise _located(opt.where, "params", exc) from None
+    if suite.budget < need:
+        raise _located(
+            opt.where,
+            "params",
+            InputError(
+                f"budget={suite.budget} is smaller than one population of {opt.label} on problem {spec.id!r} "
+                f"({need} evaluations): raise the suite's budget (or --budget) to at least {need}, or make "
+                "the population smaller"
+            ),
+        )
 
 
 def _validate_optimizer(opt: OptimizerSpec, solver: Any, problem: LatentProblem | None) -> None:

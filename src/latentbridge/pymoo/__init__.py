@@ -39,7 +39,7 @@ except ImportError as _exc:  # pragma: no cover - exercised only without the ext
 
 from .._algorithm_facts import AlgorithmFacts
 from ._algorithms import GenerationalGA, PriorRandomSearch
-from ._make import algorithm_facts, algorithm_names, make_algorithm
+from ._make import algorithm_facts, algorithm_names, make_algorithm, min_population
 from ._operators import BLXAlpha, CreepMutation, GaussianMutation, UniformCrossover
 from ._presets import paper_ga, random_search, set_ga
 from ._problem import LatentSampling, PymooProblem, as_pymoo
@@ -68,5 +68,6 @@ __all__ = [
     "algorithm_facts",
     "algorithm_names",
     "make_algorithm",
+    "min_population",
     "solve",
 ]
