@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import html
 import io
 import math
 from collections.abc import Callable, Sequence
@@ -28,9 +27,11 @@ from numpy.typing import NDArray
 
 from ..campaign.render import csv_cell as _csv_text
 from ..campaign.render import html_table as _html_table
+from ..campaign.render import html_text as _html_text
 from ..campaign.render import md_table as _md_table
 from ..campaign.render import md_text as _md
 from ..campaign.render import number as _fmt
+from ..campaign.render import plot_text
 from ..campaign.render import pvalue as _p
 from ..campaign.render import slug as _slug
 from .explain import what_fitness_measures
@@ -118,10 +119,11 @@ def _group_lines(group: Group) -> list[str]:
 def print_leaderboard(board: Leaderboard, console: Console | None = None) -> None:
     """Print per-instance tables and across-instance rankings with rich."""
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
-    # every name comes from a suite or a store: printed as text, never interpreted as rich markup
+    from ..campaign.render import console_text as escape
+
+    # every name comes from a suite or a store: printed as text, never as rich markup or escape sequences
     console = console or Console()
     if not board.instances:
         console.print("[yellow]no finished runs[/yellow]")
@@ -512,7 +514,7 @@ def convergence_figure(inst: Instance, colors: dict[str, Any]) -> Figure:
             if not np.any(valid):
                 continue
             q = np.nanpercentile(curves[:, valid], [25, 50, 75], axis=0)
-        ax.plot(grid[valid], q[1], label=name, color=colors[name], drawstyle="steps-post")
+        ax.plot(grid[valid], q[1], label=plot_text(name), color=colors[name], drawstyle="steps-post")
         ax.fill_between(grid[valid], q[0], q[2], color=colors[name], alpha=0.2, step="post")
     _plain_log_x(ax)
     _plain_y(ax)
@@ -538,7 +540,7 @@ def ecdf_figure(board: Leaderboard, colors: dict[str, Any]) -> Figure:
     order = [n for n in ranked if n in curves] + sorted(set(curves) - set(ranked))
     for name in order:
         y = curves[name]
-        ax.plot(frac, y, label=name, color=colors[name], drawstyle="steps-post")
+        ax.plot(frac, y, label=plot_text(name), color=colors[name], drawstyle="steps-post")
     _plain_log_x(ax)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("evaluations / budget")
@@ -604,7 +606,8 @@ def grid_figure(
             ax.imshow(disp, cmap="gray" if disp.ndim == 2 else None, vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(title.replace(": ", "\n", 1).replace(" (", "\n("), fontsize="small", color=color)
+            title = plot_text(title).replace(": ", "\n", 1).replace(" (", "\n(")
+            ax.set_title(title, fontsize="small", color=color)
         return fig
     fig = _figure(max(6.0, 1.3 * ncol + 0.4), 1.6 * len(panels))
     axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
@@ -617,7 +620,7 @@ def grid_figure(
         ax.set_xlim(-0.5, full - 0.5)  # a row of fewer images (the target) keeps the scale, left-aligned
         ax.set_ylim(h - 0.5, -0.5)
         ax.axis("off")
-        ax.set_title(title, loc="left", fontsize="medium", color=color)
+        ax.set_title(plot_text(title), loc="left", fontsize="medium", color=color)
     return fig
 
 
@@ -659,8 +662,8 @@ def _convergence_caption(inst: Instance) -> str:
 
 def _img(fig_id: str, fig: Figure, alt: str) -> str:
     return (
-        f"<figure id='{html.escape(fig_id)}'><img alt='{html.escape(alt)}' "
-        f"src='data:image/png;base64,{_png(fig)}'><figcaption>{html.escape(alt)}</figcaption></figure>"
+        f"<figure id='{_html_text(fig_id)}'><img alt='{_html_text(alt)}' "
+        f"src='data:image/png;base64,{_png(fig)}'><figcaption>{_html_text(alt)}</figcaption></figure>"
     )
 
 
@@ -693,24 +696,24 @@ def to_html(
     colors = _colors(names)
     out = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
+        f"<title>{_html_text(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_html_text(title)}</h1>",
     ]
     if board.runs:
         versions = board.runs[0].versions
         hosts = sorted({r.host for r in board.runs})
         out.append(
             "<p class='note'>"
-            + html.escape(
+            + _html_text(
                 f"{len(board.runs)} runs; suites: {', '.join(sorted({r.suite for r in board.runs}))}; hosts: "
                 f"{', '.join(hosts)}; versions: {', '.join(f'{k} {v}' for k, v in sorted(versions.items()))}"
             )
             + "</p>"
         )
     for group in board.groups:
-        out.append(f"<h2>Across instances — {html.escape(group.name)}</h2>")
+        out.append(f"<h2>Across instances — {_html_text(group.name)}</h2>")
         out.append(_html_table(_GROUP_HEADERS, [[_fmt(r, 3), n] for n, r in group.ranking()], colors=colors))
-        out += [f"<p>{html.escape(line)}</p>" for line in _group_lines(group)]
+        out += [f"<p>{_html_text(line)}</p>" for line in _group_lines(group)]
         out.append("<details><summary>pairwise Wilcoxon tests</summary>")
         out.append(_html_table(_PAIR_HEADERS, _pairwise_rows(group.pairwise), left=(0, 1)))
         out.append("</details>")
@@ -719,8 +722,8 @@ def to_html(
         out.append(_img("ecdf", ecdf_figure(board, colors), ECDF_CAPTION))
     for inst in board.instances:
         slug = _slug(inst.label)
-        out.append(f"<h2 id='instance-{html.escape(slug)}'>{html.escape(_instance_header(inst))}</h2>")
-        out.append(f"<p class='measures'>{html.escape(what_fitness_measures(inst))}</p>")
+        out.append(f"<h2 id='instance-{_html_text(slug)}'>{_html_text(_instance_header(inst))}</h2>")
+        out.append(f"<p class='measures'>{_html_text(what_fitness_measures(inst))}</p>")
         out.append(_html_table(_ROW_HEADERS, _row_cells(inst), colors=colors))
         if inst.pairwise:
             out.append("<details><summary>pairwise Mann–Whitney U tests over seeds</summary>")
@@ -732,8 +735,8 @@ def to_html(
                 fig = grid_figure(inst, rebuild, colors)
             except Exception as exc:  # a missing generator must not lose the rest of the report
                 out.append(
-                    f"<p class='note' id='grid-{html.escape(slug)}-missing'>image grid unavailable: "
-                    f"{html.escape(f'{type(exc).__name__}: {exc}')}</p>"
+                    f"<p class='note' id='grid-{_html_text(slug)}-missing'>image grid unavailable: "
+                    f"{_html_text(f'{type(exc).__name__}: {exc}')}</p>"
                 )
             else:
                 out.append(_img(f"grid-{slug}", fig, f"Best solution per optimizer on {inst.label}. {GRID_CAPTION}"))
@@ -909,11 +912,11 @@ def seed_markdown(board: Leaderboard) -> list[str]:
         parts += [f"## {title}", "", note, ""]
         if key == "set":  # one table per metric (set problem)
             for _inst, part in _split_set_rows(rows):
-                parts += [f"### {_set_caption(part)}", "", _md_table(headers, part), ""]
+                parts += [f"### {_md(_set_caption(part))}", "", _md_table(headers, part), ""]
         else:
             parts += [_md_table(headers, rows), ""]
     if tabs.notes:
-        parts += ["Seed tables not computed:", ""] + [f"- {n}" for n in tabs.notes] + [""]
+        parts += ["Seed tables not computed:", ""] + [f"- {_md(n)}" for n in tabs.notes] + [""]
     return parts
 
 
@@ -984,7 +987,7 @@ def write_seed_csv(board: Leaderboard, path: str | Path) -> Path | None:
     writer = csv.DictWriter(buf, fieldnames=SEED_CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+        writer.writerow({k: (repr(v) if isinstance(v, float) else _csv_text(v)) for k, v in row.items()})
     target.write_text(buf.getvalue(), encoding="utf-8")
     return target
 
@@ -1027,10 +1030,10 @@ def seed_html(board: Leaderboard, rebuild: Callable[[dict[str, Any]], Any] | Non
     out.append("<h2 id='seed-tables'>The seeds' tables</h2>")
     for key, (headers, cells) in rows.items():
         title, note = _SEED_TEXT[key]
-        out.append(f"<h3 id='seed-{key}'>{html.escape(title)}</h3><p class='note'>{html.escape(note)}</p>")
+        out.append(f"<h3 id='seed-{key}'>{_html_text(title)}</h3><p class='note'>{_html_text(note)}</p>")
         if key == "set":  # one table per metric (set problem)
             for inst, part in _split_set_rows(cells):
-                out.append(f"<h4 id='seed-set-{html.escape(_slug(inst))}'>{html.escape(_set_caption(part))}</h4>")
+                out.append(f"<h4 id='seed-set-{_html_text(_slug(inst))}'>{_html_text(_set_caption(part))}</h4>")
                 out.append(_html_table(headers, part, left=(0, 1, 4)))
             continue
         out.append(_html_table(headers, cells, left=(0, 1, 2)))
@@ -1058,5 +1061,5 @@ def seed_html(board: Leaderboard, rebuild: Callable[[dict[str, Any]], Any] | Non
                     )
                 )
     if tabs.notes:
-        out.append("<p class='note'>" + "<br>".join(html.escape(n) for n in tabs.notes) + "</p>")
+        out.append("<p class='note'>" + "<br>".join(_html_text(n) for n in tabs.notes) + "</p>")
     return out

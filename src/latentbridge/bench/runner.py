@@ -34,11 +34,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from rich.markup import escape
 
 from .._problems import LatentProblem
 from .._tracking import Evaluation, Tracker, default_ref_point
 from ..campaign.executors import ExecutorName, check_executor, init_worker, run_tasks
+from ..campaign.render import console_text as escape  # rich markup and control characters
 from ..campaign.store import CORE_PACKAGES, versions
 from ..errors import (
     InputError,

@@ -12,7 +12,8 @@ format escapes every such string here, the same way:
 - CSV (:func:`csv_cell`): text that a spreadsheet would run as a formula (``= + - @``, after any leading
   whitespace, or a leading tab, CR or LF) gets a ``'`` prefix;
 - the terminal (:func:`console_text`): visible, and rich markup (``[red]``, ``[/x]``) escaped so it prints
-  literally.
+  literally;
+- figures (:func:`plot_text`): visible, no mathtext.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "md_table",
     "md_text",
     "number",
+    "plot_text",
     "pvalue",
     "slug",
     "visible",
@@ -75,6 +77,13 @@ def console_text(text: Any, *, markup: bool = True) -> str:
 
         out = escape(out)
     return out
+
+
+def plot_text(text: Any) -> str:
+    """Text for a matplotlib title, legend or label: :func:`visible`, ``$`` literal (no mathtext), shown even
+    when it starts with ``_`` (which a legend would hide)."""
+    out = visible(text).replace("\t", " ").replace("\r", " ").replace("$", "\\$")
+    return "\u200b" + out if out.startswith("_") else out
 
 
 def html_text(text: Any) -> str:
