@@ -11,9 +11,11 @@ from typing import Literal
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "latentbridge"
-# modules allowed to import latentbridge.bench: the bench itself, the other application built on it
-# (augment reuses its statistics) and the command line
-_BENCH_USERS = ("latentbridge.bench", "latentbridge.cli")  # augment uses the campaign kernel, not the bench
+# modules allowed to import latentbridge.bench: the bench itself and the command line (augment stands on
+# the campaign kernel and latentbridge.stats, beside the bench)
+_BENCH_USERS = ("latentbridge.bench", "latentbridge.cli")
+#: Most lines a source file may have.
+_MAX_LINES = 600
 
 Scope = Literal["module", "runtime", "any"]
 
@@ -282,3 +284,9 @@ def test_no_module_uses_another_packages_private_names() -> None:
     assert not new, "\n".join(f"{user} uses {dotted}" for user, dotted in new)
     stale = sorted(ALLOWED_PRIVATE_USES - found)
     assert not stale, f"no longer used, remove from ALLOWED_PRIVATE_USES: {stale}"
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_module_over_the_line_limit(name: str) -> None:
+    lines = MODULES[name].read_text(encoding="utf-8").count("\n")
+    assert lines <= _MAX_LINES, f"{MODULES[name]} has {lines} lines (at most {_MAX_LINES}): split it by job"

@@ -37,7 +37,9 @@ class TorchGenerator(PrecisionOptions):
     ``channels_last`` converts its weights (in place) to channels-last memory format (oneDNN's
     fastest convolutions on CPU), ``compile`` wraps it in ``torch.compile`` (``"freeze"``: with
     its weights frozen into the graph; falling back to eager mode with a
-    :class:`~latentbridge.PrecisionWarning` where that fails).
+    :class:`~latentbridge.PrecisionWarning` where that fails). ``generate`` is differentiable:
+    with grad enabled and ``z`` requiring grad it runs the eager module (compiled code speeds
+    up plain evaluations only), so gradient evaluations never wait for a backward compile.
 
     Args:
         module: The network (or any callable on tensors).
@@ -110,7 +112,8 @@ class TorchGenerator(PrecisionOptions):
 
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         """Images ``(n, C, H, W)`` for latents ``z`` of shape ``(n, *latent.shape)``."""
-        forward = self._compiled if self._compiled is not None else self.module
+        grad = torch.is_grad_enabled() and z.requires_grad
+        forward = self._compiled if self._compiled is not None and not grad else self.module
         with autocast(self.precision, self._device):
             out: torch.Tensor = forward(z)
         return out if out.dtype == torch.float32 else out.to(torch.float32)

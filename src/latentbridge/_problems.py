@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike, NDArray
 
+from ._chunks import forward, grad_cost, value_and_grad
 from ._latent import LatentSpace
 from ._protocols import LatentGenerator, Scorer, SupportsSimilarity, describe
 from ._tracking import Evaluation, EvaluationListener
@@ -42,6 +43,9 @@ class LatentProblem(ABC):
     so any optimizer moves away from it) and counted in :attr:`n_failed`. Listeners
     registered with :meth:`observe` see every evaluated batch.
 
+    :meth:`evaluate_grad` also returns the gradient of every objective with respect to
+    the flattened latents (same chunks, same path, counted in :attr:`n_grad_evals`).
+
     Problems pickle and deep-copy (listeners and the counters' lock are not copied).
 
     Attributes:
@@ -50,11 +54,15 @@ class LatentProblem(ABC):
         k: Latents per solution.
         batch_size: Images per forward pass.
         n_evals: Solutions evaluated so far (thread-safe counter).
-        n_failed: Of those, how many had a non-finite fitness.
+        n_grad_evals: Solutions evaluated with their gradient so far (not in ``n_evals``).
+        n_failed: Of both, how many had a non-finite fitness (or gradient).
+        grad_cost: Forward-equivalents of one gradient evaluation (measured per model; settable).
     """
 
     #: Registry name of the problem class (``"target-similarity"``, ...).
     kind: str = "problem"
+    _grad_checked: bool = False
+    _grad_cost: float | None = None
 
     def __init__(
         self,
@@ -93,6 +101,7 @@ class LatentProblem(ABC):
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self._lock = threading.Lock()
         self._n_evals = 0
+        self._n_grad_evals = 0
         self._n_failed = 0
         self._listeners: list[EvaluationListener] = []
 
@@ -128,14 +137,32 @@ class LatentProblem(ABC):
         return self._n_evals
 
     @property
+    def n_grad_evals(self) -> int:
+        """Solutions evaluated with their gradient (:meth:`evaluate_grad`) so far."""
+        return self._n_grad_evals
+
+    @property
+    def grad_cost(self) -> float:
+        """Forward-equivalents one gradient evaluation costs (measured per model; set it to override)."""
+        return grad_cost(self) if self._grad_cost is None else self._grad_cost
+
+    @grad_cost.setter
+    def grad_cost(self, value: float) -> None:
+        cost = float(value)
+        if not np.isfinite(cost) or cost < 1.0:
+            raise InputError(f"grad_cost must be a finite number >= 1 (forward passes), got {value!r}")
+        self._grad_cost = cost
+
+    @property
     def n_failed(self) -> int:
         """Evaluations so far whose fitness was non-finite (returned as ``+inf``)."""
         return self._n_failed
 
     def reset_counter(self) -> None:
-        """Set :attr:`n_evals` and :attr:`n_failed` back to zero."""
+        """Set :attr:`n_evals`, :attr:`n_grad_evals` and :attr:`n_failed` back to zero."""
         with self._lock:
             self._n_evals = 0
+            self._n_grad_evals = 0
             self._n_failed = 0
 
     @contextmanager
@@ -232,35 +259,69 @@ class LatentProblem(ABC):
         assert D is not None
         return F, D
 
+    def evaluate_grad(self, Z: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Fitness of solutions ``Z`` and its gradient with respect to each flattened solution.
+
+        One generator+scorer forward and backward per chunk of ``batch_size`` images (sets
+        stay whole), through the same evaluation path as :meth:`evaluate`: counted in
+        :attr:`n_grad_evals` (not :attr:`n_evals`), reported to listeners as an
+        :class:`~latentbridge.Evaluation` with ``gradient=True``. A row whose fitness or
+        gradient is non-finite is a failed evaluation: fitness ``+inf``, gradient 0.
+
+        Args:
+            Z: ``(n, dim)`` floats (or one ``(dim,)`` solution). Not modified.
+
+        Returns:
+            ``(F, G)``: ``F`` ``(n, n_obj)`` float64 and ``G`` ``(n, n_obj, dim)`` float64,
+            ``G[i, j]`` the gradient of objective ``j`` at solution ``i`` (always 2-D / 3-D).
+
+        Raises:
+            LatentShapeError: wrong shape or dtype, NaN or inf.
+            NotDifferentiableError: the generator or a scorer blocks autograd (named).
+        """
+        F, G = self._run(Z, None, grad=True)
+        assert G is not None
+        return F.reshape(-1, self.n_obj), G
+
     def _run(
-        self, Z: ArrayLike, describe: Callable[[torch.Tensor], torch.Tensor | NDArray[Any]] | None
+        self,
+        Z: ArrayLike,
+        describe: Callable[[torch.Tensor], torch.Tensor | NDArray[Any]] | None,
+        *,
+        grad: bool = False,
     ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+        """The one method that evaluates: fitness, plus descriptors (``describe``) or gradients (``grad``)."""
         Zf = check_latents(Z, self.dim)
         n = Zf.shape[0]
         out = np.empty((n, self.n_obj), dtype=np.float64)
         desc: NDArray[np.float64] | None = None
         t0 = time.perf_counter()
-        with torch.inference_mode():
-            for start, stop, imgs in self._generate_chunks(Zf):
-                out[start:stop] = self._fitness(imgs).to("cpu", torch.float64).numpy()
-                if describe is not None:
-                    d = torch.as_tensor(describe(imgs)).to("cpu", torch.float64).reshape(stop - start, -1)
-                    if desc is None:
-                        desc = np.empty((n, d.shape[1]), dtype=np.float64)
-                    desc[start:stop] = d.numpy()
+        if grad:
+            desc = np.zeros((n, self.n_obj, self.dim), dtype=np.float64)
+            value_and_grad(self, Zf, out, desc)
+        else:
+            desc = forward(self, Zf, out, describe)
         seconds = time.perf_counter() - t0
         failed = ~np.all(np.isfinite(out), axis=1)
+        if grad:
+            assert desc is not None
+            failed |= ~np.all(np.isfinite(desc.reshape(n, -1)), axis=1)
+            desc[failed] = 0.0
         n_failed = int(np.count_nonzero(failed))
         if n_failed:
             out[failed] = np.inf
         with self._lock:
-            first = self._n_evals
-            self._n_evals += n
+            first = self._n_evals + self._n_grad_evals
+            if grad:
+                self._n_grad_evals += n
+            else:
+                self._n_evals += n
             self._n_failed += n_failed
             listeners = self._listeners
         if listeners and n:
             X = np.asarray(Z, dtype=np.float64).reshape(n, self.dim)
-            event = Evaluation(X=X, F=out, failed=failed, first=first, seconds=seconds)
+            extra: dict[str, Any] = {"gradient": True, "G": desc, "cost": self.grad_cost} if grad else {}
+            event = Evaluation(X=X, F=out, failed=failed, first=first, seconds=seconds, **extra)
             for listener in listeners:
                 listener(event)
         if describe is not None and desc is None:  # n == 0
@@ -293,6 +354,10 @@ class LatentProblem(ABC):
     @abstractmethod
     def _fitness(self, images: torch.Tensor) -> torch.Tensor:
         """Fitness ``(m, n_obj)`` of a chunk of images ``(m, k, C, H, W)``."""
+
+    def _solution_fitness(self, z: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """Fitness ``(m, n_obj)`` of solutions ``z`` ``(m, dim)`` with their images; wrappers add latent terms."""
+        return self._fitness(images)
 
     # -- inspection ----------------------------------------------------------------------------
     def render(self, z: ArrayLike) -> torch.Tensor:
@@ -368,7 +433,7 @@ class TargetSimilarity(LatentProblem):
         targets = self._target_list(target)
         shape = generator.image_shape
         self.targets = torch.stack([as_image(t, shape, name=f"target[{i}]") for i, t in enumerate(targets)])
-        with torch.inference_mode():
+        with torch.no_grad():  # not inference_mode: evaluate_grad's backward reads these features
             self._target_feats = [s.embed(self.targets.to(generator.device)) for s in self.scorers]
 
     @staticmethod

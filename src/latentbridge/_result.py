@@ -16,7 +16,8 @@ class Trace:
     """Best-so-far fitness after each batch: parallel arrays ``evals`` and ``best``.
 
     For single-objective problems ``best[i]`` is the lowest fitness seen in the first
-    ``evals[i]`` evaluations; multi-objective runs record the hypervolume of the
+    ``evals[i]`` evaluations (forward-equivalents, rounded up, for runs with gradient
+    evaluations); multi-objective runs record the hypervolume of the
     non-dominated set instead (higher is better) when a reference point is known.
     """
 
@@ -43,7 +44,7 @@ class OptimizeResult:
     Attributes:
         x: Best solution ``(dim,)`` (for multi-objective runs: the first of the front).
         f: Its fitness: a float, or ``(n_obj,)`` for multi-objective problems.
-        n_evals: Solutions evaluated (the budget actually used).
+        n_evals: Solutions evaluated (the budget actually used), without gradients.
         trace: Anytime best-so-far curve.
         optimizer: Name of the optimizer (``"paper-ga"``, ``"pymoo:DE"``, ``"ng:CMA"``...).
         params: Its parameters.
@@ -53,6 +54,9 @@ class OptimizeResult:
         F_front: Their fitness ``(p, n_obj)``, else None.
         extra: Anything else the adapter wants to report (e.g. hypervolume).
         n_failed: Evaluations whose fitness was non-finite (counted as failed, scored ``+inf``).
+        n_grad_evals: Value-and-gradient evaluations (white-box optimizers; 0 otherwise).
+        forward_equivalents: Budget used in forward passes: ``n_evals`` plus ``grad_cost`` per gradient
+            evaluation (None: ``n_evals``).
     """
 
     x: NDArray[np.float64]
@@ -67,6 +71,12 @@ class OptimizeResult:
     F_front: NDArray[np.float64] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     n_failed: int = 0
+    n_grad_evals: int = 0
+    forward_equivalents: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.forward_equivalents is None:
+            self.forward_equivalents = float(self.n_evals)
 
     @property
     def best(self) -> float:
@@ -82,6 +92,8 @@ class OptimizeResult:
         else:
             what = f"best={self.best:.6g}"
         failed = f", n_failed={self.n_failed}" if self.n_failed else ""
+        if self.n_grad_evals:
+            failed += f", n_grad_evals={self.n_grad_evals}, forward_equivalents={self.forward_equivalents:.6g}"
         return (
             f"OptimizeResult(optimizer={self.optimizer!r}, {what}, n_evals={self.n_evals}{failed}, "
             f"dim={np.asarray(self.x).size}, seed={self.seed}, wall_time={self.wall_time:.3g}s)"

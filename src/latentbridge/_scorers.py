@@ -258,7 +258,8 @@ class EmbeddingScorer(PrecisionOptions):
         x = self.prepare(images)
         if self.channels_last and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
-        forward = self._compiled if self._compiled is not None else self.embedder
+        grad = torch.is_grad_enabled() and x.requires_grad  # gradients run the eager embedder (see TorchGenerator)
+        forward = self._compiled if self._compiled is not None and not grad else self.embedder
         with autocast(self.precision, self._device):
             feats = forward(x)
         if feats.ndim != 2:

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,8 +51,12 @@ class Evaluation:
             already was float64: listeners must not modify it).
         F: Their fitness ``(n, n_obj)`` float64, with failed rows already ``+inf``.
         failed: ``(n,)`` bool, rows whose fitness was non-finite (NaN or ±inf).
-        first: How many solutions the problem had evaluated before this batch.
-        seconds: Wall time of the batch's forward passes.
+        first: How many solutions the problem had evaluated before this batch (with or
+            without gradients).
+        seconds: Wall time of the batch's forward (and backward) passes.
+        gradient: Whether it was a value-and-gradient evaluation (:meth:`LatentProblem.evaluate_grad`).
+        G: The gradients ``(n, n_obj, dim)`` of a gradient evaluation (failed rows 0), else None.
+        cost: Forward-equivalents of one row: 1, or the problem's ``grad_cost`` for a gradient evaluation.
     """
 
     X: NDArray[np.float64]
@@ -59,6 +64,9 @@ class Evaluation:
     failed: NDArray[np.bool_]
     first: int
     seconds: float
+    gradient: bool = False
+    G: NDArray[np.float64] | None = None
+    cost: float = 1.0
 
     @property
     def n(self) -> int:
@@ -135,6 +143,10 @@ class Tracker:
     with :meth:`update`. Only the first ``budget`` evaluations count (a driver may
     evaluate a last population past the budget; those rows are ignored here).
 
+    Budgets and the trace count *forward-equivalents*: a plain evaluation costs 1, a
+    value-and-gradient evaluation the problem's ``grad_cost`` (its :class:`Evaluation`'s
+    ``cost``). Without gradient evaluations that is simply the number of evaluations.
+
     Single objective: :attr:`best_f` is the lowest finite fitness and the trace records
     it after every batch. Several objectives: the tracker keeps the non-dominated set of
     every finite evaluation, the trace records its hypervolume w.r.t. ``ref_point``
@@ -148,7 +160,9 @@ class Tracker:
         ref_point: Hypervolume reference point ``(n_obj,)`` (several objectives only).
 
     Attributes:
-        n_evals: Evaluations counted (at most ``budget``).
+        n_evals: Plain evaluations counted.
+        n_grad_evals: Gradient evaluations counted.
+        forward_equivalents: ``n_evals`` plus each gradient evaluation's cost (at most ``budget``).
         n_seen: Evaluations seen, counted or not.
         n_failed: Counted evaluations whose fitness was non-finite.
         eval_seconds: Wall time of the forwards of every batch seen.
@@ -165,6 +179,8 @@ class Tracker:
                 raise InputError(f"ref_point must be {self.n_obj} finite floats, got {ref_point!r}")
             self.ref = ref
         self.n_evals = 0
+        self.n_grad_evals = 0
+        self.forward_equivalents = 0.0
         self.n_seen = 0
         self.n_failed = 0
         self.eval_seconds = 0.0
@@ -179,22 +195,32 @@ class Tracker:
     def __call__(self, evaluation: Evaluation, /) -> None:
         """Listener entry point: count the batch's time, then :meth:`update`."""
         self.eval_seconds += evaluation.seconds
-        self.update(evaluation.X, evaluation.F)
+        self.update(evaluation.X, evaluation.F, gradient=evaluation.gradient, cost=evaluation.cost)
 
-    def update(self, X: ArrayLike, F: ArrayLike) -> int:
+    def update(self, X: ArrayLike, F: ArrayLike, *, gradient: bool = False, cost: float = 1.0) -> int:
         """Take one batch ``X (n, dim)``, ``F (n,)`` or ``(n, n_obj)``; return how many rows counted.
 
         Non-finite fitness rows count as failed evaluations and never become the best.
+        ``gradient`` marks a value-and-gradient batch whose rows cost ``cost`` forward-equivalents each.
         """
         Fa = np.asarray(F, dtype=np.float64).reshape(-1, self.n_obj)
         n = Fa.shape[0]
-        take = n if self.budget is None else min(n, max(0, self.budget - self.n_evals))
+        cost = float(cost) if gradient else 1.0
+        if self.budget is None:
+            take = n
+        else:
+            left = self.budget - self.forward_equivalents
+            take = min(n, max(0, math.floor(left / cost + 1e-9)))
         self.n_seen += n
         if take == 0:
             return 0
         if take < n:
             Fa = Fa[:take]
-        self.n_evals += take
+        if gradient:
+            self.n_grad_evals += take
+        else:
+            self.n_evals += take
+        self.forward_equivalents += take * cost
         if self.n_obj == 1:
             self._update_single(X, n, Fa[:, 0])
         else:
@@ -216,7 +242,7 @@ class Tracker:
                 self.best_x = np.asarray(X, dtype=np.float64).reshape(n, -1)[i].copy()
                 self._best_f = np.array([g[i]], dtype=np.float64)
         if self._best_f is not None:
-            self.trace.record(self.n_evals, float(self._best_f[0]))
+            self.trace.record(self._trace_x(), float(self._best_f[0]))
 
     def _update_front(self, X: NDArray[np.float64], F: NDArray[np.float64]) -> None:
         if X.shape[0]:
@@ -232,7 +258,11 @@ class Tracker:
             self.hv = hypervolume(self.front_F, self.ref)
             self.best_x, self._best_f = self.front_X[0].copy(), self.front_F[0].copy()
         if self.front_F is not None:
-            self.trace.record(self.n_evals, self.hv)
+            self.trace.record(self._trace_x(), self.hv)
+
+    def _trace_x(self) -> int:
+        """The trace's x: forward-equivalents so far (rounded up), i.e. evaluations when none had gradients."""
+        return self.n_evals if not self.n_grad_evals else math.ceil(self.forward_equivalents - 1e-9)
 
     # -- reading -------------------------------------------------------------------------------
     @property
@@ -251,15 +281,16 @@ class Tracker:
 
     def check(self, label: str = "the run") -> None:
         """Raise :class:`NonFiniteFitnessError` if nothing finite was seen; warn if some evaluations failed."""
-        if self.n_evals and self.best_x is None:
+        total = self.n_evals + self.n_grad_evals
+        if total and self.best_x is None:
             raise NonFiniteFitnessError(
-                f"all {self.n_evals} evaluations of {label} gave a non-finite fitness (NaN or inf), so there is no "
+                f"all {total} evaluations of {label} gave a non-finite fitness (NaN or inf), so there is no "
                 "best solution; check that the generator's images and the scorer's outputs are finite "
                 "(e.g. try precision='fp32', smaller latents or a smaller bounds_width)"
             )
         if self.n_failed:
             warnings.warn(
-                f"{self.n_failed} of {self.n_evals} evaluations of {label} gave a non-finite fitness; "
+                f"{self.n_failed} of {total} evaluations of {label} gave a non-finite fitness; "
                 "they were counted as failed and scored +inf",
                 NonFiniteFitnessWarning,
                 stacklevel=3,
@@ -300,4 +331,6 @@ class Tracker:
             F_front=None if self.front_F is None else self.front_F.copy(),
             extra=more,
             n_failed=self.n_failed,
+            n_grad_evals=self.n_grad_evals,
+            forward_equivalents=self.forward_equivalents,
         )

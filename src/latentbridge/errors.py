@@ -18,6 +18,7 @@ working for code that does not know about latentbridge::
     │   └── UnsafeFileError                a weights file is forged, corrupt or exceeds the readers' bounds
     │       └── UnsafePickleError (pickle.UnpicklingError)  a pickle asks for code outside the allow-list
     ├── NonFiniteFitnessError (ArithmeticError)  every evaluation of a run gave NaN/inf
+    ├── NotDifferentiableError (TypeError) a generator or scorer blocks gradients (names which one)
     ├── RunTimeoutError (TimeoutError)     a bench run took longer than its run_timeout
     ├── UntrustedImportError (PermissionError)  an import path that was not allowed explicitly
     └── StoreError (OSError)               a bench store is corrupt, locked, read-only or unreadable
@@ -40,6 +41,7 @@ __all__ = [
     "MissingDependencyError",
     "NonFiniteFitnessError",
     "NonFiniteFitnessWarning",
+    "NotDifferentiableError",
     "PluginError",
     "PrecisionError",
     "RegistryConflictError",
@@ -113,6 +115,16 @@ class NonFiniteFitnessError(LatentBridgeError, ArithmeticError):
     Non-finite fitness is a *failed evaluation*: :meth:`LatentProblem.evaluate` returns
     it as ``+inf`` (the worst value, so optimizers move away from it) and counts it in
     ``n_failed``. A run with no finite evaluation at all has no result and raises this.
+    """
+
+
+class NotDifferentiableError(LatentBridgeError, TypeError):
+    """A gradient was asked of a problem whose generator or scorer cannot be differentiated.
+
+    Raised by :meth:`LatentProblem.evaluate_grad` (and the gradient optimizers): the
+    message names the generator or scorer that blocks autograd (it runs under
+    ``torch.inference_mode``/``no_grad``, detaches, leaves torch for numpy, or is
+    compiled for inference only) and what to do instead.
     """
 
 

@@ -1,4 +1,4 @@
-"""Suite targets (latentbridge.bench.problems.load_target) for generators of any image shape."""
+"""Building problems from specs (latentbridge.bench.problems): targets of any image shape, errors that name the key."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from latentbridge import images
-from latentbridge.bench.problems import load_target
+from latentbridge.bench import load_suite
+from latentbridge.bench.problems import build_problem, load_target, rebuild_problem
+from latentbridge.bench.specs import ProblemSpec, SuiteError
 from latentbridge.data import heldout_digit
-from latentbridge.errors import ImageShapeError
+from latentbridge.errors import ImageShapeError, InputError, UnknownNameError
 from latentbridge.testing import tiny_generator
 
 
@@ -45,3 +47,55 @@ def test_path_target_is_resized_and_converted_to_the_generator(tmp_path: Path) -
         assert out.shape == shape
         assert out[..., :, 0].mean() > 0.9
         assert out[..., :, -1].mean() < -0.9
+
+
+_SUITE = """\
+[suite]
+name = "s"
+budget = 10
+
+[[problems]]
+id = "p"
+kind = "set-diversity"
+generator = "mnist-dcgan"
+scorer = "ncc"
+k = 2
+
+[[optimizers]]
+name = "random"
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "line", "error"),
+    [
+        ('scorer = "ncc"', 'scorer = "nccc"', "scorer", 9, UnknownNameError),
+        ('generator = "mnist-dcgan"', 'generator = { name = "mnist-dcgan", foo = 1 }', "generator", 8, InputError),
+        ("k = 2", 'k = 2\noriginals = { npy = "missing.npy" }', "originals", 11, InputError),
+        ('kind = "set-diversity"', 'kind = "set-diversityy"', "kind", 7, UnknownNameError),
+        ("k = 2", "k = 2\noptions = { bogus = 1 }", "options", 11, InputError),
+    ],
+)
+def test_build_problem_names_the_suite_key_that_failed(
+    tmp_path: Path, old: str, new: str, key: str, line: int, error: type[Exception]
+) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(_SUITE.replace(old, new))
+    spec = load_suite(path).problems[0]
+    with pytest.raises(SuiteError, match=rf"s\.toml:{line}: problems\[0\]\.{key}: ") as info:
+        build_problem(spec)
+    assert isinstance(info.value, error)  # an unknown name stays an UnknownNameError (a KeyError)
+
+
+def test_a_spec_without_a_location_raises_the_step_error() -> None:
+    spec = ProblemSpec("p", "set-diversity", "mnist-dcgan", "nccc", options={"k": 2})
+    with pytest.raises(UnknownNameError, match="nccc") as info:
+        build_problem(spec)
+    assert not isinstance(info.value, SuiteError)
+    with pytest.raises(UnknownNameError, match="nccc"):
+        rebuild_problem(spec.to_dict())
+
+
+def test_rebuild_problem_rebuilds_a_stored_spec() -> None:
+    spec = ProblemSpec("p", "set-diversity", "mnist-dcgan", "ncc", options={"k": 2})
+    assert rebuild_problem(spec.to_dict()).config_hash() == build_problem(spec).config_hash()

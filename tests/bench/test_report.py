@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from latentbridge.bench import Store, build_leaderboard, load_suite, print_leaderboard, run_suite
+from latentbridge.bench import Store, build_leaderboard, figures, load_suite, print_leaderboard, run_suite
 from latentbridge.bench import report as rep
 from latentbridge.bench.leaderboard import Leaderboard
 from latentbridge.campaign.render import html_text
@@ -173,7 +173,7 @@ def test_html_has_every_plot_and_grid(board: Leaderboard, tmp_path: Path) -> Non
     assert "http" not in html.split("<body>")[1]  # self-contained: nothing to fetch
     assert "missing" not in html
     names = sorted({n for i in board.instances for n in i.runs})
-    for name, color in rep._colors(names).items():  # the tables show each optimizer's plot colour
+    for name, color in figures.optimizer_colors(names).items():  # the tables show each optimizer's plot colour
         assert f"<span class='sw' style='color:{color}'>■</span> {name}</td>" in html
 
 
@@ -271,7 +271,7 @@ def test_html_dom_has_no_empty_image_cells(board: Leaderboard, tmp_path: Path) -
 
 def test_plots_fill_the_page_with_plain_ticks_and_no_titles(board: Leaderboard) -> None:
     inst = board.instance("target")
-    colors = rep._colors(sorted({n for i in board.instances for n in i.runs}))
+    colors = figures.optimizer_colors(sorted({n for i in board.instances for n in i.runs}))
     for fig in (rep.convergence_figure(inst, colors), rep.ecdf_figure(board, colors)):
         assert fig.get_size_inches()[0] * fig.dpi >= 1000  # the page is 1100 px wide
         ax = fig.axes[0]
@@ -285,12 +285,12 @@ def test_plots_fill_the_page_with_plain_ticks_and_no_titles(board: Leaderboard) 
 
 
 def test_optimizer_colours_are_fixed_by_name() -> None:
-    a = rep._colors(["random", "ng:CMA", "mine"])
-    b = rep._colors(["mine", "paper-ga", "set-ga", "map-elites", "random"])
+    a = figures.optimizer_colors(["random", "ng:CMA", "mine"])
+    b = figures.optimizer_colors(["mine", "paper-ga", "set-ga", "map-elites", "random"])
     assert a["random"] == b["random"] == rep.optimizer_color("random")
     assert a["mine"] == b["mine"] == rep.optimizer_color("mine")
     many = [f"opt{i}" for i in range(12)] + ["random", "paper-ga"]
-    assert len(set(rep._colors(many).values())) == len(many)  # distinct within a report
+    assert len(set(figures.optimizer_colors(many).values())) == len(many)  # distinct within a report
 
 
 def test_grid_rows_follow_the_ranking_and_the_target_row_has_no_empty_box(board: Leaderboard) -> None:
@@ -390,7 +390,7 @@ def test_every_report_says_what_the_fitness_measures(board: Leaderboard, tmp_pat
 def test_plot_legends_read_in_the_tables_rank_order(board: Leaderboard) -> None:
     ranked_rows = [[r.optimizer for r in inst.rows] for inst in board.instances]
     assert any(names != sorted(names) for names in ranked_rows)  # else alphabetical legends would pass too
-    colors = rep._colors(sorted({n for inst in board.instances for n in inst.runs}))
+    colors = figures.optimizer_colors(sorted({n for inst in board.instances for n in inst.runs}))
     for inst in board.instances:
         fig = rep.convergence_figure(inst, colors)
         legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]

@@ -67,6 +67,19 @@ def test_builtin_quick() -> None:
     assert {p.scorer for p in quick.problems if p.kind == "set-diversity"} == {"rmse", "ncc"}
 
 
+def test_builtin_suites_are_the_packaged_toml_files() -> None:
+    from importlib import resources
+
+    from latentbridge.bench.suite import BUILTIN_SUITES
+
+    folder = resources.files("latentbridge.bench").joinpath("suites")
+    files = [n.removesuffix(".toml") for n in sorted(e.name for e in folder.iterdir()) if n.endswith(".toml")]
+    assert list(BUILTIN_SUITES) == files
+    assert "quick" in files
+    assert BUILTIN_SUITES["quick"] == folder.joinpath("quick.toml").read_text(encoding="utf-8")
+    assert load_suite("quick").source == "builtin:quick"
+
+
 def test_overrides() -> None:
     quick = load_suite("quick")
     s = quick.with_overrides(optimizers=["paper-ga", "ng:NGOpt"], budget=50, seeds=2)

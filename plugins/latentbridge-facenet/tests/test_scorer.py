@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import shutil
+import subprocess
 import sys
 import types
 from collections.abc import Iterator
@@ -325,6 +326,51 @@ def test_hostile_weight_files_are_refused(tmp_path: Path, kind: str) -> None:
     with pytest.raises(error, match=match):
         latentbridge.load_scorer("facenet", weights=path)
     assert not (tmp_path / "payload_ran").exists()
+
+
+def test_state_dict_of_wrong_shapes_is_not_an_inception_resnet(tmp_path: Path, weights_file: Path) -> None:
+    # load_state_dict raised torch's own "size mismatch for conv2d_1a.conv.weight: ..." here.
+    sd = torch.load(weights_file, weights_only=True)
+    sd["conv2d_1a.conv.weight"] = torch.zeros(8, 3, 3, 3)
+    path = tmp_path / "shapes.pt"
+    torch.save(sd, path)
+    with pytest.raises(
+        WeightsError,
+        match=r"not an InceptionResnetV1 state_dict: wrong tensor shapes or types: conv2d_1a\.conv\.weight "
+        r"\(8, 3, 3, 3\) \(expected \(32, 3, 3, 3\)\)",
+    ):
+        latentbridge.load_scorer("facenet", weights=path)
+
+
+_CAPPED = """
+import json, resource, sys, warnings
+warnings.simplefilter("ignore")
+import latentbridge, latentbridge_facenet
+with open("/proc/self/status") as f:
+    vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+resource.setrlimit(resource.RLIMIT_AS, (vm + (384 << 20),) * 2)
+try:
+    latentbridge.load_scorer("facenet", weights=sys.argv[1])
+    print(json.dumps(["loaded", ""]))
+except Exception as exc:
+    print(json.dumps([type(exc).__name__, str(exc)]))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="the check reads its address space from /proc")
+def test_deeply_nested_keys_are_refused_without_crashing(tmp_path: Path) -> None:
+    # A ~150 kB pickle: a dict key nesting a tuple 150k deep (hashing it recursed in C: SIGSEGV). Loaded in
+    # a subprocess with a capped address space, so that a crash or a blow-up fails the test, not the run.
+    import zipfile
+
+    path = tmp_path / "deep.pt"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("deep/data.pkl", b"\x80\x04}K\x01" + b"\x85" * 150_000 + b"K\x01s.")
+    proc = subprocess.run([sys.executable, "-c", _CAPPED, str(path)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, f"crashed with {proc.returncode}: {proc.stderr[-2000:]}"
+    kind, message = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert kind == "UnsafeFileError"
+    assert "nested deeper than 64 levels" in message
 
 
 def test_downloaded_weights_are_read_by_the_safe_reader(

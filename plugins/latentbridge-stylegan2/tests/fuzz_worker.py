@@ -1,9 +1,16 @@
 """Fuzz worker (run in a subprocess by test_safe_pickle_fuzz.py): random pickles against the snapshot reader.
 
-Usage: ``python fuzz_worker.py SEED N_STREAMS N_TENSORS N_MUTATIONS``. The process limits its own
-address space (RLIMIT_AS) to what it uses after warming up plus ``HEADROOM``, arms a per-case timer,
-and prints one JSON line: cases run per kind, failures (anything but success or a LatentBridgeError,
-over time, over memory) with how to reproduce them.
+Usage: ``python fuzz_worker.py SEED N_STREAMS N_TENSORS N_MUTATIONS [N_NEST N_AMPLIFY N_ARCHIVE]``. The
+process limits its own address space (RLIMIT_AS) to what it uses after warming up plus ``HEADROOM``, arms
+a per-case timer, and prints one JSON line: cases run per kind, failures (anything but success or a
+LatentBridgeError, over time, over memory) with how to reproduce them. A crash (deep recursion in C)
+kills the process, which the test reports.
+
+Kinds: random opcode streams, random tensor records, mutated snapshots (``load_file``); deep nesting
+of random container kinds, as values and as dict keys (``nest``, always refused beyond 64 levels);
+objects multiplied through the pickle memo or built from one-byte opcodes (``amplify``, always
+refused); zip faults in ``.pt`` and ``.npz`` state dicts (``archive``: encrypted entries, unknown
+compression methods always refused, corrupt bytes refused or loaded).
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ import torch
 torch.set_num_threads(1)
 warnings.simplefilter("ignore")
 
+import zipfile  # noqa: E402
+
+import numpy as np  # noqa: E402
 from latentbridge.errors import LatentBridgeError  # noqa: E402
 
 from latentbridge_stylegan2 import load_file  # noqa: E402
@@ -36,6 +46,7 @@ from latentbridge_stylegan2._safe_pickle import safe_load  # noqa: E402
 from sg2_support import TINY_KWARGS, Call, make_net, write_snapshot  # noqa: E402
 
 CASE_SECONDS = 2.0
+BIG_CASE_SECONDS = 5.0  # nest / amplify cases: up to ~1 MB of pickle each, read by a pure-Python unpickler
 HEADROOM = 768 << 20  # bytes of address space a case may add: far below what any forged size asks for
 
 GLOBALS = [
@@ -60,7 +71,7 @@ class Timeout(Exception):
 
 
 def _alarm(signum: int, frame: Any) -> None:
-    raise Timeout(f"case ran past {CASE_SECONDS} s")
+    raise Timeout("case ran past its timer")
 
 
 def _i32(v: int) -> int:
@@ -197,41 +208,186 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
     return bytes(b)
 
 
+# ---------------------------------------------------------------- deep nesting of every container kind
+_OD_GLOBAL = _u(b"collections") + _u(b"OrderedDict") + b"\x93\x94"  # memo 0
+_EASY_GLOBAL = _u(b"dnnlib.util") + _u(b"EasyDict") + b"\x93\x94"  # memo 1
+# (prefix, suffix) around the inner object X; "hashable" levels hash X (a tuple or frozenset of X is a key).
+_LEVELS: dict[str, tuple[bytes, bytes]] = {
+    "tuple": (b"", b"\x85"),
+    "list": (b"]", b"a"),
+    "dict": (b"}" + _u(b"k"), b"s"),
+    "tuple-key": (b"}", b"\x85K\x01s"),
+    "frozenset": (b"(", b"\x91"),
+    "frozenset-key": (b"}(", b"\x91K\x01s"),
+    "set": (b"\x8f(", b"\x90"),
+    "ordereddict": (b"h\x00)R" + _u(b"k"), b"s"),
+    "ordereddict-pairs": (b"h\x00]" + _u(b"k"), b"\x86a\x85R"),
+    "easydict": (b"h\x01)\x81" + _u(b"k"), b"s"),
+}
+_NEEDS_HASHABLE = ("tuple-key", "frozenset", "frozenset-key", "set")
+
+
+def nest_case(rng: random.Random, i: int) -> tuple[bytes, int]:
+    """Case ``i``: a pickle nesting container kinds (one kind, every kind in turn, or a random mix) ``depth`` deep."""
+    depth = rng.choice([65, 300, 5000, 20_000])
+    if i % 2 == 0:  # one kind all the way; tuple keys 120k deep crashed the reader (C recursion)
+        kind = list(_LEVELS)[(i // 2) % len(_LEVELS)]
+        depth = 120_000 if kind in ("tuple", "tuple-key") and rng.random() < 0.7 else depth
+        kinds = [kind] * depth
+    else:  # a mix, from the leaf outwards; kinds that hash their inner object only where it is hashable
+        kinds, hashable = [], True
+        for _ in range(depth):
+            k = rng.choice(list(_LEVELS))
+            if k in _NEEDS_HASHABLE and not hashable:
+                k = "list"
+            kinds.append(k)
+            hashable = k == "frozenset" or (k == "tuple" and hashable)
+        kinds.reverse()  # kinds[i] wraps kinds[i + 1]
+    body = b"".join(_LEVELS[k][0] for k in kinds) + b"K\x01" + b"".join(_LEVELS[k][1] for k in reversed(kinds))
+    wrap = rng.random() < 0.5
+    head = b"\x80\x04" + _OD_GLOBAL + _EASY_GLOBAL + b"00" + (b"}" + _u(b"G_ema") if wrap else b"")
+    return head + body + (b"s" if wrap else b"") + b".", depth
+
+
+# ---------------------------------------------------------------- memory amplification
+def _blob_bytes(numel: int) -> bytes:
+    buf = io.BytesIO()
+    torch.save(torch.zeros(numel)._typed_storage(), buf, _use_new_zipfile_serialization=False)
+    return buf.getvalue()
+
+
+def amplify_case(rng: random.Random, i: int) -> bytes:
+    """Case ``i``: a pickle of at most ~1 MB that would build hundreds of MB to GBs if what it built were not counted."""
+    kind = i % 6
+    p4 = b"\x80\x04"
+    if kind == 0:  # one-byte opcodes building big objects: empty sets / dicts / lists, open marks
+        op = rng.choice([b"\x8f", b"}", b"]"])
+        return p4 + b"(" + op * rng.randint(300_000, 500_000) + b"l."
+    if kind == 1:
+        return p4 + b"(" * rng.randint(380_000, 450_000) + b")."
+    if kind == 2:  # OrderedDict(list of pairs) rebuilt from one memoised list under many keys
+        width = rng.choice([500, 1000, 2000])
+        pairs = b"](" + b"".join(_u(f"k{i}".encode()) + b"K\x00\x86" for i in range(width)) + b"e\x94"
+        values = b"".join(_u(f"v{i}".encode()) + b"h\x00h\x01\x85R" for i in range(rng.randint(20_000, 60_000)))
+        return p4 + _OD_GLOBAL + pairs + b"0}(" + values + b"u."
+    if kind == 3:  # builtins.set(list of strings) rebuilt from one memoised list
+        names = b"(" + b"".join(_u(f"b{i}".encode()) for i in range(1000)) + b"l\x94"
+        g = _u(b"builtins") + _u(b"set") + b"\x93\x94"
+        values = b"".join(_u(f"v{i}".encode()) + b"h\x00h\x01\x85R" for i in range(rng.randint(20_000, 60_000)))
+        return p4 + g + names + b"0}(" + values + b"u."
+    if kind == 4:  # one embedded storage blob parsed again for every key (a copy of its data each time)
+        blob = _blob_bytes(rng.choice([65_536, 200_000]))
+        g = _u(b"torch.storage") + _u(b"_load_from_bytes") + b"\x93\x94"
+        n = rng.randint(300, 2000)
+        values = b"".join(_u(f"s{i}".encode()) + b"h\x00h\x01\x85R" for i in range(n))
+        return p4 + g + b"B" + struct.pack("<I", len(blob)) + blob + b"\x940}(" + values + b"u."
+    # kind 5: one tensor reachable under many parameter names (code copying each entry multiplies it)
+    t = Call(torch._utils._rebuild_tensor_v2, torch.zeros(100_000)._typed_storage(), 0, (100_000,), (1,), False, {})
+    return pickle.dumps({"G_ema": {f"p{i}": t for i in range(rng.randint(100, 3000))}}, protocol=4)
+
+
+# ---------------------------------------------------------------- archive-layer faults
+def _zip_patch(data: bytes, name: bytes, flags: int | None, method: int | None) -> bytes:
+    out = bytearray(data)
+    for sig, flag_at, name_at in ((b"PK\x03\x04", 6, 30), (b"PK\x01\x02", 8, 46)):
+        pos = out.find(sig)
+        while pos >= 0:
+            if out[pos + name_at : pos + name_at + len(name)] == name:
+                if flags is not None:
+                    struct.pack_into("<H", out, pos + flag_at, flags)
+                if method is not None:
+                    struct.pack_into("<H", out, pos + flag_at + 2, method)
+            pos = out.find(sig, pos + 4)
+    return bytes(out)
+
+
+def archive_case(rng: random.Random, pt: bytes, npz: bytes) -> tuple[bytes, str, bool]:
+    """A state-dict archive with one fault; returns (data, suffix, must_be_refused)."""
+    suffix, data = rng.choice([(".pt", pt), (".npz", npz)])
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = [i.filename.encode() for i in z.infolist()]
+    name = rng.choice(names)
+    fault = rng.randrange(4)
+    if fault == 0:
+        return _zip_patch(data, name, rng.choice([1, 0x41, 0x21]), None), suffix, True
+    if fault == 1:
+        method = rng.choice([1, 6, 9, 12, 14, 19, 77, 93, 95, 99, 0xFFFF])
+        return _zip_patch(data, name, None, method), suffix, True
+    if fault == 2:  # corrupt bytes inside a member's data
+        start = data.find(name) + len(name) + rng.randrange(1, 64)
+        n = rng.randint(1, 32)
+        return data[:start] + rng.randbytes(n) + data[start + n :], suffix, False
+    cut = rng.randrange(len(data))  # truncated or cut central directory
+    return data[:cut] + data[cut + rng.randint(1, 64) :], suffix, False
+
+
+def _state_dict_archives(tmp: Path) -> tuple[bytes, bytes]:
+    sd = make_net(TINY_KWARGS).state_dict()
+    torch.save(sd, tmp / "sd.pt")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for k, v in sd.items():
+            member = io.BytesIO()
+            np.save(member, v.numpy())
+            z.writestr(k + ".npy", member.getvalue())
+    return (tmp / "sd.pt").read_bytes(), buf.getvalue()
+
+
 def main() -> None:
     seed, n_streams, n_tensors, n_mut = (int(a) for a in sys.argv[1:5])
+    n_nest, n_amp, n_arch = (int(a) for a in (sys.argv[5:8] if len(sys.argv) > 5 else ("0", "0", "0")))
     rng = random.Random(seed)
     tmp = Path(tempfile.mkdtemp())
     snap = write_snapshot(tmp / "snap.pkl", make_net(TINY_KWARGS)).read_bytes()
+    pt, npz = _state_dict_archives(tmp)
     load_file(tmp / "snap.pkl")  # warm up every code path once before the address space is capped
+    (tmp / "sd.npz").write_bytes(npz)
+    load_file(tmp / "sd.npz", init_kwargs=TINY_KWARGS)
+    load_file(tmp / "sd.pt", init_kwargs=TINY_KWARGS)
     with open("/proc/self/status") as f:
         vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
     resource.setrlimit(resource.RLIMIT_AS, (vm + HEADROOM, vm + HEADROOM))
     signal.signal(signal.SIGALRM, _alarm)
-    counts = {"stream": 0, "tensor": 0, "mutation": 0, "ok": 0, "refused": 0}
+    counts = {k: 0 for k in ("stream", "tensor", "mutation", "nest", "amplify", "archive", "ok", "refused")}
     failures: list[dict[str, Any]] = []
     slowest = 0.0
+    slowest_by_kind: dict[str, float] = {}
     cases = [("stream", i) for i in range(n_streams)] + [("tensor", i) for i in range(n_tensors)]
     cases += [("mutation", i) for i in range(n_mut)]
+    cases += [("nest", i) for i in range(n_nest)] + [("amplify", i) for i in range(n_amp)]
+    cases += [("archive", i) for i in range(n_arch)]
     for kind, i in cases:
-        nbytes = -1
+        nbytes, depth, must_refuse, suffix = -1, 0, False, ".pkl"
         if kind == "stream":
             data = random_stream(rng)
         elif kind == "tensor":
             data, nbytes = random_tensor(rng)
+        elif kind == "nest":
+            data, depth = nest_case(rng, i)
+            must_refuse = depth > 64
+        elif kind == "amplify":
+            data, must_refuse = amplify_case(rng, i), True
+        elif kind == "archive":
+            data, suffix, must_refuse = archive_case(rng, pt, npz)
         else:
             data = mutate(snap, rng)
         counts[kind] += 1
         t0 = time.perf_counter()
-        signal.setitimer(signal.ITIMER_REAL, CASE_SECONDS)
+        signal.setitimer(signal.ITIMER_REAL, BIG_CASE_SECONDS if kind in ("nest", "amplify") else CASE_SECONDS)
         try:
             if kind == "mutation":
                 (tmp / "case.pkl").write_bytes(data)
                 load_file(tmp / "case.pkl")
+            elif kind == "archive":
+                (tmp / f"case{suffix}").write_bytes(data)
+                load_file(tmp / f"case{suffix}", init_kwargs=TINY_KWARGS)
             else:
                 got = safe_load(io.BytesIO(data))
                 for t in _tensors(got) if kind == "tensor" else []:
                     if t.untyped_storage().nbytes() != nbytes:  # torch grew the storage: uninitialised memory
                         raise AssertionError(f"storage of {nbytes} bytes now holds {t.untyped_storage().nbytes()}")
+            if must_refuse:
+                raise AssertionError(f"a hostile {kind} case (depth {depth}) was loaded instead of refused")
             counts["ok"] += 1
         except LatentBridgeError:
             counts["refused"] += 1
@@ -242,12 +398,14 @@ def main() -> None:
                     "case": i,
                     "error": f"{type(exc).__name__}: {str(exc)[:300]}",
                     "where": traceback.format_exc().splitlines()[-3:],
+                    "depth": depth,
                     "data": data[:2000].hex(),
                 }
             )
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
         slowest = max(slowest, time.perf_counter() - t0)
+        slowest_by_kind[kind] = max(slowest_by_kind.get(kind, 0.0), round(time.perf_counter() - t0, 3))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(
         json.dumps(
@@ -256,6 +414,7 @@ def main() -> None:
                 "failures": failures[:10],
                 "n_failures": len(failures),
                 "slowest_s": slowest,
+                "slowest_by_kind": slowest_by_kind,
                 "peak_rss": peak,
             }
         )

@@ -167,3 +167,72 @@ def test_forged_npz_members_are_refused(tmp_path: Path) -> None:
     obj.write_bytes(_npz_bytes({"w": np.array([1, "a"], dtype=object)}))
     with pytest.raises(SnapshotLimitError, match="dtype object refused"):
         load_file(obj, init_kwargs=TINY_KWARGS)
+
+
+# ---------------------------------------------------------------- second round: raw errors from the layout checks
+def test_mixed_int_and_str_keys_are_a_layout_error(tmp_path: Path, snapshot_writer: Callable[..., Path]) -> None:
+    # sorted() of a state holding both ints and strs raised TypeError while composing the message.
+    path = snapshot_writer(tmp_path / "s.pkl", make_net(TINY_KWARGS), g_ema_extra={7: "x", "_init_kwargs": None})
+    with pytest.raises(SnapshotLayoutError, match=r"no recorded constructor arguments .*found keys .*7"):
+        load_file(path)
+    pt = tmp_path / "mixed.pt"
+    torch.save({**make_net(TINY_KWARGS).state_dict(), 3: torch.zeros(1)}, pt)
+    with pytest.raises(SnapshotLayoutError, match="parameter names must be strings, found 3"):
+        load_file(pt, init_kwargs=TINY_KWARGS)
+
+
+@pytest.mark.parametrize("name", ["mapping.fc{}.weight", "synthesis.b{}.conv0.weight"])
+def test_parameter_names_with_thousands_of_digits_are_a_layout_error(tmp_path: Path, name: str) -> None:
+    # int() of a 5000-digit name raised "Exceeds the limit (4300 digits) for integer string conversion".
+    sd = make_net(TINY_KWARGS).state_dict()
+    sd[name.format("1" * 5000)] = torch.zeros(1)
+    pt = tmp_path / "digits.pt"
+    torch.save(sd, pt)
+    with pytest.raises(SnapshotLayoutError, match=r"unexpected tensors: .*1{50}\.\.\. \(50\d\d characters\)") as info:
+        load_file(pt, init_kwargs=TINY_KWARGS)
+    assert len(str(info.value)) < 2000
+
+
+def _zip_patch(data: bytes, name: bytes, *, flags: int | None = None, method: int | None = None) -> bytes:
+    out = bytearray(data)
+    for sig, flag_at, name_at in ((b"PK\x03\x04", 6, 30), (b"PK\x01\x02", 8, 46)):
+        pos = out.find(sig)
+        while pos >= 0:
+            if out[pos + name_at : pos + name_at + len(name)] == name:
+                if flags is not None:
+                    out[pos + flag_at : pos + flag_at + 2] = flags.to_bytes(2, "little")
+                if method is not None:
+                    out[pos + flag_at + 2 : pos + flag_at + 4] = method.to_bytes(2, "little")
+            pos = out.find(sig, pos + 4)
+    return bytes(out)
+
+
+def test_archive_faults_in_state_dicts_are_one_clear_error(tmp_path: Path) -> None:
+    sd = {k: v.numpy() for k, v in make_net(TINY_KWARGS).state_dict().items()}
+    stored, deflated = _npz_bytes(sd), _npz_bytes(sd, zipfile.ZIP_DEFLATED)
+    member = b"mapping.fc0.weight.npy"
+    start = deflated.index(member) + len(member) + 40
+    corrupt = deflated[:start] + bytes(b ^ 0x5A for b in deflated[start : start + 64]) + deflated[start + 64 :]
+    pt = tmp_path / "G.pt"
+    torch.save(make_net(TINY_KWARGS).state_dict(), pt)
+    cases = {
+        "enc.npz": (_zip_patch(stored, member, flags=1), SnapshotLimitError, "encrypted"),
+        "method.npz": (_zip_patch(stored, member, method=99), SnapshotLimitError, "compression method 99"),
+        "deflate.npz": (corrupt, SnapshotLimitError, "cannot read the zip archive"),
+        "enc.pt": (_zip_patch(pt.read_bytes(), b"G/data.pkl", flags=1), UnsafeFileError, "encrypted"),
+        "method.pt": (_zip_patch(pt.read_bytes(), b"G/data/0", method=77), UnsafeFileError, "compression method 77"),
+    }
+    for name, (data, error, match) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(error, match=match) as info:
+            load_file(path, init_kwargs=TINY_KWARGS)
+        assert str(path) in str(info.value)
+
+
+def test_huge_text_integer_in_a_snapshot_is_refused_at_once(tmp_path: Path) -> None:
+    frame = b"L0x" + b"f" * 600_000 + b"L\n."  # 0.6 MB: one text integer inside a protocol-4 frame
+    path = tmp_path / "int.pkl"
+    path.write_bytes(b"\x80\x04\x95" + len(frame).to_bytes(8, "little") + frame)
+    with pytest.raises(SnapshotLimitError, match="line exceeds 256 bytes"):
+        load_file(path)

@@ -1,4 +1,9 @@
-"""Build :class:`~latentbridge.LatentProblem` instances from :class:`ProblemSpec` (in any process)."""
+"""Build :class:`~latentbridge.LatentProblem` instances from :class:`ProblemSpec` (in any process).
+
+:func:`build_problem` builds a suite's problem (and names the suite key of a step that fails),
+:func:`rebuild_problem` the problem of a stored run, :func:`cached_problem` memoises per process;
+``"pkg.module:factory"`` names import only inside :func:`trusted_imports`.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +23,9 @@ from .._plugins import load_generator, load_problem, load_scorer, registry
 from .._problems import LatentProblem
 from .._protocols import LatentGenerator
 from .._validation import read_npy
-from ..errors import ImageShapeError, InputError, UntrustedImportError
+from ..errors import ImageShapeError, InputError, UnknownNameError, UntrustedImportError
 from ..precision import emulated, emulation_reported, precision_of
-from .suite import ProblemSpec
+from .specs import ProblemSpec, SuiteError, located
 
 __all__ = [
     "build_problem",
@@ -30,6 +35,7 @@ __all__ = [
     "is_import_path",
     "load_originals",
     "load_target",
+    "rebuild_problem",
     "target_images",
     "trusted_imports",
     "trusted_modules",
@@ -233,9 +239,21 @@ def build_problem(spec: ProblemSpec) -> LatentProblem:
     An emulated precision (bf16 on a CPU without bf16 instructions) is not warned about here,
     in every process that builds the problem: :func:`emulated_precisions` lets the bench say it
     once per run, in its own words.
+
+    Raises:
+        SuiteError: ``spec`` was read from a suite file and a step failed: the message names the
+            file, line and key of that step (``generator``, ``scorer``, ``target``, ``originals``,
+            ``kind``, ``options``, ...); an unknown name raises the ``UnknownNameError`` kind of it.
+        Exception: ``spec`` has no location (stored with a run, or made in Python): the failing
+            step's own error, e.g. ``UntrustedImportError`` or ``UnknownNameError``.
     """
     with emulation_reported():
         return _build(spec)
+
+
+def rebuild_problem(spec: dict[str, Any]) -> LatentProblem:
+    """The problem of a stored run, rebuilt from its stored spec (for image grids and the seeds' tables)."""
+    return build_problem(ProblemSpec.from_dict(spec))
 
 
 def emulated_precisions(problems: Sequence[LatentProblem]) -> list[str]:
@@ -251,7 +269,7 @@ def emulated_precisions(problems: Sequence[LatentProblem]) -> list[str]:
 
 
 def _build(spec: ProblemSpec) -> LatentProblem:
-    """A fresh problem from ``spec``.
+    """A fresh problem from ``spec``, one step per suite key.
 
     Generators and scorers are looked up by registry name. A name of the form
     ``"package.module:factory"`` is imported only inside :func:`trusted_imports` for that
@@ -262,18 +280,49 @@ def _build(spec: ProblemSpec) -> LatentProblem:
         UntrustedImportError: an import path that was not allowed.
         UnknownNameError: an unknown registry name.
     """
-    gen = _load("generator", spec.generator, spec.generator_options)
-    scorer = _load("scorer", spec.scorer, spec.scorer_options)
+    with _step(spec, "generator"):
+        gen = _load("generator", spec.generator, spec.generator_options)
+    with _step(spec, "scorer"):
+        scorer = _load("scorer", spec.scorer, spec.scorer_options)
     kwargs = dict(spec.options)
     if spec.target is not None:
-        target = load_target(spec.target, gen)
+        with _step(spec, "target"):
+            target = load_target(spec.target, gen)
         # a stack of images (N, C, H, W) means N targets (one objective each unless aggregated)
         kwargs["target"] = list(target) if target.ndim == len(gen.image_shape) + 1 else target
         if "generated" in spec.target:  # its pixels' last bits depend on the CPU: identify it by its recipe
             kwargs["target_recipe"] = {"generated": {"seed": int(spec.target["generated"]["seed"])}}
     if spec.originals is not None:
-        kwargs["originals"] = load_originals(spec.originals)
-    return load_problem(spec.kind, gen, scorer, **kwargs)
+        with _step(spec, "originals"):
+            kwargs["originals"] = load_originals(spec.originals)
+    with _step(spec, None):
+        return load_problem(spec.kind, gen, scorer, **kwargs)
+
+
+#: Keys of a ``[[problems]]`` entry that become the problem's own arguments, in the order an error names them.
+_PROBLEM_ARGUMENT_KEYS = ("options", "k", "batch_size", "aggregate")
+
+
+@contextmanager
+def _step(spec: ProblemSpec, key: str | None) -> Iterator[None]:
+    """Re-raise a failing build step of a spec read from a suite file as a :class:`SuiteError` at ``key``.
+
+    ``key=None`` is the problem's own step: an unknown kind is located at ``kind``, any other
+    error at the first of :data:`_PROBLEM_ARGUMENT_KEYS` the entry sets (else at ``kind``).
+    A spec without a location (``spec.where`` empty) raises the step's own error unchanged.
+    """
+    try:
+        yield
+    except SuiteError:
+        raise
+    except Exception as exc:
+        where = spec.where
+        if not where.table:
+            raise
+        if key is None:
+            given = [k for k in _PROBLEM_ARGUMENT_KEYS if k in dict(where.keys)]
+            key = given[0] if given and not isinstance(exc, UnknownNameError) else "kind"
+        raise located(where, key, exc) from None
 
 
 def cached_problem(spec: ProblemSpec) -> LatentProblem:

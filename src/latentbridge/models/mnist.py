@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError, UnsafeFileError, WeightsError
+from .dcgan import Discriminator as DCGANDiscriminator
 from .dcgan import Generator
 from .safe_load import load_torch_file
 
@@ -17,11 +18,14 @@ __all__ = [
     "DCGAN_WEIGHTS",
     "EMBED_WEIGHTS",
     "LATENT_DIM",
+    "DISCRIMINATOR_WEIGHTS",
     "DCGANGenerator",
+    "Discriminator",
     "DigitCNN",
     "default_weights_path",
     "load_dcgan",
     "load_digit_cnn",
+    "load_discriminator",
 ]
 
 #: Dimension of the DCGAN's latent vector z ~ N(0, I).
@@ -29,6 +33,7 @@ LATENT_DIM: int = 100
 #: File names of the shipped weights inside ``latentbridge/models/weights/``.
 DCGAN_WEIGHTS: str = "mnist_dcgan.pt"
 EMBED_WEIGHTS: str = "mnist_embed.pt"
+DISCRIMINATOR_WEIGHTS: str = "mnist_disc.pt"
 
 _REBUILD = "rebuild it with `latentbridge train mnist` (or `python -m latentbridge.models.train`)"
 
@@ -137,6 +142,18 @@ class DigitCNN(nn.Module):
         return torch.softmax(self.forward(x), dim=1)
 
 
+class Discriminator(DCGANDiscriminator):
+    """The MNIST DCGAN's discriminator (:class:`latentbridge.models.dcgan.Discriminator` for ``(1, 28, 28)``):
+    trained with the generator, and shipped (``mnist_disc.pt``) for realism scores.
+
+    ``Conv4×4 s2 (1→32) → LeakyReLU(0.2) → Conv4×4 s2 (32→64) → BN → LeakyReLU(0.2) → Dropout(0.3)
+    → Flatten → Linear(3136→1)``: ``(n, 1, 28, 28)`` in [-1, 1] → ``(n,)`` logits (real > 0).
+    """
+
+    def __init__(self, channels: int = 32) -> None:
+        super().__init__((1, 28, 28), channels)
+
+
 def default_weights_path(name: str) -> Path:
     """Path of a shipped weight file.
 
@@ -225,6 +242,27 @@ def load_digit_cnn(path: str | Path | None = None, device: str | torch.device = 
     """
     file = default_weights_path(EMBED_WEIGHTS) if path is None else Path(path)
     model = DigitCNN()
+    _load_into(model, file, device)
+    _finish(model, device)
+    return model
+
+
+def load_discriminator(path: str | Path | None = None, device: str | torch.device = "cpu") -> Discriminator:
+    """Load the DCGAN discriminator, in eval mode with gradients off (realism scores: higher logit = more real).
+
+    Args:
+        path: A state-dict file; ``None`` loads the shipped ``models/weights/mnist_disc.pt``, trained
+            against the frozen shipped generator (``python -m latentbridge.models.train --discriminator-only``).
+        device: Where to put the module.
+
+    Returns:
+        A :class:`Discriminator` mapping ``(n, 1, 28, 28)`` images in [-1, 1] to ``(n,)`` logits.
+
+    Raises:
+        WeightsError: if the file is missing, unreadable, or holds another model's weights.
+    """
+    file = default_weights_path(DISCRIMINATOR_WEIGHTS) if path is None else Path(path)
+    model = Discriminator()
     _load_into(model, file, device)
     _finish(model, device)
     return model

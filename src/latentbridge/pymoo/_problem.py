@@ -18,7 +18,10 @@ __all__ = ["LatentSampling", "PymooProblem", "as_pymoo"]
 class PymooProblem(Problem):  # type: ignore[misc]  # pymoo is untyped
     """A :class:`~latentbridge.LatentProblem` as a vectorized pymoo ``Problem``.
 
-    ``n_var = problem.dim``, ``n_obj = problem.n_obj``, no constraints. ``_evaluate``
+    ``n_var = problem.dim``, ``n_obj = problem.n_obj``; inequality constraints only with
+    ``constraints`` (a :class:`latentbridge.realism.RealismConstraints`: ``n_ieq_constr``
+    columns of ``G``, ``<= 0`` where satisfied, computed from the *same* evaluation through
+    ``problem.evaluate_with``). ``_evaluate``
     hands the whole population to ``problem.evaluate`` in one call (the problem chunks
     it into ``batch_size`` forwards), so pymoo never loops over individuals. To watch
     the evaluations, observe the latentbridge problem
@@ -36,6 +39,7 @@ class PymooProblem(Problem):  # type: ignore[misc]  # pymoo is untyped
         problem: The latentbridge problem (not copied; its ``n_evals`` counter keeps
             counting).
         bounds_width: Half-width of the box in prior standard deviations.
+        constraints: Realism constraints (``RealismConstraints(problem, max_latent_ratio=1.1, ...)``).
 
     Attributes:
         latent_problem: The wrapped problem.
@@ -44,24 +48,41 @@ class PymooProblem(Problem):  # type: ignore[misc]  # pymoo is untyped
 
     soft_bounds = True
 
-    def __init__(self, problem: LatentProblem, *, bounds_width: float = 4.0) -> None:
+    def __init__(self, problem: LatentProblem, *, bounds_width: float = 4.0, constraints: Any = None) -> None:
         if not isinstance(problem, LatentProblem):
             raise InputError(f"problem must be a latentbridge.LatentProblem, got {type(problem).__name__}")
         if not (float(bounds_width) > 0):
             raise InputError(f"bounds_width must be > 0, got {bounds_width!r}")
+        n_constr = 0
+        if constraints is not None:
+            from ..realism import RealismConstraints
+
+            if not isinstance(constraints, RealismConstraints) or constraints.problem is not problem:
+                raise InputError(
+                    "constraints must be latentbridge.realism.RealismConstraints(problem, ...) built for this problem"
+                )
+            n_constr = constraints.n_constr
         xl, xu = problem.bounds(float(bounds_width))
-        super().__init__(n_var=problem.dim, n_obj=problem.n_obj, xl=xl, xu=xu, elementwise=False)
+        super().__init__(n_var=problem.dim, n_obj=problem.n_obj, n_ieq_constr=n_constr, xl=xl, xu=xu, elementwise=False)
         self.latent_problem = problem
         self.bounds_width = float(bounds_width)
+        self.constraints = constraints
 
     def _evaluate(self, x: Array, out: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         X = np.asarray(x, dtype=np.float64)
-        out["F"] = np.asarray(self.latent_problem.evaluate(X), dtype=np.float64).reshape(X.shape[0], self.n_obj)
+        c = self.constraints
+        if c is not None and c.needs_images:  # the constraint's images are the fitness's images: one evaluation
+            F, D = self.latent_problem.evaluate_with(X, c.describe)
+        else:
+            F, D = self.latent_problem.evaluate(X), None
+        out["F"] = np.asarray(F, dtype=np.float64).reshape(X.shape[0], self.n_obj)
+        if c is not None:
+            out["G"] = c.values(X, D)
 
 
-def as_pymoo(problem: LatentProblem, *, bounds_width: float = 4.0) -> PymooProblem:
-    """Wrap ``problem`` as a vectorized pymoo problem; see :class:`PymooProblem`."""
-    return PymooProblem(problem, bounds_width=bounds_width)
+def as_pymoo(problem: LatentProblem, *, bounds_width: float = 4.0, constraints: Any = None) -> PymooProblem:
+    """Wrap ``problem`` as a vectorized pymoo problem (with realism ``constraints``); see :class:`PymooProblem`."""
+    return PymooProblem(problem, bounds_width=bounds_width, constraints=constraints)
 
 
 class LatentSampling(Sampling):  # type: ignore[misc]

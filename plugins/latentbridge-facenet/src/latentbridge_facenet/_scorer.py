@@ -152,13 +152,26 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 def _build(module: Any, state: dict[str, torch.Tensor], source: str) -> nn.Module:
     model: nn.Module = module.InceptionResnetV1(pretrained=None, classify=False)
-    result = model.load_state_dict(state, strict=False)
-    if result.missing_keys or result.unexpected_keys:
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
         raise WeightsError(
-            f"{source} is not an InceptionResnetV1 state_dict: missing keys {result.missing_keys[:5]}"
-            f"{'...' if len(result.missing_keys) > 5 else ''}, unexpected keys {result.unexpected_keys[:5]}"
-            f"{'...' if len(result.unexpected_keys) > 5 else ''}"
+            f"{source} is not an InceptionResnetV1 state_dict: missing keys {missing[:5]}"
+            f"{'...' if len(missing) > 5 else ''}, unexpected keys {[k[:80] for k in unexpected[:5]]}"
+            f"{'...' if len(unexpected) > 5 else ''}"
         )
+    wrong = [
+        f"{k} {tuple(v.shape)} (expected {tuple(expected[k].shape)})"
+        for k, v in state.items()
+        if v.shape != expected[k].shape or v.is_complex()
+    ]
+    if wrong:
+        raise WeightsError(
+            f"{source} is not an InceptionResnetV1 state_dict: wrong tensor shapes or types: {', '.join(wrong[:3])}"
+            f"{f' ... ({len(wrong)} in all)' if len(wrong) > 3 else ''}"
+        )
+    model.load_state_dict(state, strict=True)
     return model
 
 

@@ -225,8 +225,10 @@ def safe_load(file: IO[bytes], label: str = "snapshot", limits: Limits = DEFAULT
     Only the globals in :data:`ALLOWED_GLOBALS` can be referenced; NVIDIA's persistent
     modules come back as :class:`PersistentRecord` (their embedded source is never run),
     tensors as CPU tensors checked against their storages, ``EasyDict`` as :class:`EasyDict`.
-    The result is checked to be acyclic, at most ``limits.max_depth`` deep and at most
-    ``limits.max_expanded`` nodes when read as a tree.
+    Nesting is checked as each container is built (keys included), what the pickle builds is
+    counted against ``limits.memory_ratio`` × the stream's size + ``limits.memory_slack`` (a blob
+    parsed again through the memo pays again), and the result is checked to be at most
+    ``limits.max_expanded`` nodes when read as a tree, with its tensors counted once per reference.
 
     Args:
         file: A binary file positioned at the start of a pickle.
@@ -241,6 +243,7 @@ def safe_load(file: IO[bytes], label: str = "snapshot", limits: Limits = DEFAULT
         UnsafeFileError: The pickle is malformed, forged or beyond ``limits``.
         SnapshotLayoutError: A persistent object's meta data is malformed.
     """
-    obj = _RestrictedUnpickler(file, label, Budget(limits)).load()
-    check_graph(obj, label, limits, snapshot_children)
+    budget = Budget(limits)
+    obj = _RestrictedUnpickler(file, label, budget).load()
+    check_graph(obj, label, limits, snapshot_children, budget=budget)
     return obj

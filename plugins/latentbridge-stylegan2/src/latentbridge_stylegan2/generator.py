@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from collections.abc import Mapping, Sequence
@@ -45,6 +46,16 @@ def _size2(resize: int | Sequence[int] | None) -> tuple[int, int] | None:
     if min(hw) < 1:
         raise InputError(f"resize must be positive, got {resize!r}")
     return hw
+
+
+def _wants_grad(z: torch.Tensor) -> bool:
+    """Whether the caller asks for gradients: grad mode on and the latents require grad."""
+    return torch.is_grad_enabled() and z.requires_grad
+
+
+def _inference_unless(grad: bool) -> contextlib.AbstractContextManager[Any]:
+    """``torch.inference_mode()`` for plain calls; nothing when gradients are wanted."""
+    return contextlib.nullcontext() if grad else torch.inference_mode()
 
 
 class _Synthesis(torch.nn.Module):
@@ -272,6 +283,11 @@ class StyleGAN2Generator:
     def generate(self, z: torch.Tensor) -> torch.Tensor:
         """Images for a batch of latents of the configured space.
 
+        Differentiable: with grad enabled and ``z`` requiring grad, mapping and synthesis run
+        with autograd (eagerly, even with ``compile``), so that ``problem.evaluate_grad`` and
+        latentbridge's gradient optimizers can backpropagate to z, w or w+. Otherwise they run
+        under ``torch.inference_mode()``.
+
         Args:
             z: ``(n, *latent.shape)`` float tensor: ``(n, z_dim)``, ``(n, w_dim)`` or
                 ``(n, num_ws, w_dim)``; moved to :attr:`device` as float32.
@@ -283,10 +299,11 @@ class StyleGAN2Generator:
             LatentShapeError: ``z`` has the wrong shape or is not a float tensor.
         """
         z = self._check_latent(z)
-        with torch.inference_mode(), autocast(self.precision, self._device):
+        grad = _wants_grad(z)
+        with _inference_unless(grad), autocast(self.precision, self._device):
             ws = self.ws(z)
             fused = self._fused(z.shape[0])
-            compiled = self._compiled.get(fused)
+            compiled = None if grad else self._compiled.get(fused)
             img: torch.Tensor = (
                 compiled(ws)
                 if compiled is not None
@@ -306,7 +323,7 @@ class StyleGAN2Generator:
     def ws(self, z: torch.Tensor) -> torch.Tensor:
         """The ``(n, num_ws, w_dim)`` synthesis input for latents of the configured space (truncated)."""
         z = self._check_latent(z)
-        with torch.inference_mode():
+        with _inference_unless(_wants_grad(z)):
             if self.space == "z":
                 out: torch.Tensor = self.net.mapping(
                     z, self._batch_c(z.shape[0]), self.truncation_psi, self.truncation_cutoff

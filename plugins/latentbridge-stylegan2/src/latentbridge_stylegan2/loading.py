@@ -7,8 +7,7 @@ import json
 import math
 import pickle
 import re
-import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 from latentbridge.errors import InputError, UnsafeFileError, WeightsError
-from latentbridge.models.safe_load import brief, load_torch_file
+from latentbridge.models.safe_load import brief, load_torch_file, open_zip, read_npz
 from torch import nn
 
 from ._safe_pickle import PersistentRecord, safe_load
@@ -72,8 +71,17 @@ def file_sha256(path: Path) -> str:
 
 
 def _listing(items: list[str]) -> str:
-    head = ", ".join(items[:_MAX_LISTED])
+    head = ", ".join(_short(i) for i in items[:_MAX_LISTED])
     return head + (f", ... ({len(items)} in all)" if len(items) > _MAX_LISTED else "")
+
+
+def _short(item: str, limit: int = 100) -> str:
+    return item if len(item) <= limit else f"{item[:limit]}... ({len(item)} characters)"
+
+
+def _names(keys: Iterable[Any]) -> list[str]:
+    """Dict keys of any types as sorted, printable names (a file may mix ints and strings)."""
+    return sorted(k if isinstance(k, str) else brief(k) for k in keys)
 
 
 def _check_file(path: str | Path) -> Path:
@@ -173,7 +181,7 @@ def check_generator_kwargs(kwargs: Mapping[str, Any], where: str = "init_kwargs"
         SnapshotLayoutError: Unknown or missing fields.
     """
     missing = [k for k in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels") if k not in kwargs]
-    unknown = sorted(set(kwargs) - set(GENERATOR_KWARGS))
+    unknown = _names(set(kwargs) - set(GENERATOR_KWARGS))
     if missing or unknown:
         raise SnapshotLayoutError(
             f"{where}: generator constructor arguments: missing {missing}, unsupported {unknown}; "
@@ -184,7 +192,7 @@ def check_generator_kwargs(kwargs: Mapping[str, Any], where: str = "init_kwargs"
         sub = kwargs.get(group) or {}
         if not isinstance(sub, Mapping):
             raise SnapshotLayoutError(f"{where}.{group}: expected a dict, found {brief(sub)}")
-        bad = sorted(set(sub) - set(allowed))
+        bad = _names(set(sub) - set(allowed))
         if bad:
             raise SnapshotLayoutError(
                 f"{where}.{group}: unsupported options {bad}; expected options from {list(allowed)}"
@@ -243,13 +251,13 @@ def _record_kwargs(rec: PersistentRecord, where: str) -> dict[str, Any]:
         raise SnapshotLayoutError(
             f"{where}: the snapshot's {rec.class_name} has no recorded constructor arguments "
             "(expected '_init_args' tuple and '_init_kwargs' dict in its state, "
-            f"found keys {_listing(sorted(rec.state))}); "
+            f"found keys {_listing(_names(rec.state))}); "
             "this is not a stylegan2-ada-pytorch network snapshot"
         )
     if len(args) > len(GENERATOR_KWARGS):
         raise SnapshotLayoutError(f"{where}: {len(args)} positional constructor arguments, expected at most 7")
     out = dict(zip(GENERATOR_KWARGS, args, strict=False))
-    dup = sorted(set(out) & set(kwargs))
+    dup = _names(set(out) & set(kwargs))
     if dup:
         raise SnapshotLayoutError(f"{where}: constructor arguments {dup} given both positionally and by name")
     out.update(kwargs)
@@ -324,7 +332,7 @@ def _record_state_dict(rec: PersistentRecord, prefix: str, out: dict[str, torch.
 def _dimension_hints(kwargs: Mapping[str, Any], state_dict: Mapping[str, torch.Tensor]) -> list[str]:
     """Name the constructor fields that contradict the tensors present (for the mismatch message)."""
     hints = []
-    fcs = sorted(int(m.group(1)) for k in state_dict if (m := re.fullmatch(r"mapping\.fc(\d+)\.weight", k)))
+    fcs = sorted(int(m.group(1)) for k in state_dict if (m := re.fullmatch(r"mapping\.fc(\d{1,4})\.weight", k)))
     layers = (kwargs.get("mapping_kwargs") or {}).get("num_layers", 8)
     if fcs and fcs != list(range(layers)):
         hints.append(f"mapping_kwargs.num_layers={layers} but the weights have {len(fcs)} mapping layers")
@@ -362,7 +370,7 @@ def build_generator(
     """
     kwargs = dict(init_kwargs)
     check_generator_kwargs(kwargs, f"{source}: init_kwargs")
-    res_keys = sorted({int(m.group(1)) for k in state_dict if (m := re.match(r"synthesis\.b(\d+)\.", k))})
+    res_keys = sorted({int(m.group(1)) for k in state_dict if (m := re.match(r"synthesis\.b(\d{1,6})\.", k))})
     if res_keys and res_keys[-1] != kwargs["img_resolution"]:
         raise SnapshotLayoutError(
             f"{source}: resolution mismatch: the weights have synthesis blocks up to b{res_keys[-1]} "
@@ -473,6 +481,11 @@ def read_snapshot(path: str | Path, network: str = "G_ema") -> LoadedGenerator:
     return LoadedGenerator(net, str(p), file_sha256(p), "nvidia-pickle", network, kwargs)
 
 
+def _is_zip(p: Path) -> bool:
+    with open(p, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
+
+
 def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], str]:
     """Read a plain state dict from ``.npz`` (numpy arrays) or ``.pt`` (``torch.save``, weights only).
 
@@ -485,8 +498,8 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], str]:
     p = _check_file(path)
     suffix = p.suffix.lower()
     is_npz = suffix == ".npz"
-    if suffix not in (".npz", *TORCH_SUFFIXES) and zipfile.is_zipfile(p):
-        with zipfile.ZipFile(p) as z:
+    if suffix not in (".npz", *TORCH_SUFFIXES) and _is_zip(p):
+        with open_zip(p, repr(str(p))) as z:
             is_npz = all(n.endswith(".npy") for n in z.namelist())
     if is_npz:
         return _read_npz(p), "npz"
@@ -508,63 +521,21 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], str]:
             f"{str(p)!r}: unknown layout: found {found}, "
             "expected a state dict mapping NVIDIA parameter names to tensors"
         )
-    return {str(k): v for k, v in obj.items()}, "torch"
-
-
-_NPZ_MAX_RATIO = 64  # uncompressed / compressed size of one .npz member (weights compress ~1.1×)
+    odd = [brief(k) for k in obj if not isinstance(k, str)]
+    if odd:
+        raise SnapshotLayoutError(
+            f"{str(p)!r}: parameter names must be strings, found {_listing(odd)}; expected a state dict mapping "
+            "NVIDIA parameter names to tensors"
+        )
+    return dict(obj), "torch"
 
 
 def _read_npz(p: Path) -> dict[str, torch.Tensor]:
-    """The arrays of an ``.npz`` file, each header checked against its member's real size before reading."""
-    label = repr(str(p))
-    out: dict[str, torch.Tensor] = {}
+    """The arrays of an ``.npz`` file (:func:`latentbridge.models.safe_load.read_npz`: headers checked first)."""
     try:
-        with zipfile.ZipFile(p) as z:
-            infos = z.infolist()
-            if len(infos) > 100_000:
-                raise SnapshotLimitError(f"{label}: .npz archive with {len(infos)} members")
-            for info in infos:
-                if info.file_size > _NPZ_MAX_RATIO * max(info.compress_size, 1) + (1 << 20):
-                    raise SnapshotLimitError(
-                        f"{label}: member {info.filename!r} expands {info.file_size} bytes from {info.compress_size} "
-                        "(a zip bomb?); refused"
-                    )
-                with z.open(info) as f:
-                    out[info.filename.removesuffix(".npy")] = _read_npy(
-                        f, info.file_size, f"{label}[{info.filename!r}]"
-                    )
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError) as exc:
-        if isinstance(exc, WeightsError):
-            raise
-        raise SnapshotLimitError(f"{label}: cannot read as .npz: {type(exc).__name__}: {exc}") from exc
-    return out
-
-
-def _read_npy(f: Any, size: int, label: str) -> torch.Tensor:
-    fmt = np.lib.format
-    version = fmt.read_magic(f)
-    if version == (1, 0):
-        shape, fortran, dtype = fmt.read_array_header_1_0(f, max_header_size=10000)
-    elif version in ((2, 0), (3, 0)):
-        shape, fortran, dtype = fmt.read_array_header_2_0(f, max_header_size=10000)
-    else:
-        raise SnapshotLimitError(f"{label}: unsupported .npy version {version}")
-    if dtype.kind not in "biuf" or dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
-        raise SnapshotLimitError(f"{label}: dtype {dtype} refused (only plain numeric arrays)")
-    if len(shape) > 16 or not all(type(n) is int and n >= 0 for n in shape):
-        raise SnapshotLimitError(f"{label}: malformed shape {brief(shape)}")
-    nbytes = math.prod(shape) * dtype.itemsize
-    header = f.tell()
-    if header + nbytes != size:
-        raise SnapshotLimitError(
-            f"{label}: the header declares {shape} {dtype} ({nbytes} bytes) but the member holds "
-            f"{size - header} bytes of data"
-        )
-    data = f.read(nbytes)
-    if len(data) != nbytes:
-        raise SnapshotLimitError(f"{label}: truncated data ({len(data)} of {nbytes} bytes)")
-    arr = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
-    return torch.from_numpy(np.array(arr, dtype=dtype.newbyteorder("="), order="C", copy=True))
+        return read_npz(p)
+    except UnsafeFileError as exc:
+        raise SnapshotLimitError(f"cannot read as .npz: {exc}") from exc
 
 
 def read_init_json(path: str | Path) -> dict[str, Any]:
