@@ -191,7 +191,7 @@ def test_every_hookspec_is_documented_and_implemented_by_builtins() -> None:
     from latentbridge import _builtins, hookspecs
 
     specs = [n for n in dir(hookspecs) if n.startswith("latentbridge_register_")]
-    assert len(specs) == 4
+    assert len(specs) == 5
     for name in specs:
         assert getattr(hookspecs, name).__doc__, f"{name} has no docstring"
         assert hasattr(_builtins, name), f"built-ins do not implement {name}"

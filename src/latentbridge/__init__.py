@@ -24,6 +24,7 @@ from ._plugins import (
     get_plugin_manager,
     list_plugins,
     load_generator,
+    load_measure,
     load_problem,
     load_scorer,
     registry,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from ._generators import TorchGenerator
     from ._problems import CentroidDiversity, LatentProblem, SetDiversity, TargetSimilarity
     from ._scorers import EmbeddingScorer, NCCScorer, RMSEScorer
+    from .measures import Measure
     from .precision import PRECISIONS, PrecisionWarning, precision_support
 
 # Names whose modules import torch are loaded on first access (PEP 562), so that `import latentbridge`
@@ -53,6 +55,7 @@ _LAZY: dict[str, str] = {
     "NCCScorer": "._scorers",
     "RMSEScorer": "._scorers",
     "images": ".images",
+    "Measure": ".measures",
     "PRECISIONS": ".precision",
     "PrecisionWarning": ".precision",
     "precision_support": ".precision",
@@ -79,6 +82,7 @@ __all__ = [
     # concepts
     "LatentGenerator",
     "LatentSpace",
+    "Measure",
     "Scorer",
     "SupportsSimilarity",
     # problems
@@ -106,6 +110,7 @@ __all__ = [
     "hookimpl",
     "list_plugins",
     "load_generator",
+    "load_measure",
     "load_problem",
     "load_scorer",
     "registry",

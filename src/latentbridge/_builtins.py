@@ -1,104 +1,12 @@
-"""Built-in generators, scorers and problems, registered through the public hooks like any plugin."""
+"""Built-in generators, scorers, problems, optimizers and measures, registered through the public hooks."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-import torch
-
-from ._generators import TorchGenerator
-from ._latent import LatentSpace
+from ._embedded import mnist_dcgan, mnist_embed
 from ._problems import CentroidDiversity, SetDiversity, TargetSimilarity
-from ._scorers import EmbeddingScorer, NCCScorer, RMSEScorer
+from ._scorers import NCCScorer, RMSEScorer
 from ._solvers import BUILTIN_OPTIMIZERS
 from .hookspecs import Register, hookimpl
-from .precision import CompileMode, Precision, default_channels_last
-
-
-def mnist_dcgan(
-    *,
-    path: str | Path | None = None,
-    device: str | torch.device | None = None,
-    precision: Precision = "fp32",
-    channels_last: bool | None = None,
-    compile: CompileMode = False,
-) -> TorchGenerator:
-    """The embedded DCGAN trained on MNIST digits: z ~ N(0, I_100) -> (1, 28, 28) images.
-
-    Args:
-        path: A weights file made by ``latentbridge train mnist``; default: the shipped one.
-        device: Where to run it.
-        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (see :class:`~latentbridge.TorchGenerator`).
-        channels_last: Channels-last weights (None: :func:`~latentbridge.precision.default_channels_last`,
-            on where it was measured faster: AVX-512 CPUs and CUDA).
-        compile: ``True``: ``torch.compile``; ``"freeze"``: with frozen weights (oneDNN fusion).
-    """
-    from ._validation import check_device
-    from .models.mnist import default_weights_path, load_dcgan
-
-    check_device(device)
-    file = Path(path) if path is not None else default_weights_path("mnist_dcgan.pt")
-    module = load_dcgan(path, device="cpu" if device is None else device)
-    return TorchGenerator(
-        module,
-        LatentSpace((100,), name="z"),
-        (1, 28, 28),
-        device=device,
-        name="mnist-dcgan",
-        extra_config={"weights": file.name, "weights_sha256": _sha256(file)},
-        precision=precision,
-        channels_last=default_channels_last(device) if channels_last is None else channels_last,
-        compile=compile,
-    )
-
-
-def mnist_embed(
-    *,
-    path: str | Path | None = None,
-    device: str | torch.device | None = None,
-    metric: Any = "l2",
-    precision: Precision = "fp32",
-    channels_last: bool | None = None,
-    compile: CompileMode = False,
-) -> EmbeddingScorer:
-    """The embedded digit CNN's penultimate-layer features with an L2 (or cosine) distance.
-
-    Args:
-        path: A weights file made by ``latentbridge train mnist``; default: the shipped one.
-        device: Where to run it.
-        metric: ``"l2"`` or ``"cosine"``.
-        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (see :class:`~latentbridge.EmbeddingScorer`).
-        channels_last: Channels-last weights and inputs (None: as for ``mnist_dcgan``).
-        compile: ``True``: ``torch.compile``; ``"freeze"``: with frozen weights (oneDNN fusion).
-    """
-    from ._validation import check_device
-    from .models.mnist import default_weights_path, load_digit_cnn
-
-    check_device(device)
-    file = Path(path) if path is not None else default_weights_path("mnist_embed.pt")
-    net = load_digit_cnn(path, device="cpu" if device is None else device)
-    return EmbeddingScorer(
-        net.features,
-        metric=metric,
-        input_size=(28, 28),
-        channels=1,
-        device=device,
-        name="mnist-embed",
-        extra_config={"weights": file.name, "weights_sha256": _sha256(file)},
-        precision=precision,
-        channels_last=default_channels_last(device) if channels_last is None else channels_last,
-        compile=compile,
-    )
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return "unreadable"
 
 
 @hookimpl
@@ -134,3 +42,15 @@ def latentbridge_register_optimizers(register: Register) -> None:
     }
     for name, description in descriptions.items():
         register(name, BUILTIN_OPTIMIZERS[name], description=description)
+
+
+@hookimpl
+def latentbridge_register_measures(register: Register) -> None:
+    """Built-in measures of :mod:`latentbridge.measures` (quality-diversity descriptors and objectives)."""
+    from . import measures as m
+
+    register("boldness", m.Boldness, description="pixels at or above a threshold (pyribs' lsi_mnist)")
+    register("lightness", m.Lightness, description="mean intensity of the white pixels (pyribs' lsi_mnist)")
+    register("class-probability", m.ClassProbability, description="the embedded digit classifier's p(digit)")
+    register("embedding-pca", m.EmbeddingPCA, description="principal coordinates of a scorer's embedding")
+    register("similarity", m.Similarity, description="a scorer's similarity to a target image (objective)")

@@ -22,6 +22,7 @@ from .errors import InputError, PluginError, RegistryConflictError, UnknownNameE
 if TYPE_CHECKING:
     from ._problems import LatentProblem
     from ._protocols import LatentGenerator, Scorer
+    from .measures import Measure
 
 __all__ = [
     "BLOCK_ENV",
@@ -32,6 +33,7 @@ __all__ = [
     "get_plugin_manager",
     "list_plugins",
     "load_generator",
+    "load_measure",
     "load_problem",
     "load_scorer",
     "registry",
@@ -43,13 +45,14 @@ DISABLE_AUTOLOAD_ENV = "LATENTBRIDGE_DISABLE_PLUGIN_AUTOLOAD"
 BLOCK_ENV = "LATENTBRIDGE_BLOCK_PLUGINS"
 BUILTIN = "latentbridge (built-in)"
 
-Kind = Literal["generator", "scorer", "problem", "optimizer"]
-KINDS: tuple[Kind, ...] = ("generator", "scorer", "problem", "optimizer")
+Kind = Literal["generator", "scorer", "problem", "optimizer", "measure"]
+KINDS: tuple[Kind, ...] = ("generator", "scorer", "problem", "optimizer", "measure")
 _HOOKS: dict[Kind, str] = {
     "generator": "latentbridge_register_generators",
     "scorer": "latentbridge_register_scorers",
     "problem": "latentbridge_register_problems",
     "optimizer": "latentbridge_register_optimizers",
+    "measure": "latentbridge_register_measures",
 }
 
 T = TypeVar("T")
@@ -290,7 +293,7 @@ def _build_state() -> _State:
 
 
 def registry(kind: Kind) -> Registry[Any]:
-    """The registry of ``kind`` (``"generator"``, ``"scorer"``, ``"problem"``, ``"optimizer"``)."""
+    """The registry of ``kind`` (``"generator"``, ``"scorer"``, ``"problem"``, ``"optimizer"``, ``"measure"``)."""
     if kind not in KINDS:
         raise InputError(f"kind must be one of {KINDS}, got {kind!r}")
     return _state().registries[kind]
@@ -367,4 +370,22 @@ def load_problem(name: str, /, *args: Any, **options: Any) -> LatentProblem:
     entry = _entry("problem", name)
     _check_options(entry, args, options)
     out: LatentProblem = entry.factory(*args, **options)
+    return out
+
+
+def load_measure(name: str, /, **options: Any) -> Measure:
+    """Build the measure registered as ``name`` (e.g. ``"boldness"``, ``"class-probability"``) with ``options``.
+
+    Raises:
+        InputError: ``name`` is not a string, or an option the factory does not accept.
+        UnknownNameError: no measure of that name.
+    """
+    from ._protocols import set_origin
+
+    entry = _entry("measure", name)
+    _check_options(entry, (), options)
+    built = dict(options)
+    if isinstance(built.get("scorer"), str):  # a measure of a scorer's output: the scorer by its registry name
+        built["scorer"] = load_scorer(built["scorer"])
+    out: Measure = set_origin(entry.factory(**built), name, options)
     return out

@@ -63,6 +63,9 @@ class LatentProblem(ABC):
     kind: str = "problem"
     _grad_checked: bool = False
     _grad_cost: float | None = None
+    #: Whether at least one scorer is required (a problem scored by measures, such as
+    #: :class:`latentbridge.qd.QualityDiversity`, sets it to False).
+    _requires_scorer: bool = True
 
     def __init__(
         self,
@@ -79,7 +82,7 @@ class LatentProblem(ABC):
                 f"got {type(generator).__name__}. Use latentbridge.load_generator(name) or TorchGenerator(module, ...)"
             )
         scorer_list = [scorers] if not isinstance(scorers, Sequence) else list(scorers)
-        if not scorer_list:
+        if not scorer_list and self._requires_scorer:
             raise InputError("at least one scorer is required")
         for s in scorer_list:
             if not isinstance(s, Scorer):
@@ -320,7 +323,7 @@ class LatentProblem(ABC):
             listeners = self._listeners
         if listeners and n:
             X = np.asarray(Z, dtype=np.float64).reshape(n, self.dim)
-            extra: dict[str, Any] = {"gradient": True, "G": desc, "cost": self.grad_cost} if grad else {}
+            extra: dict[str, Any] = {"gradient": True, "G": desc, "cost": self.grad_cost} if grad else {"D": desc}
             event = Evaluation(X=X, F=out, failed=failed, first=first, seconds=seconds, **extra)
             for listener in listeners:
                 listener(event)

@@ -57,6 +57,8 @@ class Evaluation:
         gradient: Whether it was a value-and-gradient evaluation (:meth:`LatentProblem.evaluate_grad`).
         G: The gradients ``(n, n_obj, dim)`` of a gradient evaluation (failed rows 0), else None.
         cost: Forward-equivalents of one row: 1, or the problem's ``grad_cost`` for a gradient evaluation.
+        D: Descriptors ``(n, n_desc)`` float64 computed from the same images (``evaluate_with``, and
+            every evaluation of a :class:`latentbridge.qd.QualityDiversity` problem: its measures), else None.
     """
 
     X: NDArray[np.float64]
@@ -67,6 +69,7 @@ class Evaluation:
     gradient: bool = False
     G: NDArray[np.float64] | None = None
     cost: float = 1.0
+    D: NDArray[np.float64] | None = None
 
     @property
     def n(self) -> int:

@@ -75,7 +75,7 @@ _COLUMNS = ("kind", "name", "distribution", "version", "description")
 def plugins_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List registered generators, scorers, problems and optimizers, and which distribution provides each."""
+    """List registered generators, scorers, problems, optimizers and measures, and which distribution provides each."""
     import json
 
     from rich.console import Console

@@ -30,6 +30,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "latentbridge_register_generators",
+    "latentbridge_register_measures",
     "latentbridge_register_optimizers",
     "latentbridge_register_problems",
     "latentbridge_register_scorers",
@@ -79,4 +80,14 @@ def latentbridge_register_optimizers(register: Register) -> None:
 
     ``factory(**params)`` must return an object with
     ``solve(problem, budget: int, seed: int) -> latentbridge.OptimizeResult``.
+    """
+
+
+@hookspec
+def latentbridge_register_measures(register: Register) -> None:
+    """Register measures (behaviour descriptors and objectives of quality-diversity searches).
+
+    ``factory(**options)`` must return an object satisfying :class:`latentbridge.Measure`:
+    ``names``, ``differentiable``, ``bounds(image_shape)`` and ``measure(images)``
+    mapping ``(n, C, H, W)`` images in [-1, 1] to ``(n,)`` or ``(n, m)`` values.
     """
