@@ -13,6 +13,7 @@ import pytest
 
 import latentbridge as lb
 from latentbridge.bench import Store, build_leaderboard, load_suite, plan, run_suite
+from latentbridge.bench.leaderboard import spent
 from latentbridge.bench.realism import REALISM_CSV_COLUMNS, attach_realism, realism_of
 from latentbridge.bench.report import print_leaderboard, to_csv, to_markdown
 
@@ -67,7 +68,7 @@ def test_runs_record_gradient_evaluations_and_forward_equivalents(gradient_store
         assert r.n_grad_evals > 0
         assert r.forward_equivalents is not None
         assert r.n_grad_evals * 1.0 <= r.forward_equivalents <= r.budget
-        assert r.spent == r.forward_equivalents
+        assert spent(r) == r.forward_equivalents
         assert r.wall_time > 0
         assert r.trace_evals[-1] <= r.budget
     for r in rand:

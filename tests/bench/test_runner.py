@@ -322,6 +322,8 @@ def test_store_migrates_n_failed_column(tmp_path: Path) -> None:
 def test_store_migrates_gradient_columns(tmp_path: Path, write_suite: Callable[..., Path]) -> None:
     """A store written before gradient optimizers opens, reads 0 gradient evaluations and n_evals forward-equivalents,
     and gains the columns when opened for writing."""
+    from latentbridge.bench.leaderboard import spent
+
     suite = load_suite(write_suite(seeds=1))
     db = tmp_path / "old.sqlite"
     with Store(db) as store:
@@ -336,9 +338,9 @@ def test_store_migrates_gradient_columns(tmp_path: Path, write_suite: Callable[.
         assert {"n_grad_evals", "forward_equivalents"}.isdisjoint(store._columns())
     assert runs
     assert all(r.n_grad_evals == 0 and r.forward_equivalents is None for r in runs)
-    assert all(r.spent == r.n_evals == 100 for r in runs)
+    assert all(spent(r) == r.n_evals == 100 for r in runs)
     row = build_leaderboard(runs).instances[0].rows[0]
     assert row.mean_forward_equivalents == row.mean_evals == 100
     with Store(db) as store:
         assert {"n_grad_evals", "forward_equivalents"} <= store._columns()
-        assert [r.spent for r in store.runs()] == [r.spent for r in runs]
+        assert [spent(r) for r in store.runs()] == [spent(r) for r in runs]

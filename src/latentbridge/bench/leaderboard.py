@@ -27,7 +27,13 @@ from numpy.typing import NDArray
 from .. import stats
 from .store import RunRecord
 
-__all__ = ["Group", "Instance", "InstanceRow", "Leaderboard", "build_leaderboard"]
+__all__ = ["Group", "Instance", "InstanceRow", "Leaderboard", "build_leaderboard", "spent"]
+
+
+def spent(record: RunRecord) -> float:
+    """Forward-equivalents a run spent: its ``forward_equivalents``, or ``n_evals`` where not recorded."""
+    return float(record.n_evals if record.forward_equivalents is None else record.forward_equivalents)
+
 
 #: Quantile of pooled final scores used as success target when a problem sets none.
 DEFAULT_SUCCESS_QUANTILE = 0.25
@@ -193,7 +199,7 @@ def _fill_instance(inst: Instance) -> None:
                 float(np.mean([r.wall_time for r in recs])),
                 sum(r.n_failed for r in recs),
                 float(np.mean([r.n_grad_evals for r in recs])),
-                float(np.mean([min(r.spent, r.budget) for r in recs])),
+                float(np.mean([min(spent(r), r.budget) for r in recs])),
             )
         )
     rows.sort(key=lambda row: (row.rank, row.optimizer))

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..campaign.render import number as _fmt
-from .leaderboard import Instance, Leaderboard
+from .leaderboard import Instance, Leaderboard, spent
 
 __all__ = [
     "REALISM_CSV_COLUMNS",
@@ -147,5 +147,5 @@ def cost_cells(inst: Instance, optimizer: str) -> list[str]:
         return []
     recs = inst.runs[optimizer]
     grad = float(np.mean([r.n_grad_evals for r in recs]))
-    spent = float(np.mean([min(r.spent, r.budget) for r in recs]))
-    return [f"{grad:,.0f}", f"{spent:,.0f}"]
+    cost = float(np.mean([min(spent(r), r.budget) for r in recs]))
+    return [f"{grad:,.0f}", f"{cost:,.0f}"]

@@ -10,10 +10,7 @@ Schema::
          problem_spec, n_obj, optimizer, optimizer_name, optimizer_params, replicate, seed,
          budget, n_evals, best, reported_best, best_x, front, ref_point, wall_time,
          solve_time, eval_time, status, error, warnings, versions, host, python, config, created,
-         n_failed, n_grad_evals, forward_equivalents)
-                                           -- n_failed: counted evaluations with a non-finite fitness;
-                                           -- n_grad_evals: value-and-gradient evaluations (not in n_evals);
-                                           -- forward_equivalents: n_evals + n_grad_evals x grad_cost
+         n_failed, n_grad_evals, forward_equivalents)  -- non-finite evaluations; gradient ones; their cost
     traces(run_id, evals, best)            -- best-so-far (−hypervolume if n_obj > 1)
     suites(name, spec, created)
 """
@@ -243,11 +240,6 @@ class RunRecord:
     n_grad_evals: int = 0
     forward_equivalents: float | None = None
 
-    @property
-    def spent(self) -> float:
-        """Forward-equivalents the run spent: ``forward_equivalents``, or ``n_evals`` when not recorded."""
-        return float(self.n_evals if self.forward_equivalents is None else self.forward_equivalents)
-
 
 _COLUMNS = (
     "run_key",
@@ -285,8 +277,11 @@ _COLUMNS = (
     "n_grad_evals",
     "forward_equivalents",
 )
-#: Columns added after the first schema: older stores lack them (a writer adds them; readers use defaults).
-_MIGRATED_COLUMNS = frozenset({"warnings", "n_failed", "n_grad_evals", "forward_equivalents"})
+#: Columns added after the first schema, with their SQL: older stores lack them (a writer adds them; readers use
+#: defaults; a NULL forward_equivalents reads as n_evals: :func:`~latentbridge.bench.leaderboard.spent`).
+_ADDED_COLUMNS = {"warnings": "TEXT NOT NULL DEFAULT '[]'", "n_failed": "INTEGER NOT NULL DEFAULT 0"}
+_ADDED_COLUMNS |= {"n_grad_evals": "INTEGER NOT NULL DEFAULT 0", "forward_equivalents": "REAL"}  # issue 24
+_MIGRATED_COLUMNS = frozenset(_ADDED_COLUMNS)
 #: JSON columns and the type of their value.
 _JSON_COLUMNS: dict[str, type | tuple[type, ...]] = {
     "problem_config": dict,
@@ -402,14 +397,9 @@ class Store:
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         """Add the columns of later schemas to a store written before them."""
-        if "warnings" not in self._columns():  # databases written before the column existed
-            conn.execute("ALTER TABLE runs ADD COLUMN warnings TEXT NOT NULL DEFAULT '[]'")
-        if "n_failed" not in self._columns():  # databases written before failed evaluations were counted
-            conn.execute("ALTER TABLE runs ADD COLUMN n_failed INTEGER NOT NULL DEFAULT 0")
-        if "n_grad_evals" not in self._columns():  # databases written before gradient optimizers (issue 24)
-            conn.execute("ALTER TABLE runs ADD COLUMN n_grad_evals INTEGER NOT NULL DEFAULT 0")
-        if "forward_equivalents" not in self._columns():  # NULL: read as n_evals (no gradient evaluations)
-            conn.execute("ALTER TABLE runs ADD COLUMN forward_equivalents REAL")
+        for column, ddl in _ADDED_COLUMNS.items():  # in the order the schema gained them
+            if column not in self._columns():
+                conn.execute(f"ALTER TABLE runs ADD COLUMN {column} {ddl}")
 
     def _check_schema(self) -> None:
         tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
