@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from latentbridge.models.mnist import DISCRIMINATOR_WEIGHTS, default_weights_path, load_dcgan, load_discriminator
@@ -21,7 +22,8 @@ def test_shipped_weights_match_their_metadata() -> None:
     d = load_discriminator()
     assert not any(p.requires_grad for p in d.parameters())
     ev = evaluate_discriminator(d, load_dcgan())
-    assert ev == meta["eval"]
+    # the card's figures up to float rounding: CPUs with other vector kernels (AVX2 vs AVX-512) round differently
+    assert ev == pytest.approx(meta["eval"], rel=1e-4, abs=1e-5)
     assert ev["auc"] > 0.75  # it tells held-out real digits from generated ones, without saturating
     assert ev["auc"] < 0.99
 
