@@ -83,6 +83,11 @@ CREATE TABLE IF NOT EXISTS traces (
     best REAL NOT NULL,
     PRIMARY KEY (run_id, evals)
 );
+CREATE TABLE IF NOT EXISTS qd_archives (
+    run_id INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    metrics TEXT NOT NULL,
+    archive BLOB NOT NULL
+);
 """
 
 
@@ -219,6 +224,8 @@ class RunRecord:
     trace_best: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
     created: float = 0.0
     n_failed: int = 0
+    qd_archive: bytes | None = None
+    qd_metrics: dict[str, Any] | None = None
 
 
 _COLUMNS = (
@@ -402,6 +409,11 @@ class Store:
                     if np.isfinite(b)
                 ],
             )
+            if record.qd_metrics is not None and record.qd_archive is not None:  # a quality-diversity run
+                self.conn.execute(
+                    "INSERT INTO qd_archives (run_id, metrics, archive) VALUES (?, ?, ?)",
+                    (run_id, json.dumps(record.qd_metrics, sort_keys=True, default=str), record.qd_archive),
+                )
 
     @_guarded("delete from it")
     def delete_suite(self, suite: str) -> int:
@@ -411,6 +423,24 @@ class Store:
         return int(cur.rowcount)
 
     # -- reading -------------------------------------------------------------------------------
+    def _qd_rows(self, ids: list[int]) -> dict[int, tuple[dict[str, Any] | None, bytes | None]]:
+        """QD metrics and archive bytes of the runs ``ids`` that have them (a store without the table: none).
+
+        The archive stays bytes here: :func:`latentbridge.qd.archive_from_bytes` reads it, bounded
+        and validated, when a report draws it.
+        """
+        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        out: dict[int, tuple[dict[str, Any] | None, bytes | None]] = {}
+        if "qd_archives" not in tables:  # a store written before QD runs (opened read-only)
+            return out
+        for chunk in _chunks(ids, 500):
+            marks = ", ".join("?" for _ in chunk)
+            for run_id, metrics, blob in self.conn.execute(
+                f"SELECT run_id, metrics, archive FROM qd_archives WHERE run_id IN ({marks})", chunk
+            ):
+                out[run_id] = (_qd_metrics(metrics), bytes(blob) if isinstance(blob, (bytes, memoryview)) else None)
+        return out
+
     @_guarded("read it")
     def finished_keys(self, suite: str | None = None) -> set[str]:
         """Keys of finished runs (of ``suite``)."""
@@ -470,6 +500,7 @@ class Store:
                 t = traces.setdefault(run_id, ([], []))
                 t[0].append(e)
                 t[1].append(b)
+        qd = self._qd_rows(ids)
         out = []
         for row in rows:
             data: dict[str, Any] = {}
@@ -483,11 +514,28 @@ class Store:
             data["best"] = float("nan") if data["best"] is None else float(data["best"])
             data["warnings"] = data["warnings"] or []
             data["n_failed"] = int(data["n_failed"] or 0)
+            if row[0] in qd:
+                data["qd_metrics"], data["qd_archive"] = qd[row[0]]
             e, b = traces.get(row[0], ([], []))
             data["trace_evals"] = np.asarray(e, dtype=np.int64)
             data["trace_best"] = np.asarray(b, dtype=np.float64)
             out.append(RunRecord(**data))
         return out
+
+
+def _qd_metrics(text: Any) -> dict[str, Any] | None:
+    """A stored QD metrics cell: a JSON object of bounded size, else None (the run shows no QD metrics)."""
+    if not isinstance(text, str) or len(text) > _MAX_QD_METRICS:
+        return None
+    try:
+        out = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return out if isinstance(out, dict) else None
+
+
+#: Largest stored QD metrics cell read back (characters); the archive blob is bounded by its reader.
+_MAX_QD_METRICS = 1 << 16
 
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
