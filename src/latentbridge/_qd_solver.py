@@ -1,4 +1,4 @@
-"""The quality-diversity optimizers by name (``qd:map-elites``, ``qd:cma-me``, ...): an adapter to :func:`latentbridge.qd.solve`.
+"""Quality-diversity optimizers by name (``qd:map-elites``, ``qd:cma-me``, ...): :func:`latentbridge.qd.solve`.
 
 :func:`latentbridge.optimizers.resolve` turns ``qd:<algorithm>`` into a :class:`QDOptimizer`, as it
 turns ``pymoo:<Algorithm>`` and ``ng:<name>`` into theirs. It lives apart from ``_solvers`` (which the

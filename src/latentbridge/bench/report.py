@@ -50,6 +50,7 @@ from .figures import (
     run_curves_figure,
 )
 from .leaderboard import Group, Instance, Leaderboard
+from .qd_report import build_qd_board, print_qd, qd_html, qd_markdown, write_qd_csv
 from .seed_report import (
     DELTA_FORMULA,
     SEED_CSV_COLUMNS,
@@ -192,6 +193,7 @@ def print_leaderboard(board: Leaderboard, console: Console | None = None) -> Non
         console.print(table)
         for line in _group_lines(group):
             console.print(escape(f"  {line}"))
+    print_qd(build_qd_board(board.runs), console)
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,6 +279,7 @@ def to_markdown(
                 caption = f"Best solution per optimizer on {inst.label}. {GRID_CAPTION}"
                 parts += figure(f"grid-{slug}", grid, caption)
     parts += seed_markdown(board)
+    parts += qd_markdown(build_qd_board(board.runs), fig_dir, rebuild if images else None)
     text = "\n".join(parts)
     if path is not None:
         Path(path).write_text(text, encoding="utf-8")
@@ -388,6 +391,7 @@ def to_csv(board: Leaderboard, path: str | Path | None = None) -> str:
     if path is not None:
         Path(path).write_text(text, encoding="utf-8")
         write_seed_csv(board, path)
+        write_qd_csv(build_qd_board(board.runs), path)
     return text
 
 
@@ -479,6 +483,7 @@ def to_html(
                     figure_html(f"grid-{slug}", fig, f"Best solution per optimizer on {inst.label}. {GRID_CAPTION}")
                 )
     out += seed_html(board, rebuild if images else None)
+    out += qd_html(build_qd_board(board.runs), rebuild, images=images)
     out.append("</body></html>")
     text = "\n".join(out)
     if path is not None:
