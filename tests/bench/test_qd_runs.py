@@ -51,7 +51,8 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db = tmp_path_factory.mktemp("qd") / "bench.sqlite"
     with Store(db) as store:
         summary = run_suite(parse_suite(SUITE), store, progress=False, threads=1)
-    assert summary.finished == 6 and summary.failed == 0
+    assert summary.finished == 6
+    assert summary.failed == 0
     return db
 
 
@@ -62,7 +63,8 @@ def test_every_optimizer_gets_qd_metrics_and_an_archive(stored: Path) -> None:
         runs = store.runs()
     assert {r.optimizer for r in runs} == {"qd:cma-me", "qd:cma-mega", "random"}
     for r in runs:
-        assert r.qd_metrics is not None and r.qd_archive is not None, r.optimizer
+        assert r.qd_metrics is not None, r.optimizer
+        assert r.qd_archive is not None, r.optimizer
         archive = archive_from_bytes(r.qd_archive)  # bounded, validated, no pickle
         m = archive.metrics()
         assert archive.grid.dims == (8, 8)
@@ -95,11 +97,15 @@ def test_qd_board_ranks_the_metrics_and_reports_show_them(stored: Path, tmp_path
     assert any(",random,coverage," in line for line in lines)
 
     md = rep.to_markdown(board, tmp_path / "r.md")
-    assert "## Quality-diversity" in md and "QD-score" in md and "share realistic" in md
+    assert "## Quality-diversity" in md
+    assert "QD-score" in md
+    assert "share realistic" in md
     pngs = sorted(p.name for p in (tmp_path / "r-images").iterdir() if p.name.startswith("qd-"))
-    assert "qd-heatmap-lsi-random.png" in pngs and "qd-elites-lsi-qd-cma-me.png" in pngs
+    assert "qd-heatmap-lsi-random.png" in pngs
+    assert "qd-elites-lsi-qd-cma-me.png" in pngs
     page = rep.to_html(board, tmp_path / "r.html")
-    assert "id='quality-diversity'" in page and "id='qd-heatmap-lsi-qd-cma-mega'" in page
+    assert "id='quality-diversity'" in page
+    assert "id='qd-heatmap-lsi-qd-cma-mega'" in page
     rep.to_csv(board, tmp_path / "lb.csv")
     assert (tmp_path / "lb-qd.csv").read_text(encoding="utf-8") == text
     assert tmp_path / "lb-qd.csv" in rep.written_beside(board, csv=tmp_path / "lb.csv")
@@ -114,7 +120,8 @@ def test_a_damaged_archive_costs_its_pictures_only(stored: Path, tmp_path: Path)
     with Store(db, readonly=True) as store:
         board = build_leaderboard(store.runs())
     page = rep.to_html(board, images=False)
-    assert "qd-heatmap-lsi-random-missing" in page and "Unavailable: StoreError" in page
+    assert "qd-heatmap-lsi-random-missing" in page
+    assert "Unavailable: StoreError" in page
     from latentbridge.qd import archive_from_bytes
 
     with pytest.raises(StoreError):
@@ -141,7 +148,14 @@ def test_forged_metrics_are_ignored_not_trusted(tmp_path: Path, stored: Path) ->
         src.backup(dst)
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE qd_archives SET metrics = ?", ("[1, 2]",))
-        conn.execute("UPDATE qd_archives SET metrics = ? WHERE run_id = 1", (json.dumps({"qd_score": "x" * 10},),))
+        conn.execute(
+            "UPDATE qd_archives SET metrics = ? WHERE run_id = 1",
+            (
+                json.dumps(
+                    {"qd_score": "x" * 10},
+                ),
+            ),
+        )
     with Store(db, readonly=True) as store:
         runs = store.runs()
     assert sum(r.qd_metrics is not None for r in runs) <= 1

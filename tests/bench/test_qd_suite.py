@@ -46,7 +46,8 @@ def _opt(name: str, params: str = "") -> str:
 def test_qd_keys_parse_into_options_and_need_no_scorer() -> None:
     suite = parse_suite(HEAD + PROBLEM + _opt("random"))
     spec = suite.problems[0]
-    assert is_qd_spec(spec) and spec.scorer == ""
+    assert is_qd_spec(spec)
+    assert spec.scorer == ""
     assert spec.options["objective"] == {"name": "class-probability", "digit": 8}
     assert spec.options["measures"] == [{"name": "boldness", "temperature": 0.05}, {"name": "lightness"}]
     assert qd_cells(spec) == [10, 12]
@@ -78,7 +79,8 @@ def test_bad_qd_keys_are_located(entry: str, key: str, words: str) -> None:
     text = HEAD + '[[problems]]\nid = "p"\nkind = "quality-diversity"\ngenerator = "mnist-dcgan"\n' + entry
     with pytest.raises(InputError, match=words) as info:
         parse_suite(text + _opt("random"), origin="s.toml")
-    assert "s.toml:" in str(info.value) and "problems[0]" in str(info.value)
+    assert "s.toml:" in str(info.value)
+    assert "problems[0]" in str(info.value)
 
 
 def test_qd_keys_refused_on_other_kinds() -> None:
@@ -98,7 +100,7 @@ def test_qd_names_resolve_and_validate() -> None:
     assert isinstance(solver, QDOptimizer)
     with pytest.raises(UnknownNameError, match="cma-me"):
         resolve("qd:cma-mee")
-    with pytest.raises(InputError, match="qd:cma-me.*sigmaa"):
+    with pytest.raises(InputError, match=r"qd:cma-me.*sigmaa"):
         resolve("qd:cma-me", {"sigmaa": 1.0}).validate("qd:cma-me", None)
 
 
@@ -107,7 +109,8 @@ def test_planning_applies_gradient_algorithms_to_differentiable_problems_only() 
     opts += _opt("random")
     tasks = plan(parse_suite(HEAD + PROBLEM + SMOOTH + opts))
     pairs = {(t.problem.id, t.optimizer.label) for t in tasks}
-    assert ("smooth", "qd:cma-mega") in pairs and ("lsi", "qd:cma-mega") not in pairs
+    assert ("smooth", "qd:cma-mega") in pairs
+    assert ("lsi", "qd:cma-mega") not in pairs
     assert {("lsi", "qd:map-elites"), ("lsi", "random"), ("smooth", "random")} <= pairs
 
 
