@@ -11,6 +11,7 @@ import pytest
 
 from latentbridge.bench import Store, build_leaderboard, run_suite
 from latentbridge.bench import report as rep
+from latentbridge.bench.explain import what_fitness_measures
 from latentbridge.bench.qd_report import QD_CSV_COLUMNS, build_qd_board, qd_csv
 from latentbridge.bench.suite import parse_suite
 from latentbridge.errors import StoreError
@@ -82,6 +83,8 @@ def test_qd_board_ranks_the_metrics_and_reports_show_them(stored: Path, tmp_path
         board = build_leaderboard(store.runs())
     qd = build_qd_board(board.runs)
     (inst,) = qd.instances
+    assert "class-probability" in what_fitness_measures(board.instances[0])
+    assert "Quality-diversity section" in what_fitness_measures(board.instances[0])
     assert set(inst.runs) == {"qd:cma-me", "qd:cma-mega", "random"}
     ranks = inst.ranks["qd_score"]
     assert sum(ranks.values()) == pytest.approx(1 + 2 + 3)  # mean ranks over replicates of 3 optimizers
