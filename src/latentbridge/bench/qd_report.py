@@ -257,11 +257,11 @@ def _archive(run: RunRecord) -> Any:
     return archive_from_bytes(run.qd_archive)
 
 
-def _heatmap_png(run: RunRecord, title: str) -> bytes:
+def _heatmap_png(run: RunRecord, title: str, vmin: float | None, vmax: float | None) -> bytes:
     from ..qd import heatmap
 
     with tempfile.TemporaryDirectory() as tmp:
-        out = heatmap(_archive(run), Path(tmp) / "h.png", title=title, vmin=None, vmax=None)
+        out = heatmap(_archive(run), Path(tmp) / "h.png", title=title, vmin=vmin, vmax=vmax)
         return Path(out).read_bytes()
 
 
@@ -279,6 +279,13 @@ def _pictures(
 ) -> list[tuple[str, str, bytes | None, str]]:
     """``(name, caption, png or None, why not)`` per optimizer: its median run's heatmap and elite grid."""
     out: list[tuple[str, str, bytes | None, str]] = []
+    # one colour scale for the instance: from the QD-score offset to the best objective any run found
+    offset = inst.grid.get("qd_offset")
+    vmin = float(offset) if isinstance(offset, (int, float)) and np.isfinite(offset) else None
+    best = np.concatenate([v for v in inst.values["best"].values()]) if inst.values.get("best") else np.empty(0)
+    vmax = float(np.max(best[np.isfinite(best)])) if np.isfinite(best).any() else None
+    if vmin is not None and vmax is not None and not vmax > vmin:
+        vmin = vmax = None
     for o in inst.order():
         run = inst.median_run(o)
         m = run.qd_metrics or {}
@@ -286,8 +293,9 @@ def _pictures(
         pics: list[tuple[str, str, Callable[[], bytes]]] = [
             (
                 f"qd-heatmap-{slug(inst.label)}-{slug(o)}",
-                f"Archive of {what}: cells coloured by the objective; QD-score {number(m.get('qd_score'))}.",
-                functools.partial(_heatmap_png, run, f"{o}: {inst.label}"),
+                f"Archive of {what}: cells coloured by the objective (one scale for the instance); "
+                f"QD-score {number(m.get('qd_score'))}.",
+                functools.partial(_heatmap_png, run, f"{o}: {inst.label}", vmin, vmax),
             )
         ]
         if rebuild is not None:
