@@ -12,7 +12,7 @@ import pytest
 from latentbridge.bench import Store, build_leaderboard, run_suite
 from latentbridge.bench import report as rep
 from latentbridge.bench.explain import what_fitness_measures
-from latentbridge.bench.qd_report import QD_CSV_COLUMNS, build_qd_board, qd_csv
+from latentbridge.bench.qd_report import QD_CSV_COLUMNS, build_qd_board, qd_csv, qd_markdown
 from latentbridge.bench.suite import parse_suite
 from latentbridge.errors import StoreError
 
@@ -162,4 +162,6 @@ def test_forged_metrics_are_ignored_not_trusted(tmp_path: Path, stored: Path) ->
     with Store(db, readonly=True) as store:
         runs = store.runs()
     assert sum(r.qd_metrics is not None for r in runs) <= 1
-    build_qd_board(runs)  # a non-number is no metric: nothing raises
+    board = build_qd_board(runs)  # a non-number is no metric, a malformed grid is not shown: nothing raises
+    text = "\n".join(qd_markdown(board))
+    assert r"? grid over \(\)" in text  # dims 5 and names None are not lists: not shown (Markdown-escaped)

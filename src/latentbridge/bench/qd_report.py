@@ -187,8 +187,9 @@ def _rows(inst: QDInstance) -> list[list[str]]:
 
 def _header(inst: QDInstance) -> str:
     g = inst.grid
-    dims = " x ".join(str(d) for d in g.get("dims", [])) or "?"
-    names = ", ".join(str(n) for n in g.get("names", []))
+    raw_dims, raw_names = g.get("dims"), g.get("names")  # from the store: shown only when they are lists
+    dims = " x ".join(str(d) for d in raw_dims[:8]) if isinstance(raw_dims, list) and raw_dims else "?"
+    names = ", ".join(str(n) for n in raw_names[:8]) if isinstance(raw_names, list) else ""
     return f"{inst.label} — quality-diversity, {dims} grid over ({names}), budget {inst.budget:,} evaluations"
 
 
