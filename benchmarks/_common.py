@@ -20,6 +20,7 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 
 import latentbridge as lb
+from latentbridge.precision import cpu_description
 
 Array = NDArray[np.float64]
 
@@ -135,6 +136,19 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def simd_flags() -> str:
+    """The CPU's vector-instruction flags that decide bf16/fp16 speed (as ``lscpu`` lists them), or "unknown"."""
+    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile", "amx_int8")
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                have = set(line.split(":", 1)[1].split())
+                return " ".join(f for f in wanted if f in have) or "none of " + " ".join(wanted)
+    except OSError:
+        pass
+    return "unknown"
+
+
 def machine_header(threads: int, device: str = "cpu") -> list[str]:
     """Markdown bullet lines: date, machine, CPU, threads, accelerator (used by ``device`` or not), versions."""
     vs = versions()
@@ -149,6 +163,7 @@ def machine_header(threads: int, device: str = "cpu") -> list[str]:
         f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}",
         f"- machine: {platform.system()} {platform.machine()}, {cpu_name()}, {os.cpu_count()} logical CPUs visible, "
         f"torch intra-op threads {threads}, load average {os.getloadavg()[0]:.1f} at start",
+        f"- CPU kernels: {cpu_description()}; SIMD flags: {simd_flags()}",
         accel,
         "- versions: " + ", ".join(f"{k} {v}" for k, v in vs.items()),
     ]

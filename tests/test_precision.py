@@ -200,7 +200,7 @@ def test_channels_last_default_follows_the_cpu(
     monkeypatch.setattr(lbp, "cpu_capability", lambda: capability)
     assert lbp.default_channels_last("cpu") is expected
     assert lb.load_generator("mnist-dcgan").channels_last is expected
-    assert lb.load_scorer("mnist-embed").channels_last is expected
+    assert lb.load_scorer("mnist-embed").channels_last  # Conv2d: faster in channels-last on every CPU measured
     assert lb.load_generator("mnist-dcgan", channels_last=not expected).channels_last is (not expected)
 
 

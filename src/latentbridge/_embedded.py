@@ -30,7 +30,7 @@ def mnist_dcgan(
         device: Where to run it.
         precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (see :class:`~latentbridge.TorchGenerator`).
         channels_last: Channels-last weights (None: :func:`~latentbridge.precision.default_channels_last`,
-            on where it was measured faster: AVX-512 CPUs and CUDA).
+            on where it was measured faster: AVX-512 CPU kernels and CUDA).
         compile: ``True``: ``torch.compile``; ``"freeze"``: with frozen weights (oneDNN fusion).
     """
     from ._validation import check_device
@@ -68,7 +68,8 @@ def mnist_embed(
         device: Where to run it.
         metric: ``"l2"`` or ``"cosine"``.
         precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (see :class:`~latentbridge.EmbeddingScorer`).
-        channels_last: Channels-last weights and inputs (None: as for ``mnist_dcgan``).
+        channels_last: Channels-last weights and inputs (None: on, on every CPU and on CUDA; see
+            :func:`~latentbridge.precision.default_channels_last`).
         compile: ``True``: ``torch.compile``; ``"freeze"``: with frozen weights (oneDNN fusion).
     """
     from ._validation import check_device
@@ -86,7 +87,7 @@ def mnist_embed(
         name="mnist-embed",
         extra_config={"weights": file.name, "weights_sha256": _sha256(file)},
         precision=precision,
-        channels_last=default_channels_last(device) if channels_last is None else channels_last,
+        channels_last=default_channels_last(device, "scorer") if channels_last is None else channels_last,
         compile=compile,
     )
 

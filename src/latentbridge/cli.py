@@ -94,7 +94,7 @@ def plugins_cmd(
         }
         typer.echo(json.dumps(out, indent=2))
         return
-    from rich.markup import escape
+    from .campaign.render import console_text  # markup and control characters
 
     console = Console()
     table = Table(title="latentbridge plugins")
@@ -105,10 +105,10 @@ def plugins_cmd(
         else:
             table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(*(escape(str(c)) for c in r))
+        table.add_row(*(console_text(c) for c in r))
     console.print(table)
     for f in failures:
-        console.print("[red]failed:[/red] " + escape(f"plugin {f.plugin!r} from {f.distribution}: {f.error}"))
+        console.print("[red]failed:[/red] " + console_text(f"plugin {f.plugin!r} from {f.distribution}: {f.error}"))
 
 
 #: Columns of console output written to a file or a pipe: a log should read as a table, not wrap at 80.
@@ -212,10 +212,9 @@ def bench_cmd(
     ] = None,
 ) -> None:
     """Run a benchmark suite: every (problem, optimizer, seed) run, stored in OUT/bench.sqlite, then the leaderboard."""
-    from rich.markup import escape
-
     from .bench import BenchInterrupted, Store, build_leaderboard, load_suite, plan, print_leaderboard, run_suite
     from .bench import report as bench_report
+    from .campaign.render import console_text  # markup and control characters
     from .errors import LatentBridgeError, StoreError
 
     console = _console()
@@ -248,12 +247,12 @@ def bench_cmd(
         # the whole plan is validated (models, files, optimizers, parameters) before the store exists
         tasks = plan(spec, threads=threads or 1, allow_imports=tuple(allow_import or ()))
     except LatentBridgeError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        err.print(f"[red]error:[/red] {console_text(exc)}")
         raise typer.Exit(2) from None
     try:
         store = Store(db)
     except StoreError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        err.print(f"[red]error:[/red] {console_text(exc)}")
         raise typer.Exit(2) from None
     with store:
         try:
@@ -269,29 +268,37 @@ def bench_cmd(
                 progress=progress,
                 tasks=tasks,
             )
+            board = build_leaderboard(store.runs(spec.name))
         except BenchInterrupted as exc:
             err.print(
-                f"[yellow]interrupted:[/yellow] {exc.finished} runs finished and stored in {escape(str(db))}, "
+                f"[yellow]interrupted:[/yellow] {exc.finished} runs finished and stored in {console_text(db)}, "
                 f"{exc.remaining} not run. Continue with the same command plus --resume."
             )
             raise typer.Exit(130) from None
         except KeyboardInterrupt:
-            err.print(f"[yellow]interrupted[/yellow] before any run finished; {escape(str(db))} is unchanged.")
+            err.print(f"[yellow]interrupted[/yellow] before any run finished; {console_text(db)} is unchanged.")
             raise typer.Exit(130) from None
         except LatentBridgeError as exc:
-            err.print(f"[red]error:[/red] {escape(str(exc))}")
+            err.print(f"[red]error:[/red] {console_text(exc)}")
             raise typer.Exit(2) from None
-        board = build_leaderboard(store.runs(spec.name))
     print_leaderboard(board, console)
-    console.print(escape(summary.describe()))
+    console.print(console_text(summary.describe()))
     written = [db]
     if report:
         from .bench.problems import trusted_imports
 
-        with trusted_imports(tuple(allow_import or ())):
-            bench_report.to_html(board, out / "report.html", title=f"latentbridge bench: {spec.name}")
-            bench_report.to_markdown(board, out / "report.md")  # images in OUT/report-images/
-        bench_report.to_csv(board, out / "leaderboard.csv")
+        try:
+            with trusted_imports(tuple(allow_import or ())):
+                bench_report.to_html(board, out / "report.html", title=f"latentbridge bench: {spec.name}")
+                bench_report.to_markdown(board, out / "report.md")  # images in OUT/report-images/
+            bench_report.to_csv(board, out / "leaderboard.csv")
+        except OSError as exc:  # a full disk: the runs are stored, only the report is missing
+            err.print(
+                f"[red]error:[/red] cannot write the report in {console_text(out)}: {console_text(exc)}; every run "
+                f"is stored in {console_text(db)}: free space, then `latentbridge leaderboard {console_text(db)} "
+                "--html ...` writes it"
+            )
+            raise typer.Exit(2) from None
         written += [out / "report.html", out / "report.md", out / "leaderboard.csv"]
         written += bench_report.written_beside(board, md=out / "report.md", csv=out / "leaderboard.csv")
     _print_written(console, written)
@@ -320,11 +327,10 @@ def leaderboard_cmd(
     ] = None,
 ) -> None:
     """Print the leaderboard of stored runs, or write it as HTML, Markdown or CSV (the store is only read)."""
-    from rich.markup import escape
-
     from .bench import Store, build_leaderboard, print_leaderboard
     from .bench import report as bench_report
     from .bench.problems import trusted_imports
+    from .campaign.render import console_text  # markup and control characters
     from .errors import LatentBridgeError
 
     if db.is_dir() and (db / "bench.sqlite").is_file():  # the bench's --out folder
@@ -334,7 +340,8 @@ def leaderboard_cmd(
         raise typer.BadParameter(f"no bench database at {where}", param_hint="DB")
     err = _console(stderr=True)
     try:
-        with Store(db, readonly=True) as store:
+        # one snapshot: a bench writing meanwhile is not half-seen; a lock held longer than the timeout fails
+        with Store(db, readonly=True) as store, store.snapshot():
             runs = store.runs(suite)
             if suite is not None and not runs:
                 import difflib
@@ -343,16 +350,16 @@ def leaderboard_cmd(
                 close = difflib.get_close_matches(suite, stored, n=3)
                 hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
                 err.print(
-                    escape(
+                    console_text(
                         f"error: no runs of suite {suite!r} in {db}.{hint} Suites stored: {', '.join(stored) or 'none'}"
                     )
                 )
                 raise typer.Exit(2)
             board = build_leaderboard(runs)
             for line in _incomplete_lines(store, suite, db):
-                err.print(escape(line), soft_wrap=True)
+                err.print(console_text(line), soft_wrap=True)
     except LatentBridgeError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        err.print(f"[red]error:[/red] {console_text(exc)}")
         raise typer.Exit(2) from None
     console = _console()
     if html is None and md is None and csv is None:
@@ -368,7 +375,7 @@ def leaderboard_cmd(
         if csv is not None:
             bench_report.to_csv(board, csv)
     except OSError as exc:
-        err.print(f"[red]error:[/red] cannot write the report: {escape(str(exc))}")
+        err.print(f"[red]error:[/red] cannot write the report: {console_text(exc)}")
         raise typer.Exit(2) from None
     paths = [p for p in (html, md, csv) if p is not None]
     _print_written(console, paths + bench_report.written_beside(board, md=md, csv=csv))
@@ -446,6 +453,7 @@ def augment_cmd(
 
     from .augment import DEFAULTS
     from .augment import augment as run_augment
+    from .campaign.render import console_text
     from .errors import LatentBridgeError
 
     err = Console(stderr=True)
@@ -493,10 +501,12 @@ def augment_cmd(
                 progress=note,
             )
     except KeyboardInterrupt:
-        err.print(f"[yellow]interrupted:[/yellow] finished units are stored in {out}; add --resume to continue.")
+        err.print(
+            f"[yellow]interrupted:[/yellow] finished units are stored in {console_text(out)}; add --resume to continue."
+        )
         raise typer.Exit(130) from None
-    except LatentBridgeError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+    except LatentBridgeError as exc:  # class names and paths print literally: no markup, no escape sequences
+        err.print(f"[red]error:[/red] {console_text(exc)}")
         raise typer.Exit(2) from None
     t = summary.timings
     typer.echo(

@@ -176,18 +176,19 @@ def emulated(precision: str, device: str | torch.device = "cpu") -> bool:
     return precision in PRECISIONS and precision_support(device)[precision] == "emulated"
 
 
-def default_channels_last(device: str | torch.device | None = None) -> bool:
+def default_channels_last(device: str | torch.device | None = None, role: str = "generator") -> bool:
     """The channels-last default of the embedded convolutional models on ``device``.
 
-    On a CPU it is on where torch dispatches AVX-512 kernels (oneDNN's channels-last convolutions were
-    measured faster there) and off on AVX2-only CPUs, where the embedded generator's
-    ``ConvTranspose2d`` layers were measured 1.4-1.8x slower in channels-last. On CUDA it is on.
-    The layout only changes speed, so it is not part of a problem's identity; the bench records
-    the CPU it ran on (:func:`cpu_description`) with every run.
+    Measured per layer type (``benchmarks/layout.py``): oneDNN's channels-last ``Conv2d`` (the digit
+    CNN, ``role="scorer"``) ran about 2× faster on AVX-512 and on AVX2 kernels alike, so scorers use it on
+    every CPU; channels-last ``ConvTranspose2d`` (the DCGAN, ``role="generator"``) was faster with AVX-512
+    kernels but 1.3-1.8× slower with AVX2-only ones, so generators use it only where torch dispatches
+    AVX-512 kernels. On CUDA it is on. The layout changes speed only (not the identity); the bench
+    records the CPU it ran on (:func:`cpu_description`) with every run.
     """
     dev = torch.device(device) if device is not None else torch.device("cpu")
     if dev.type == "cpu":
-        return cpu_capability().startswith("AVX512")
+        return role == "scorer" or cpu_capability().startswith("AVX512")
     return dev.type == "cuda"
 
 

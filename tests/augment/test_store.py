@@ -60,7 +60,10 @@ def test_damaged_array_is_refused(tmp_path: Path) -> None:
     db = write_old_augment_store(tmp_path / "augment.sqlite")
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE sets SET images = 'text' WHERE arm = 'random' AND seed = 0 AND class = 0")
-    with AugmentStore(db, readonly=True) as store, pytest.raises(StoreError, match=r"sets.images holds a TEXT"):
+    with (
+        AugmentStore(db, readonly=True) as store,
+        pytest.raises(StoreError, match=r"augment store .*sets.images of .* holds a TEXT"),
+    ):
         list(store.sets())
 
 

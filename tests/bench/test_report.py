@@ -19,6 +19,7 @@ from rich.console import Console
 from latentbridge.bench import Store, build_leaderboard, figures, load_suite, print_leaderboard, run_suite
 from latentbridge.bench import report as rep
 from latentbridge.bench.leaderboard import Leaderboard
+from latentbridge.campaign.render import html_text
 
 pytest.importorskip("latentbridge.pymoo")
 pytest.importorskip("latentbridge.baselines")
@@ -383,7 +384,7 @@ def test_every_report_says_what_the_fitness_measures(board: Leaderboard, tmp_pat
     print_leaderboard(board, Console(file=buf, width=400))
     assert said in buf.getvalue()
     assert rep._md(said) in rep.to_markdown(board, images=False)
-    assert f"<p class='measures'>{rep.html.escape(said)}</p>" in rep.to_html(board, images=False)
+    assert f"<p class='measures'>{html_text(said)}</p>" in rep.to_html(board, images=False)
 
 
 def test_plot_legends_read_in_the_tables_rank_order(board: Leaderboard) -> None:

@@ -9,13 +9,18 @@ Three kinds of ``DATA``:
   ``sklearn-digits`` (scikit-learn's 8×8 digits).
 
 Everything is checked before any training starts; every problem raises one :class:`AugmentDataError`
-that names the file or class.
+that names the file or class. Sizes are checked before anything is decoded: image files by their headers
+(at most :data:`MAX_SIDE` pixels per side, :data:`MAX_VALUES` pixel values in all), ``.npz`` arrays by their
+``.npy`` headers (plain numeric images, labels of at most :data:`MAX_LABEL_BYTES` bytes each, at most
+:data:`MAX_VALUES` values and :data:`MAX_ARRAY_BYTES` bytes per array). Class and file names are shown with
+:func:`~latentbridge.campaign.render.visible` (an undecodable byte as ``\\xff``, control characters escaped).
 """
 
 from __future__ import annotations
 
 import hashlib
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..campaign.render import visible
 from ..errors import InputError
 
 __all__ = [
@@ -38,8 +44,16 @@ IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ti
 #: Names that need no file.
 BUILTIN_DATASETS: tuple[str, ...] = ("mnist-small", "sklearn-digits")
 
-_MAX_PIXELS = 1 << 28  # refuse arrays over 256 Mi values (1 GiB of float32) before reading them
-_MAX_SIDE = 512
+#: Most pixel values (images × channels × height × width) a data set may have: 2**28, 1 GiB as float32.
+MAX_VALUES: int = 1 << 28
+#: Most bytes an ``.npz`` array may declare (its ``.npy`` header is read first).
+MAX_ARRAY_BYTES: int = 1 << 30
+#: Most bytes one label of an ``.npz`` may declare (``<U64`` is 256 bytes).
+MAX_LABEL_BYTES: int = 256
+#: Most pixels per side of an image file.
+MAX_SIDE: int = 512
+_MAX_PIXELS = MAX_VALUES
+_MAX_SIDE = MAX_SIDE
 _GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F", "P;L"}
 
 
@@ -109,7 +123,10 @@ class DataSplit:
 def _to_float(arr: NDArray[Any], where: str) -> NDArray[np.float32]:
     """uint8 0..255 or floats in [0, 1] / [-1, 1] → float32 [-1, 1]."""
     if arr.dtype == np.uint8:
-        return (arr.astype(np.float32) / np.float32(127.5) - np.float32(1.0)).astype(np.float32)
+        x = arr.astype(np.float32)
+        x /= np.float32(127.5)
+        x -= np.float32(1.0)
+        return x
     if np.issubdtype(arr.dtype, np.integer):
         if arr.size and (arr.min() < 0 or arr.max() > 255):
             raise AugmentDataError(f"{where}: integer pixels must be in 0..255, found {arr.min()}..{arr.max()}")
@@ -127,6 +144,29 @@ def _to_float(arr: NDArray[Any], where: str) -> NDArray[np.float32]:
     raise AugmentDataError(f"{where}: images must be uint8, int or float, found dtype {arr.dtype}")
 
 
+def _shown(path: Path | str) -> str:
+    """A path as it is printed: undecodable bytes and control characters as visible escapes."""
+    return visible(path)
+
+
+def _image_header(path: Path) -> tuple[int, int, int]:
+    """``(C, H, W)`` of an image file from its header only (nothing decoded)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:  # reads the header; pixels are decoded by load()
+            w, h = im.size
+            channels = 1 if im.mode in _GREY_MODES else 3
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise AugmentDataError(
+            f"image {_shown(path)} cannot be read ({type(exc).__name__}: {visible(exc)}); it is corrupt or not an "
+            "image: remove or replace it"
+        ) from None
+    if w < 1 or h < 1 or w > _MAX_SIDE or h > _MAX_SIDE:
+        raise AugmentDataError(f"image {_shown(path)}: size {w}×{h} is outside 1..{_MAX_SIDE} pixels per side")
+    return channels, h, w
+
+
 def _read_image(path: Path) -> NDArray[np.uint8]:
     """One image file → ``(C, H, W)`` uint8 (grey modes → 1 channel, everything else RGB)."""
     from PIL import Image, UnidentifiedImageError
@@ -135,7 +175,7 @@ def _read_image(path: Path) -> NDArray[np.uint8]:
         with Image.open(path) as im:
             w, h = im.size
             if w < 1 or h < 1 or w > _MAX_SIDE or h > _MAX_SIDE:
-                raise AugmentDataError(f"image {path}: size {w}×{h} is outside 1..{_MAX_SIDE} pixels per side")
+                raise AugmentDataError(f"image {_shown(path)}: size {w}×{h} is outside 1..{_MAX_SIDE} pixels per side")
             rgb = im.mode not in _GREY_MODES
             im.load()
             arr = np.asarray(im.convert("RGB" if rgb else "L"), dtype=np.uint8)
@@ -143,81 +183,166 @@ def _read_image(path: Path) -> NDArray[np.uint8]:
         raise
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise AugmentDataError(
-            f"image {path} cannot be read ({type(exc).__name__}: {exc}); it is corrupt or not an image: "
-            "remove or replace it"
+            f"image {_shown(path)} cannot be read ({type(exc).__name__}: {visible(exc)}); it is corrupt or not an "
+            "image: remove or replace it"
         ) from None
     return arr[None] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)
+
+
+def _class_names(dirs: list[Path]) -> tuple[str, ...]:
+    """Folder names as class names, printable and writable (see :func:`visible`); two that read alike are refused."""
+    names = tuple(visible(d.name) for d in dirs)
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise AugmentDataError(f"two class folders are both shown as {dup!r}; rename one of them")
+    return names
 
 
 def _read_folder(root: Path) -> tuple[tuple[str, ...], NDArray[np.float32], NDArray[np.int64]]:
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
         raise AugmentDataError(
-            f"DATA folder {root} has no class subfolders; expected one subfolder of images per class "
+            f"DATA folder {_shown(root)} has no class subfolders; expected one subfolder of images per class "
             "(e.g. DATA/cat/*.png, DATA/dog/*.png)"
         )
-    images: list[NDArray[np.uint8]] = []
-    labels: list[int] = []
+    classes = _class_names(class_dirs)
+    # pass 1: headers only, so a folder too large for memory is refused before any pixel is decoded
+    plan: list[tuple[Path, int]] = []
     first: tuple[Path, tuple[int, ...]] | None = None
     for label, cdir in enumerate(class_dirs):
         files = sorted(p for p in cdir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise AugmentDataError(
-                f"class {cdir.name!r} ({cdir}) holds no image files ({', '.join(IMAGE_SUFFIXES[:4])}, ...)"
+                f"class {classes[label]!r} ({_shown(cdir)}) holds no image files ({', '.join(IMAGE_SUFFIXES[:4])}, ...)"
             )
         for f in files:
-            arr = _read_image(f)
+            shape = _image_header(f)
             if first is None:
-                first = (f, arr.shape)
-            elif arr.shape != first[1]:
+                first = (f, shape)
+            elif shape != first[1]:
                 raise AugmentDataError(
-                    f"image {f} has shape (C, H, W) = {arr.shape}, but {first[0]} has {first[1]}: every image needs "
-                    "the same size and channel count (resize them or convert them all to grey or RGB first)"
+                    f"image {_shown(f)} has shape (C, H, W) = {shape}, but {_shown(first[0])} has {first[1]}: every "
+                    "image needs the same size and channel count (resize them or convert them all to grey or RGB first)"
                 )
-            images.append(arr)
-            labels.append(label)
-    x = _to_float(np.stack(images), str(root))
-    return tuple(d.name for d in class_dirs), x, np.asarray(labels, dtype=np.int64)
+            plan.append((f, label))
+            if len(plan) * int(np.prod(shape)) > _MAX_PIXELS:
+                raise AugmentDataError(
+                    f"DATA folder {_shown(root)} holds more than {_MAX_PIXELS:,} pixel values ({len(plan)} images of "
+                    f"{'x'.join(map(str, shape))} so far, at {_shown(f)}); use fewer or smaller images"
+                )
+    assert first is not None
+    # pass 2: decode into one preallocated array (uint8, then float32 in place: 5 bytes per value at most)
+    raw = np.empty((len(plan), *first[1]), dtype=np.uint8)
+    for i, (f, _) in enumerate(plan):
+        arr = _read_image(f)
+        if arr.shape != first[1]:  # the header said otherwise (a forged or changing file)
+            raise AugmentDataError(f"image {_shown(f)} decodes to shape {arr.shape}, its header said {first[1]}")
+        raw[i] = arr
+    labels = np.asarray([label for _, label in plan], dtype=np.int64)
+    return classes, _to_float(raw, _shown(root)), labels
+
+
+#: What reading a damaged ``.npz`` member can raise (a truncated or corrupt deflate stream, an encrypted or
+#: unknown-compression entry, a bad CRC).
+_ARCHIVE_ERRORS = (
+    ValueError,
+    EOFError,
+    OSError,
+    RuntimeError,
+    NotImplementedError,
+    zipfile.BadZipFile,
+    zlib.error,
+    SyntaxError,
+)
 
 
 def _npz_header(zf: zipfile.ZipFile, member: str, path: Path) -> tuple[tuple[int, ...], np.dtype[Any]]:
     """Shape and dtype of one ``.npy`` member, read from its header only (nothing allocated)."""
-    with zf.open(member) as fh:
-        try:
+    try:
+        with zf.open(member) as fh:
             version = np.lib.format.read_magic(fh)
             if version == (1, 0):
                 shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
-            else:
+            elif version == (2, 0):
                 shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
-        except ValueError as exc:
-            raise AugmentDataError(f"{path}: {member} is not a valid .npy array ({exc})") from None
-    return tuple(int(s) for s in shape), dtype
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
+    except _ARCHIVE_ERRORS as exc:
+        raise AugmentDataError(
+            f"{_shown(path)}: {member} is not a readable .npy array ({type(exc).__name__}: {visible(exc)})"
+        ) from None
+    dims = tuple(int(s) for s in shape)
+    if any(d < 0 for d in dims):
+        raise AugmentDataError(f"{_shown(path)}: {member} declares a negative dimension {dims}")
+    return dims, dtype
+
+
+def _check_npz_sizes(
+    path: Path,
+    zf: zipfile.ZipFile,
+    shape: tuple[int, ...],
+    dtype: np.dtype[Any],
+    lshape: tuple[int, ...],
+    ldtype: np.dtype[Any],
+) -> None:
+    """Refuse declared sizes that the reader would allocate blindly (before anything is read)."""
+    where = _shown(path)
+    if dtype.hasobject or ldtype.hasobject:
+        raise AugmentDataError(f"{where}: object arrays are refused (they would need pickle); store numbers or strings")
+    if dtype.kind not in "uifb" or dtype.itemsize > 8 or dtype.fields is not None:
+        raise AugmentDataError(f"{where}: images must be numbers (uint8, int or float), found dtype {dtype}")
+    if ldtype.kind not in "iuUSb" or ldtype.itemsize > MAX_LABEL_BYTES or ldtype.fields is not None:
+        raise AugmentDataError(
+            f"{where}: labels must be ints or strings of at most {MAX_LABEL_BYTES} bytes each, found dtype {ldtype}"
+        )
+    count = int(np.prod(shape, dtype=object))
+    if len(shape) not in (3, 4) or count > _MAX_PIXELS:
+        raise AugmentDataError(
+            f"{where}: images must be (n, H, W), (n, H, W, C) or (n, C, H, W) of at most {_MAX_PIXELS:,} values, "
+            f"found shape {shape}"
+        )
+    if len(lshape) != 1 or lshape[0] != shape[0]:
+        raise AugmentDataError(f"{where}: labels must have shape ({shape[0]},) (one per image), found {lshape}")
+    for member, n, dt in (("images.npy", count, dtype), ("labels.npy", lshape[0], ldtype)):
+        nbytes = n * dt.itemsize
+        stored = zf.getinfo(member).file_size
+        if nbytes > MAX_ARRAY_BYTES or nbytes > stored:
+            raise AugmentDataError(
+                f"{where}: {member} declares {nbytes:,} bytes of data but the archive holds {stored:,} for it "
+                f"(at most {MAX_ARRAY_BYTES:,} are read): the file is truncated or forged"
+            )
 
 
 def _read_npz(path: Path) -> tuple[tuple[str, ...], NDArray[np.float32], NDArray[np.int64]]:
+    where = _shown(path)
     try:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
             for key in ("images", "labels"):
                 if f"{key}.npy" not in names:
-                    found = sorted(n.removesuffix(".npy") for n in names)
+                    found = sorted(visible(n.removesuffix(".npy")) for n in names)
                     raise AugmentDataError(
-                        f"{path} has no array {key!r} (found {found}); save it with "
+                        f"{where} has no array {key!r} (found {found}); save it with "
                         "np.savez(path, images=..., labels=...)"
                     )
             shape, dtype = _npz_header(zf, "images.npy", path)
             lshape, ldtype = _npz_header(zf, "labels.npy", path)
-    except zipfile.BadZipFile as exc:
-        raise AugmentDataError(f"{path} is not a readable .npz file ({exc})") from None
-    if dtype.hasobject or ldtype.hasobject:
-        raise AugmentDataError(f"{path}: object arrays are refused (they would need pickle); store numbers or strings")
-    if int(np.prod(shape, dtype=np.int64)) > _MAX_PIXELS or len(shape) not in (3, 4):
-        raise AugmentDataError(f"{path}: images must be (n, H, W), (n, H, W, C) or (n, C, H, W), found shape {shape}")
-    if len(lshape) != 1 or lshape[0] != shape[0]:
-        raise AugmentDataError(f"{path}: labels must have shape ({shape[0]},) (one per image), found {lshape}")
-    with np.load(path, allow_pickle=False) as npz:
-        raw = np.asarray(npz["images"])
-        raw_labels = np.asarray(npz["labels"])
+            _check_npz_sizes(path, zf, shape, dtype, lshape, ldtype)
+    except AugmentDataError:
+        raise
+    except _ARCHIVE_ERRORS as exc:
+        raise AugmentDataError(f"{where} is not a readable .npz file ({type(exc).__name__}: {visible(exc)})") from None
+    member = "images.npy"
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            raw = np.asarray(npz["images"])
+            member = "labels.npy"
+            raw_labels = np.asarray(npz["labels"])
+    except _ARCHIVE_ERRORS as exc:
+        raise AugmentDataError(
+            f"{where}: {member} cannot be read ({type(exc).__name__}: {visible(exc)}); the file is truncated or "
+            "corrupt: save it again"
+        ) from None
     if raw.ndim == 3:
         raw = raw[:, None]
     elif raw.shape[1] in (1, 3) and raw.shape[-1] not in (1, 3):
@@ -225,10 +350,13 @@ def _read_npz(path: Path) -> tuple[tuple[str, ...], NDArray[np.float32], NDArray
     elif raw.shape[-1] in (1, 3):
         raw = np.moveaxis(raw, -1, 1)
     else:
-        raise AugmentDataError(f"{path}: images must have 1 or 3 channels, found shape {raw.shape}")
-    x = _to_float(raw, str(path))
+        raise AugmentDataError(f"{where}: images must have 1 or 3 channels, found shape {raw.shape}")
+    x = _to_float(raw, where)
     classes_arr, labels = np.unique(raw_labels, return_inverse=True)
-    return tuple(str(c) for c in classes_arr.tolist()), x, labels.astype(np.int64).reshape(-1)
+    classes = tuple(visible(c) for c in classes_arr.tolist())
+    if len(set(classes)) != len(classes):
+        raise AugmentDataError(f"{where}: two labels are shown alike once made printable; rename one of them")
+    return classes, x, labels.astype(np.int64).reshape(-1)
 
 
 def _mnist_small() -> tuple[tuple[str, ...], NDArray[np.float32], NDArray[np.int64]]:
@@ -288,8 +416,8 @@ def load_data(data: str | Path, *, train_per_class: int = 40, folds: int = 5, se
         path = Path(data)
         if not path.exists():
             raise AugmentDataError(
-                f"DATA path {path} does not exist; pass a folder with one subfolder of images per class, an .npz "
-                f"with 'images' and 'labels', or a built-in name ({', '.join(BUILTIN_DATASETS)})"
+                f"DATA path {_shown(path)} does not exist; pass a folder with one subfolder of images per class, an "
+                f".npz with 'images' and 'labels', or a built-in name ({', '.join(BUILTIN_DATASETS)})"
             )
         if path.is_dir():
             classes, x, y = _read_folder(path)
@@ -297,9 +425,9 @@ def load_data(data: str | Path, *, train_per_class: int = 40, folds: int = 5, se
             classes, x, y = _read_npz(path)
         else:
             raise AugmentDataError(
-                f"DATA {path} is a file but not an .npz; pass a folder of class subfolders or an .npz"
+                f"DATA {_shown(path)} is a file but not an .npz; pass a folder of class subfolders or an .npz"
             )
-        name = str(path)
+        name = _shown(path)
     if len(classes) < 2:
         raise AugmentDataError(
             f"DATA {name} has a single class ({classes[0]!r}); augmentation for classification needs at least 2 classes"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import html
 import io
 import math
 import warnings
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..campaign.render import csv_cell, fixed, html_table, md_table, md_text, pvalue, slug
+from ..campaign.render import csv_cell, fixed, html_table, html_text, md_table, md_text, pvalue, slug
 from .store import AugmentStore, ResultRow
 
 __all__ = ["METRICS", "ArmComparison", "compare_arms", "write_reports"]
@@ -196,6 +195,11 @@ def _boxplot(rows: Sequence[ResultRow], arms: Sequence[str], path: Path) -> Path
     return path
 
 
+def _table(value: Any) -> dict[str, Any]:
+    """A stored meta value that should be a JSON object (a forged store may hold anything else: read as empty)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _b64(path: Path) -> str:
     return base64.b64encode(path.read_bytes()).decode("ascii")
 
@@ -203,10 +207,8 @@ def _b64(path: Path) -> str:
 # -------------------------------------------------------------------------------------------- main
 def write_reports(store: AugmentStore, out: Path) -> list[Path]:
     """Write ``results.csv``, ``report.md``, ``report.html``, ``boxplots.png``, grids and selected PNGs to ``out``."""
-    cfg = store.meta("config") or {}
-    info = store.meta("data") or {}
-    versions = store.meta("versions") or {}
-    classes = list(info.get("classes", []))
+    cfg, info, versions = (_table(store.meta(key)) for key in ("config", "data", "versions"))
+    classes = [str(c) for c in info.get("classes", []) or []]
     arms = [a for a in cfg.get("arms", []) if a]
     rows = store.results()
     written: list[Path] = []
@@ -349,13 +351,13 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
         "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td.l,th.l{text-align:left}"
         "img{image-rendering:pixelated}</style>",
         "</head><body><h1>latentbridge augment</h1>",
-        f"<p>Data: {html.escape(data_line)}<br>Configuration: {html.escape(cfg_line)}<br>"
-        f"Versions: {html.escape(ver_line)}</p>",
+        f"<p>Data: {html_text(data_line)}<br>Configuration: {html_text(cfg_line)}<br>"
+        f"Versions: {html_text(ver_line)}</p>",
         "<h2>Test-split scores per arm</h2>",
         html_table(headers, table_rows, left=(0,)),
         "<h2>Against no augmentation</h2>",
         html_table(test_headers, test_rows, left=(0, 1)),
-        f"<p><b>Verdict (accuracy):</b> {html.escape(verdict)}</p>",
+        f"<p><b>Verdict (accuracy):</b> {html_text(verdict)}</p>",
         "<h2>Time (seconds of work)</h2>",
         html_table(["phase", "wall s", "CPU s"], time_rows, left=(0,)),
         f"<h2>Box plots</h2><img alt='box plots' src='data:image/png;base64,{_b64(box)}'>",
@@ -363,15 +365,15 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
     if figs["fig11"] is not None:
         cname, f0, f1, path = figs["fig11"]
         parts.append(
-            f"<h2>First vs last generation (class {html.escape(cname)}, seed 0)</h2><p>fitness {f0:.4f} → {f1:.4f}; "
+            f"<h2>First vs last generation (class {html_text(cname)}, seed 0)</h2><p>fitness {f0:.4f} → {f1:.4f}; "
             "top: best initial set, bottom: selected set</p>"
             f"<img alt='first vs last' src='data:image/png;base64,{_b64(path)}'>"
         )
     parts.append("<h2>Per-class images (seed 0)</h2>")
     for cname, labels, path in figs["grids"]:
         parts.append(
-            f"<h3>{html.escape(cname)}</h3><p>rows: {html.escape(', '.join(labels))}</p>"
-            f"<img alt='class {html.escape(cname)}' src='data:image/png;base64,{_b64(path)}'>"
+            f"<h3>{html_text(cname)}</h3><p>rows: {html_text(', '.join(labels))}</p>"
+            f"<img alt='class {html_text(cname)}' src='data:image/png;base64,{_b64(path)}'>"
         )
     parts.append("</body></html>")
     html_path = out / "report.html"

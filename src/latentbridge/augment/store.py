@@ -9,19 +9,33 @@ only when their header matches their length (:mod:`latentbridge.campaign.store`,
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..campaign.store import create_schema, from_blob, get_meta, open_reader, open_writer, set_meta, to_blob
-from ..errors import InputError
+from ..campaign.store import (
+    check_value,
+    check_version,
+    create_schema,
+    describe_sqlite_error,
+    from_blob,
+    get_meta,
+    load_json,
+    open_reader,
+    open_writer,
+    set_meta,
+    to_blob,
+)
+from ..errors import InputError, StoreError
 
 __all__ = ["AugmentStore", "AugmentStoreError", "ResultRow", "SetRow"]
 
@@ -44,6 +58,9 @@ CREATE TABLE IF NOT EXISTS results (
 """
 
 
+_TABLES = frozenset({"meta", "generators", "sets", "results"})
+
+
 class AugmentStoreError(InputError):
     """The output folder holds a run that does not match this one, or a store that cannot be read."""
 
@@ -51,6 +68,43 @@ class AugmentStoreError(InputError):
 def _has_meta(conn: sqlite3.Connection) -> None:
     """Raise ``sqlite3.Error`` unless ``conn`` is a database with a ``meta`` table."""
     conn.execute("SELECT key FROM meta LIMIT 1").fetchall()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _checked(method: F) -> F:
+    """A damaged row, a lock or a full disk in an :class:`AugmentStore` method → one :class:`AugmentStoreError`."""
+
+    @functools.wraps(method)
+    def inner(self: AugmentStore, *args: Any, **kwargs: Any) -> Any:
+        with _translated(self.path):
+            out = method(self, *args, **kwargs)
+        return _translated_iter(self.path, out) if isinstance(out, Iterator) else out
+
+    return inner  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def _translated(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except AugmentStoreError:
+        raise
+    except StoreError as exc:  # a damaged row: already one clear error, now naming the store
+        raise StoreError(f"augment store {path}: {exc}") from None
+    except (sqlite3.Error, OSError) as exc:
+        raise AugmentStoreError(f"augment store {path}: {describe_sqlite_error(exc)} ({exc})") from None
+
+
+def _translated_iter(path: Path, items: Iterator[Any]) -> Iterator[Any]:
+    while True:
+        with _translated(path):
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+        yield item
 
 
 @dataclass(frozen=True)
@@ -101,17 +155,41 @@ class AugmentStore:
 
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
+
+        def check(conn: sqlite3.Connection) -> None:
+            _has_meta(conn)
+            check_version(conn, SCHEMA_VERSION, f"augment store {self.path}")
+
         try:
             if readonly:
                 if not self.path.is_file():
                     raise AugmentStoreError(f"no augment store at {self.path}")
-                self.conn = open_reader(self.path, check=_has_meta)
+                self.conn = open_reader(self.path, check=check)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.conn = open_writer(self.path)
+                self.conn = open_writer(self.path, before=self._refuse_foreign)
                 create_schema(self.conn, _SCHEMA, SCHEMA_VERSION)
+        except StoreError as exc:
+            raise AugmentStoreError(str(exc)) from None
         except sqlite3.DatabaseError as exc:
-            raise AugmentStoreError(f"{self.path} is not an augment store ({exc}); use another --out") from None
+            raise AugmentStoreError(
+                f"{self.path} is not an augment store or cannot be opened ({describe_sqlite_error(exc)}; {exc}); "
+                "use another --out"
+            ) from None
+        except OSError as exc:
+            raise AugmentStoreError(f"augment store {self.path}: {describe_sqlite_error(exc)} ({exc})") from None
+
+    def _refuse_foreign(self, conn: sqlite3.Connection) -> None:
+        """Someone else's database or a newer store: refused before anything is written (left as it was)."""
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        foreign = sorted(t for t in tables - _TABLES if not t.startswith("sqlite_"))
+        if foreign:
+            raise AugmentStoreError(
+                f"{self.path} is not an augment store (it has tables {', '.join(foreign[:5])}); it was left "
+                "unchanged: use another --out"
+            )
+        if "meta" in tables:
+            check_version(conn, SCHEMA_VERSION, f"augment store {self.path}")
 
     def close(self) -> None:
         """Close the connection."""
@@ -124,19 +202,23 @@ class AugmentStore:
         self.close()
 
     # -- meta ------------------------------------------------------------------------------------
+    @_checked
     def meta(self, key: str) -> Any:
         """A JSON value from ``meta`` (``None`` when absent)."""
         return get_meta(self.conn, key)
 
+    @_checked
     def set_meta(self, **values: Any) -> None:
         """Store JSON values in ``meta`` (one transaction)."""
         set_meta(self.conn, **values)
 
+    @_checked
     def is_empty(self) -> bool:
         """No configuration stored yet."""
         return self.meta("config") is None
 
     # -- generators ------------------------------------------------------------------------------
+    @_checked
     def add_generator(self, label: int, kind: str, path: str | None, sha256: str | None, info: dict[str, Any]) -> None:
         """Record a trained (or loaded) per-class generator."""
         with self.conn:
@@ -154,16 +236,25 @@ class AugmentStore:
                 ),
             )
 
+    @_checked
     def generators(self) -> dict[int, dict[str, Any]]:
         """``class → {kind, path, sha256, wall_s, info}``."""
         out = {}
         for label, kind, path, sha, wall, info in self.conn.execute(
             "SELECT class, kind, path, sha256, wall_s, info FROM generators"
         ):
-            out[int(label)] = {"kind": kind, "path": path, "sha256": sha, "wall_s": wall, "info": json.loads(info)}
+            what = f"generators.info of class {label!r}"
+            out[check_value(label, "int", "generators.class")] = {
+                "kind": kind,
+                "path": path,
+                "sha256": sha,
+                "wall_s": wall,
+                "info": load_json(info, what, dict),
+            }
         return out
 
     # -- sets ------------------------------------------------------------------------------------
+    @_checked
     def add_set(self, row: SetRow) -> None:
         """Insert one augmentation set in one transaction."""
         with self.conn:
@@ -188,34 +279,44 @@ class AugmentStore:
                 ),
             )
 
+    @_checked
     def set_keys(self) -> set[tuple[str, int, int]]:
         """``(arm, seed, class)`` of every stored set."""
         return {(a, int(s), int(c)) for a, s, c in self.conn.execute("SELECT arm, seed, class FROM sets")}
 
+    @_checked
     def sets(self, arm: str | None = None, seed: int | None = None) -> Iterator[SetRow]:
-        """Stored sets (optionally of one arm and/or seed), ordered by arm, seed, class."""
+        """Stored sets (optionally of one arm and/or seed), ordered by arm, seed, class (every column checked)."""
         q = "SELECT * FROM sets WHERE (? IS NULL OR arm = ?) AND (? IS NULL OR seed = ?) ORDER BY arm, seed, class"
         for r in self.conn.execute(q, (arm, arm, seed, seed)):
-            images = from_blob(r[4], "sets.images")
-            assert images is not None
+            where = f"of (arm, seed, class) = ({str(r[0])[:40]!r}, {r[1]!r}, {r[2]!r})"
+
+            def col(i: int, kind: str, name: str, nullable: bool = False, r: Any = r, where: str = where) -> Any:
+                return check_value(r[i], kind, f"sets.{name} {where}", nullable=nullable)
+
+            images = from_blob(r[4], f"sets.images {where}")
+            if images is None:
+                raise StoreError(f"sets.images {where} is NULL")
+            trace = load_json(r[11], f"sets.trace {where}", list)
             yield SetRow(
-                arm=r[0],
-                seed=int(r[1]),
-                label=int(r[2]),
-                run_seed=int(r[3]),
+                arm=col(0, "text", "arm"),
+                seed=col(1, "int", "seed"),
+                label=col(2, "int", "class"),
+                run_seed=col(3, "int", "run_seed"),
                 images=images.astype(np.float32),
-                latents=from_blob(r[5], "sets.latents"),
-                fitness=r[6],
-                first_images=from_blob(r[7], "sets.first_images"),
-                first_fitness=r[8],
-                agreement=r[9],
-                n_evals=int(r[10]),
-                trace=json.loads(r[11]),
-                wall_s=float(r[12]),
-                cpu_s=float(r[14]),
+                latents=from_blob(r[5], f"sets.latents {where}"),
+                fitness=col(6, "real", "fitness", True),
+                first_images=from_blob(r[7], f"sets.first_images {where}"),
+                first_fitness=col(8, "real", "first_fitness", True),
+                agreement=col(9, "real", "agreement", True),
+                n_evals=col(10, "int", "n_evals"),
+                trace=trace,
+                wall_s=col(12, "real", "wall_s"),
+                cpu_s=col(14, "real", "cpu_s"),
             )
 
     # -- results ---------------------------------------------------------------------------------
+    @_checked
     def add_result(self, row: ResultRow) -> None:
         """Insert one classifier result in one transaction."""
         with self.conn:
@@ -238,17 +339,25 @@ class AugmentStore:
                 ),
             )
 
+    @_checked
     def result_keys(self) -> set[tuple[str, int, int]]:
         """``(arm, seed, fold)`` of every stored result."""
         return {(a, int(s), int(f)) for a, s, f in self.conn.execute("SELECT arm, seed, fold FROM results")}
 
+    @_checked
     def results(self) -> list[ResultRow]:
         """Every stored result, ordered by arm, seed, fold."""
         rows = self.conn.execute(
             "SELECT arm, seed, fold, run_seed, accuracy, precision, recall, f1, val_accuracy, n_train, wall_s, cpu_s "
             "FROM results ORDER BY arm, seed, fold"
         )
-        return [
-            ResultRow(a, int(s), int(f), int(rs), acc, p, r, f1, va, int(n), w, c)
-            for a, s, f, rs, acc, p, r, f1, va, n, w, c in rows
-        ]
+        kinds = ("text", "int", "int", "int", "real", "real", "real", "real", "real", "int", "real", "real")
+        out = []
+        for row in rows.fetchall():
+            where = f"results row ({str(row[0])[:40]!r}, {row[1]!r}, {row[2]!r})"
+            out.append(
+                ResultRow(
+                    *(check_value(v, k, f"{where}[{i}]") for i, (v, k) in enumerate(zip(row, kinds, strict=True)))
+                )
+            )
+        return out

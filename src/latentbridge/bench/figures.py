@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import base64
-import html
 import io
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..campaign.render import html_text, plot_text
 from ..campaign.render import number as _fmt
 from .leaderboard import Instance, Leaderboard
 from .store import RunRecord
@@ -208,7 +208,7 @@ def convergence_figure(inst: Instance, colors: dict[str, Any]) -> Figure:
             if not np.any(valid):
                 continue
             q = np.nanpercentile(curves[:, valid], [25, 50, 75], axis=0)
-        ax.plot(grid[valid], q[1], label=name, color=colors[name], drawstyle="steps-post")
+        ax.plot(grid[valid], q[1], label=plot_text(name), color=colors[name], drawstyle="steps-post")
         ax.fill_between(grid[valid], q[0], q[2], color=colors[name], alpha=0.2, step="post")
     _plain_log_x(ax)
     _plain_y(ax)
@@ -234,7 +234,7 @@ def ecdf_figure(board: Leaderboard, colors: dict[str, Any]) -> Figure:
     order = [n for n in ranked if n in curves] + sorted(set(curves) - set(ranked))
     for name in order:
         y = curves[name]
-        ax.plot(frac, y, label=name, color=colors[name], drawstyle="steps-post")
+        ax.plot(frac, y, label=plot_text(name), color=colors[name], drawstyle="steps-post")
     _plain_log_x(ax)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("evaluations / budget")
@@ -300,7 +300,8 @@ def grid_figure(
             ax.imshow(disp, cmap="gray" if disp.ndim == 2 else None, vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])
-            ax.set_title(title.replace(": ", "\n", 1).replace(" (", "\n("), fontsize="small", color=color)
+            title = plot_text(title).replace(": ", "\n", 1).replace(" (", "\n(")
+            ax.set_title(title, fontsize="small", color=color)
         return fig
     fig = _figure(max(6.0, 1.3 * ncol + 0.4), 1.6 * len(panels))
     axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
@@ -313,7 +314,7 @@ def grid_figure(
         ax.set_xlim(-0.5, full - 0.5)  # a row of fewer images (the target) keeps the scale, left-aligned
         ax.set_ylim(h - 0.5, -0.5)
         ax.axis("off")
-        ax.set_title(title, loc="left", fontsize="medium", color=color)
+        ax.set_title(plot_text(title), loc="left", fontsize="medium", color=color)
     return fig
 
 
@@ -371,6 +372,6 @@ def convergence_caption(inst: Instance) -> str:
 
 def figure_html(fig_id: str, fig: Figure, alt: str) -> str:
     return (
-        f"<figure id='{html.escape(fig_id)}'><img alt='{html.escape(alt)}' "
-        f"src='data:image/png;base64,{_png(fig)}'><figcaption>{html.escape(alt)}</figcaption></figure>"
+        f"<figure id='{html_text(fig_id)}'><img alt='{html_text(alt)}' "
+        f"src='data:image/png;base64,{_png(fig)}'><figcaption>{html_text(alt)}</figcaption></figure>"
     )

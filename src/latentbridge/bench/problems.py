@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -170,7 +171,14 @@ def is_import_path(name: str) -> bool:
 
 
 def _import_path(kind: str, name: str) -> Any:
-    """``"package.module:attr"`` → the attribute, if its module is trusted in this process."""
+    """``"package.module:attr"`` → the callable, if its module is trusted in this process.
+
+    Trusting a module trusts only what that module defines: ``attr`` (or ``Class.attr``) is looked up
+    statically (no module ``__getattr__``, no descriptor, property or metaclass code runs), may not pass
+    through another module (``trusted:os.system``), and must be a function or class whose ``__module__``
+    is the named module (``trusted:imported_name`` of something defined elsewhere is refused). Nothing is
+    called before these checks pass.
+    """
     module = name.partition(":")[0]
     if not any(module == t or module.startswith(t + ".") for t in _TRUSTED):
         raise UntrustedImportError(
@@ -180,11 +188,40 @@ def _import_path(kind: str, name: str) -> Any:
         )
     module, _, attr = name.partition(":")
     obj: Any = importlib.import_module(module)
+    walked = module
     for part in attr.split("."):
-        obj = getattr(obj, part)
-    if not callable(obj):
-        raise InputError(f"{kind} {name!r}: {type(obj).__name__} is not callable")
+        if inspect.ismodule(obj):
+            if part not in vars(obj):
+                raise InputError(f"{kind} {name!r}: module {walked!r} defines no {part!r}")
+            value = vars(obj)[part]
+        elif inspect.isclass(obj):
+            try:
+                value = inspect.getattr_static(obj, part)
+            except AttributeError:
+                raise InputError(f"{kind} {name!r}: {walked!r} has no attribute {part!r}") from None
+            if isinstance(value, staticmethod):
+                value = value.__func__
+            elif isinstance(value, classmethod):
+                value = value.__get__(None, obj)
+        else:
+            raise UntrustedImportError(f"{kind} {name!r}: {walked!r} is not a class; only classes are walked into")
+        walked = f"{walked}.{part}" if walked != module else f"{module}:{part}"
+        owner = getattr(value, "__module__", None) if _plain_callable(value) else None
+        if owner != module:
+            what = f"module {value.__name__!r}" if inspect.ismodule(value) else f"a {type(value).__name__}"
+            where = f" defined in {owner!r}" if isinstance(owner, str) else ""
+            raise UntrustedImportError(
+                f"{kind} {name!r}: {walked!r} is {what}{where}, not a function or class defined in the trusted "
+                f"module {module!r}; --allow-import {module} trusts only what {module} itself defines. Name it "
+                "by the module that defines it (and allow that module) instead"
+            )
+        obj = value
     return obj
+
+
+def _plain_callable(value: Any) -> bool:
+    """A function, a method or a class: the only things an import path may name."""
+    return inspect.isfunction(value) or inspect.isclass(value) or inspect.ismethod(value)
 
 
 def _load(kind: Literal["generator", "scorer"], name: str, options: dict[str, Any]) -> Any:

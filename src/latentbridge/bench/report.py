@@ -18,7 +18,6 @@ The figure and seed-table functions are importable from here too.
 from __future__ import annotations
 
 import csv
-import html
 import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..campaign.render import csv_cell as _csv_text
 from ..campaign.render import html_table as _html_table
+from ..campaign.render import html_text as _html_text
 from ..campaign.render import md_table as _md_table
 from ..campaign.render import md_text as _md
 from ..campaign.render import number as _fmt
@@ -155,10 +155,11 @@ def _group_lines(group: Group) -> list[str]:
 def print_leaderboard(board: Leaderboard, console: Console | None = None) -> None:
     """Print per-instance tables and across-instance rankings with rich."""
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
-    # every name comes from a suite or a store: printed as text, never interpreted as rich markup
+    from ..campaign.render import console_text as escape
+
+    # every name comes from a suite or a store: printed as text, never as rich markup or escape sequences
     console = console or Console()
     if not board.instances:
         console.print("[yellow]no finished runs[/yellow]")
@@ -436,24 +437,24 @@ def to_html(
     colors = optimizer_colors(names)
     out = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
+        f"<title>{_html_text(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_html_text(title)}</h1>",
     ]
     if board.runs:
         versions = board.runs[0].versions
         hosts = sorted({r.host for r in board.runs})
         out.append(
             "<p class='note'>"
-            + html.escape(
+            + _html_text(
                 f"{len(board.runs)} runs; suites: {', '.join(sorted({r.suite for r in board.runs}))}; hosts: "
                 f"{', '.join(hosts)}; versions: {', '.join(f'{k} {v}' for k, v in sorted(versions.items()))}"
             )
             + "</p>"
         )
     for group in board.groups:
-        out.append(f"<h2>Across instances — {html.escape(group.name)}</h2>")
+        out.append(f"<h2>Across instances — {_html_text(group.name)}</h2>")
         out.append(_html_table(_GROUP_HEADERS, [[_fmt(r, 3), n] for n, r in group.ranking()], colors=colors))
-        out += [f"<p>{html.escape(line)}</p>" for line in _group_lines(group)]
+        out += [f"<p>{_html_text(line)}</p>" for line in _group_lines(group)]
         out.append("<details><summary>pairwise Wilcoxon tests</summary>")
         out.append(_html_table(_PAIR_HEADERS, _pairwise_rows(group.pairwise), left=(0, 1)))
         out.append("</details>")
@@ -462,8 +463,8 @@ def to_html(
         out.append(figure_html("ecdf", ecdf_figure(board, colors), ECDF_CAPTION))
     for inst in board.instances:
         slug = _slug(inst.label)
-        out.append(f"<h2 id='instance-{html.escape(slug)}'>{html.escape(_instance_header(inst))}</h2>")
-        out.append(f"<p class='measures'>{html.escape(what_fitness_measures(inst))}</p>")
+        out.append(f"<h2 id='instance-{_html_text(slug)}'>{_html_text(_instance_header(inst))}</h2>")
+        out.append(f"<p class='measures'>{_html_text(what_fitness_measures(inst))}</p>")
         out.append(_html_table(_ROW_HEADERS, _row_cells(inst), colors=colors))
         if inst.pairwise:
             out.append("<details><summary>pairwise Mann–Whitney U tests over seeds</summary>")
@@ -475,8 +476,8 @@ def to_html(
                 fig = grid_figure(inst, rebuild, colors)
             except Exception as exc:  # a missing generator must not lose the rest of the report
                 out.append(
-                    f"<p class='note' id='grid-{html.escape(slug)}-missing'>image grid unavailable: "
-                    f"{html.escape(f'{type(exc).__name__}: {exc}')}</p>"
+                    f"<p class='note' id='grid-{_html_text(slug)}-missing'>image grid unavailable: "
+                    f"{_html_text(f'{type(exc).__name__}: {exc}')}</p>"
                 )
             else:
                 out.append(

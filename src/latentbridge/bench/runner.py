@@ -19,10 +19,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rich.markup import escape
-
 from ..campaign.executors import ExecutorName, check_executor, init_worker, run_tasks
-from ..errors import InputError
+from ..campaign.render import console_text as escape  # rich markup and control characters
+from ..errors import InputError, StoreError
 from .execution import RunOutcome, execute, run_task, to_record
 from .planning import RunTask, plan
 from .problems import cached_problem, emulated_precisions, trusted_imports
@@ -331,6 +330,9 @@ def run_suite(
             _abandon(outcomes)
             summary.wall_time = time.perf_counter() - start
             raise BenchInterrupted(runs_done, len(todo) - runs_done) from None
+        except StoreError as exc:  # a full disk, a lock: the runs stored so far stay, the rest is stopped
+            _abandon(outcomes)
+            raise StoreError(f"{exc} [{runs_done} runs of this bench were stored before it stopped]") from None
         finally:
             if live is not None:
                 live.close()

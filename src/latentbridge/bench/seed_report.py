@@ -8,15 +8,17 @@ written beside the leaderboard's (:func:`write_seed_csv`, ``x.csv`` → ``x.seed
 from __future__ import annotations
 
 import csv
-import html
 import io
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..campaign.render import csv_cell as _csv_text
 from ..campaign.render import html_table as _html_table
+from ..campaign.render import html_text as _html_text
 from ..campaign.render import md_table as _md_table
+from ..campaign.render import md_text as _md
 from ..campaign.render import number as _fmt
 from ..campaign.render import slug as _slug
 from .figures import figure_html, heatmap_figure, run_curves_figure
@@ -193,11 +195,11 @@ def seed_markdown(board: Leaderboard) -> list[str]:
         parts += [f"## {title}", "", note, ""]
         if key == "set":  # one table per metric (set problem)
             for _inst, part in _split_set_rows(rows):
-                parts += [f"### {_set_caption(part)}", "", _md_table(headers, part), ""]
+                parts += [f"### {_md(_set_caption(part))}", "", _md_table(headers, part), ""]
         else:
             parts += [_md_table(headers, rows), ""]
     if tabs.notes:
-        parts += ["Seed tables not computed:", ""] + [f"- {n}" for n in tabs.notes] + [""]
+        parts += ["Seed tables not computed:", ""] + [f"- {_md(n)}" for n in tabs.notes] + [""]
     return parts
 
 
@@ -270,7 +272,7 @@ def write_seed_csv(board: Leaderboard, path: str | Path) -> Path | None:
     writer = csv.DictWriter(buf, fieldnames=SEED_CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+        writer.writerow({k: (repr(v) if isinstance(v, float) else _csv_text(v)) for k, v in row.items()})
     target.write_text(buf.getvalue(), encoding="utf-8")
     return target
 
@@ -285,10 +287,10 @@ def seed_html(board: Leaderboard, rebuild: Callable[[dict[str, Any]], Any] | Non
     out.append("<h2 id='seed-tables'>The seeds' tables</h2>")
     for key, (headers, cells) in rows.items():
         title, note = _SEED_TEXT[key]
-        out.append(f"<h3 id='seed-{key}'>{html.escape(title)}</h3><p class='note'>{html.escape(note)}</p>")
+        out.append(f"<h3 id='seed-{key}'>{_html_text(title)}</h3><p class='note'>{_html_text(note)}</p>")
         if key == "set":  # one table per metric (set problem)
             for inst, part in _split_set_rows(cells):
-                out.append(f"<h4 id='seed-set-{html.escape(_slug(inst))}'>{html.escape(_set_caption(part))}</h4>")
+                out.append(f"<h4 id='seed-set-{_html_text(_slug(inst))}'>{_html_text(_set_caption(part))}</h4>")
                 out.append(_html_table(headers, part, left=(0, 1, 4)))
             continue
         out.append(_html_table(headers, cells, left=(0, 1, 2)))
@@ -316,5 +318,5 @@ def seed_html(board: Leaderboard, rebuild: Callable[[dict[str, Any]], Any] | Non
                     )
                 )
     if tabs.notes:
-        out.append("<p class='note'>" + "<br>".join(html.escape(n) for n in tabs.notes) + "</p>")
+        out.append("<p class='note'>" + "<br>".join(_html_text(n) for n in tabs.notes) + "</p>")
     return out

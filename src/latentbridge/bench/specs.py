@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import InputError, LatentBridgeError, UnknownNameError
+from . import limits
 
 __all__ = [
     "OPTIMIZER_KEYS",
@@ -283,16 +284,20 @@ class Suite:
             _check_unique([o.label for o in chosen], "optimizer label", where="--optimizers")
             new = replace(new, optimizers=tuple(chosen))
         if budget is not None:
-            if budget < 1:
-                raise SuiteError(f"--budget must be a positive number of evaluations, got {budget}")
+            if not 1 <= budget <= limits.MAX_BUDGET:
+                raise SuiteError(f"--budget must be 1..{limits.MAX_BUDGET:,} evaluations, got {budget}")
             new = replace(new, budget=int(budget))
         if seeds is not None:
-            if seeds < 1:
-                raise SuiteError(f"--seeds must be >= 1, got {seeds}")
+            if not 1 <= seeds <= limits.MAX_SEEDS:
+                raise SuiteError(f"--seeds must be 1..{limits.MAX_SEEDS:,}, got {seeds}")
             new = replace(new, seeds=int(seeds))
+            limits.check_runs(len(new.problems), len(new.optimizers), new.seeds, lambda m: SuiteError(f"--seeds: {m}"))
         if run_timeout is not None:
-            if isinstance(run_timeout, bool) or not isinstance(run_timeout, (int, float)) or not run_timeout > 0:
-                raise SuiteError(f"--run-timeout must be a positive number of seconds, got {run_timeout!r}")
+            if limits.timeout_problem(run_timeout) is not None:
+                raise SuiteError(
+                    f"--run-timeout must be a positive number of seconds, at most {limits.MAX_RUN_TIMEOUT:,.0f} "
+                    f"(30 days), got {run_timeout!r}; leave it out for the suite's own"
+                )
             new = replace(new, run_timeout=float(run_timeout))
         if precision is not None:
             if precision not in _PRECISIONS:

@@ -31,14 +31,30 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from ..campaign.store import create_schema, from_blob, open_reader, open_writer, to_blob
+from ..campaign.store import (
+    LOCK_TIMEOUT,
+    check_files,
+    check_value,
+    check_version,
+    create_schema,
+    describe_sqlite_error,
+    from_blob,
+    load_json,
+    open_nofollow,
+    open_reader,
+    open_writer,
+    read_snapshot,
+    to_blob,
+)
 from ..errors import StoreError, StoreLockedError
+from .qd_store import QD_SCHEMA, read_qd, write_qd
 
 __all__ = ["RunRecord", "Store", "StoreError", "StoreLockedError"]
 
 SCHEMA_VERSION = 1
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS suites (name TEXT PRIMARY KEY, spec TEXT NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -83,29 +99,15 @@ CREATE TABLE IF NOT EXISTS traces (
     best REAL NOT NULL,
     PRIMARY KEY (run_id, evals)
 );
-CREATE TABLE IF NOT EXISTS qd_archives (
-    run_id INTEGER PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
-    metrics TEXT NOT NULL,
-    archive BLOB NOT NULL
-);
 """
+    + QD_SCHEMA
+)
 
 
 def _clear(path: Path, exc: BaseException, doing: str) -> StoreError:
-    """One clear error for whatever sqlite3 raised while ``doing`` with the store at ``path``."""
-    text = str(exc)
-    low = text.lower()
-    if "locked" in low or "busy" in low:
-        why = "it is locked by another process (another bench writing to it?); wait for it or use another --out"
-    elif "readonly" in low or "read-only" in low or isinstance(exc, PermissionError) or "permission denied" in low:
-        why = "it (or its folder) is read-only; `latentbridge leaderboard` can still read it, or choose another --out"
-    elif "not a database" in low or "malformed" in low or "corrupt" in low or "no such table" in low:
-        why = "it is not a latentbridge bench store, or it is corrupt or truncated"
-    elif "unable to open" in low:
-        why = "it cannot be opened (missing folder or no permission)"
-    else:
-        why = text
-    err = StoreError(f"bench store {path}: cannot {doing}: {why} ({type(exc).__name__}: {text})")
+    """One clear error for whatever sqlite3 (or the OS) raised while ``doing`` with the store at ``path``."""
+    why = describe_sqlite_error(exc)
+    err = StoreError(f"bench store {path}: cannot {doing}: {why} ({type(exc).__name__}: {exc})")
     err.__cause__ = exc
     return err
 
@@ -123,7 +125,9 @@ def _guarded(doing: str) -> Callable[[F], F]:
         def inner(self: Store, *args: Any, **kwargs: Any) -> Any:
             try:
                 return method(self, *args, **kwargs)
-            except sqlite3.Error as exc:
+            except StoreError:
+                raise
+            except (sqlite3.Error, OSError) as exc:  # OSError: a full disk, a vanished folder
                 raise _clear(self.path, exc, doing) from None
 
         return inner  # type: ignore[return-value]
@@ -142,9 +146,11 @@ class _WriterLock:
     def __init__(self, db: Path) -> None:
         self.path = db.with_name(db.name + LOCK_SUFFIX)
         self.fd: int | None = None
+        self.created = False
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        # never through a symlink, never a FIFO or device: the file is truncated and written below
+        fd, self.created = open_nofollow(self.path, f"bench store {db_of(self.path)}: its lock")
         try:
             _lock_fd(fd)
         except OSError:
@@ -162,12 +168,21 @@ class _WriterLock:
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self.fd = fd
 
-    def release(self) -> None:
+    def release(self, *, remove: bool = False) -> None:
+        """Release the lock; ``remove``: also delete the lock file if this lock created it (a refused store)."""
         if self.fd is not None:
             with contextlib.suppress(OSError):
                 os.ftruncate(self.fd, 0)
+            if remove and self.created:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path)
             os.close(self.fd)  # closing the descriptor releases the lock
             self.fd = None
+
+
+def db_of(lock: Path) -> Path:
+    """The store a lock file belongs to."""
+    return lock.with_name(lock.name.removesuffix(LOCK_SUFFIX))
 
 
 def _lock_fd(fd: int) -> None:
@@ -264,7 +279,38 @@ _COLUMNS = (
 )
 #: Columns added after the first schema: older stores lack them (a writer adds them; readers use defaults).
 _MIGRATED_COLUMNS = frozenset({"warnings", "n_failed"})
-_JSON_COLUMNS = {"problem_config", "problem_spec", "optimizer_params", "versions", "config", "ref_point", "warnings"}
+#: JSON columns and the type of their value.
+_JSON_COLUMNS: dict[str, type | tuple[type, ...]] = {
+    "problem_config": dict,
+    "problem_spec": dict,
+    "optimizer_params": dict,
+    "versions": dict,
+    "config": dict,
+    "ref_point": list,
+    "warnings": list,
+}
+#: Scalar columns and their kind (see :func:`~latentbridge.campaign.store.check_value`); ``?``: may be NULL.
+_SCALAR_COLUMNS: dict[str, str] = {
+    **dict.fromkeys(
+        ("run_key", "suite", "problem_id", "problem_kind", "problem_hash", "optimizer", "optimizer_name"), "text"
+    ),
+    **dict.fromkeys(("status", "host", "python"), "text"),
+    "error": "text?",
+    **dict.fromkeys(("n_obj", "replicate", "seed", "budget", "n_evals", "n_failed"), "int"),
+    **dict.fromkeys(("wall_time", "solve_time", "eval_time", "created"), "real"),
+    **dict.fromkeys(("best", "reported_best"), "real?"),
+}
+#: The tables of a bench store and the columns each must have (a database with others is not one).
+_TABLE_COLUMNS: dict[str, frozenset[str]] = {
+    "meta": frozenset({"key", "value"}),
+    "suites": frozenset({"name", "spec", "created"}),
+    "runs": frozenset(_COLUMNS) - _MIGRATED_COLUMNS,
+    "traces": frozenset({"run_id", "evals", "best"}),
+}
+
+
+def _table_columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
 class Store:
@@ -286,31 +332,30 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"bench store {self.path}: cannot create its folder: {exc}") from exc
-        if self.path.exists() and not self.path.is_file():
-            raise StoreError(f"bench store {self.path} is not a file")
+        check_files(self.path, f"bench store {self.path}")  # a symlink or FIFO here is never followed
         lock = _WriterLock(self.path)
         try:
             lock.acquire()
-        except StoreLockedError:
+        except StoreError:
             raise
         except OSError as exc:
             raise _clear(self.path, exc, "take the writer lock") from None
         self._lock = lock
+        conn: sqlite3.Connection | None = None
         try:
-            self.conn = open_writer(self.path, timeout=10.0, before=self._refuse_foreign)
+            conn = self.conn = open_writer(self.path, timeout=LOCK_TIMEOUT, before=self._refuse_foreign)
             self.conn.execute("PRAGMA foreign_keys=ON")
             create_schema(self.conn, _SCHEMA, SCHEMA_VERSION, migrate=self._migrate)
             self._check_schema()
-        except sqlite3.Error as exc:
-            with contextlib.suppress(Exception):
-                self.conn.close()
-            lock.release()
+        except (sqlite3.Error, OSError, StoreError) as exc:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            lock.release(remove=not self.path.exists() or isinstance(exc, StoreError))
+            self._lock = None
+            if isinstance(exc, StoreError):
+                raise
             raise _clear(self.path, exc, "open it for writing") from None
-        except StoreError:
-            with contextlib.suppress(Exception):
-                self.conn.close()
-            lock.release()
-            raise
 
     def _open_readonly(self) -> sqlite3.Connection:
         """A read-only connection; in a read-only folder (no WAL index can be made) the file is read as immutable."""
@@ -322,18 +367,29 @@ class Store:
             self._check_schema()
 
         try:
-            return open_reader(self.path, timeout=10.0, check=check)
+            return open_reader(self.path, timeout=LOCK_TIMEOUT, check=check)
         except sqlite3.Error as exc:
             raise _clear(self.path, exc, "read it") from None
 
     def _refuse_foreign(self, conn: sqlite3.Connection) -> None:
-        """Someone else's database: never write into it."""
+        """Someone else's database (or a newer store): refuse it before anything is written, so it stays as it was.
+
+        A store is ours when its tables are among ``meta``, ``suites``, ``runs`` and ``traces`` and the ones
+        present have their columns; a store half-created by an older latentbridge (killed between two
+        ``CREATE TABLE``) is ours too, and is finished by :func:`create_schema`.
+        """
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if tables and "runs" not in tables:
+        tables = {t for t in tables if not t.startswith("sqlite_")}
+        foreign = sorted(tables - set(_TABLE_COLUMNS))
+        wrong = sorted(t for t in tables & set(_TABLE_COLUMNS) if not _TABLE_COLUMNS[t] <= _table_columns(conn, t))
+        if foreign or wrong:
+            what = f"tables {', '.join(foreign[:5])}" if foreign else f"table {wrong[0]} with other columns"
             raise StoreError(
-                f"bench store {self.path} is not a latentbridge bench store (it has tables "
-                f"{', '.join(sorted(tables)[:5])}); choose another --out"
+                f"bench store {self.path} is not a latentbridge bench store (it has {what}); it was left "
+                "unchanged: choose another --out"
             )
+        if "meta" in tables:
+            check_version(conn, SCHEMA_VERSION, f"bench store {self.path}")
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         """Add the columns of later schemas to a store written before them."""
@@ -352,6 +408,23 @@ class Store:
         missing_cols = set(_COLUMNS) - _MIGRATED_COLUMNS - self._columns()
         if missing_cols:
             raise StoreError(f"bench store {self.path} lacks columns {sorted(missing_cols)}: not a bench store")
+        if not {"run_id", "evals", "best"} <= _table_columns(self.conn, "traces"):
+            raise StoreError(f"bench store {self.path}: its traces table has other columns: not a bench store")
+        if "meta" in tables:
+            check_version(self.conn, SCHEMA_VERSION, f"bench store {self.path}")
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read inside sees one state of the store, even while a bench writes to it.
+
+        Raises:
+            StoreError: The store stayed locked for :data:`~latentbridge.campaign.store.LOCK_TIMEOUT` seconds.
+        """
+        try:
+            with read_snapshot(self.conn):
+                yield
+        except sqlite3.Error as exc:
+            raise _clear(self.path, exc, "read it") from None
 
     def _columns(self) -> set[str]:
         return {row[1] for row in self.conn.execute("PRAGMA table_info(runs)")}
@@ -396,6 +469,10 @@ class Store:
             elif col == "best" and val is not None and not np.isfinite(val):
                 val = None
             values.append(val)
+        self._write_run(record, values)
+
+    def _write_run(self, record: RunRecord, values: list[Any]) -> None:
+        """The one transaction that stores a run and its trace (all or nothing, even on a full disk)."""
         marks = ", ".join("?" for _ in _COLUMNS)
         with self.conn:
             self.conn.execute("DELETE FROM runs WHERE run_key = ?", (record.run_key,))
@@ -410,10 +487,7 @@ class Store:
                 ],
             )
             if record.qd_metrics is not None and record.qd_archive is not None:  # a quality-diversity run
-                self.conn.execute(
-                    "INSERT INTO qd_archives (run_id, metrics, archive) VALUES (?, ?, ?)",
-                    (run_id, json.dumps(record.qd_metrics, sort_keys=True, default=str), record.qd_archive),
-                )
+                write_qd(self.conn, int(run_id or 0), record.qd_metrics, record.qd_archive)
 
     @_guarded("delete from it")
     def delete_suite(self, suite: str) -> int:
@@ -423,24 +497,6 @@ class Store:
         return int(cur.rowcount)
 
     # -- reading -------------------------------------------------------------------------------
-    def _qd_rows(self, ids: list[int]) -> dict[int, tuple[dict[str, Any] | None, bytes | None]]:
-        """QD metrics and archive bytes of the runs ``ids`` that have them (a store without the table: none).
-
-        The archive stays bytes here: :func:`latentbridge.qd.archive_from_bytes` reads it, bounded
-        and validated, when a report draws it.
-        """
-        tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        out: dict[int, tuple[dict[str, Any] | None, bytes | None]] = {}
-        if "qd_archives" not in tables:  # a store written before QD runs (opened read-only)
-            return out
-        for chunk in _chunks(ids, 500):
-            marks = ", ".join("?" for _ in chunk)
-            for run_id, metrics, blob in self.conn.execute(
-                f"SELECT run_id, metrics, archive FROM qd_archives WHERE run_id IN ({marks})", chunk
-            ):
-                out[run_id] = (_qd_metrics(metrics), bytes(blob) if isinstance(blob, (bytes, memoryview)) else None)
-        return out
-
     @_guarded("read it")
     def finished_keys(self, suite: str | None = None) -> set[str]:
         """Keys of finished runs (of ``suite``)."""
@@ -464,8 +520,8 @@ class Store:
         if row is None:
             return None
         try:
-            planned = json.loads(row[0]).get("planned_runs")
-        except (TypeError, ValueError, AttributeError, RecursionError):
+            planned = load_json(row[0], f"bench store {self.path}: suites.spec", dict).get("planned_runs")
+        except StoreError:
             return None
         return planned if isinstance(planned, int) and not isinstance(planned, bool) and planned >= 0 else None
 
@@ -485,57 +541,53 @@ class Store:
             where.append("status = ?")
             args.append(status)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        present = self._columns()
-        cols = ", ".join(("id", *(c if c in present else f"NULL AS {c}" for c in _COLUMNS)))
-        rows = self.conn.execute(
-            f"SELECT {cols} FROM runs {clause} ORDER BY suite, problem_id, optimizer, replicate, budget", args
-        ).fetchall()
-        traces: dict[int, tuple[list[int], list[float]]] = {}
-        ids = [r[0] for r in rows]
-        for chunk in _chunks(ids, 500):
-            marks = ", ".join("?" for _ in chunk)
-            for run_id, e, b in self.conn.execute(
-                f"SELECT run_id, evals, best FROM traces WHERE run_id IN ({marks}) ORDER BY run_id, evals", chunk
-            ):
-                t = traces.setdefault(run_id, ([], []))
-                t[0].append(e)
-                t[1].append(b)
-        qd = self._qd_rows(ids)
-        out = []
-        for row in rows:
-            data: dict[str, Any] = {}
-            for col, val in zip(_COLUMNS, row[1:], strict=True):
-                if col in _JSON_COLUMNS:
-                    data[col] = None if val is None else json.loads(val)
-                elif col in ("best_x", "front"):
-                    data[col] = from_blob(val, f"runs.{col}")
+        with read_snapshot(self.conn):  # rows and traces of one state, even while a bench writes
+            present = self._columns()
+            cols = ", ".join(("id", *(c if c in present else f"NULL AS {c}" for c in _COLUMNS)))
+            rows = self.conn.execute(
+                f"SELECT {cols} FROM runs {clause} ORDER BY suite, problem_id, optimizer, replicate, budget", args
+            ).fetchall()
+            traces: dict[int, tuple[list[int], list[float]]] = {}
+            ids = [r[0] for r in rows]
+            for chunk in _chunks(ids, 500):
+                marks = ", ".join("?" for _ in chunk)
+                for run_id, e, b in self.conn.execute(
+                    f"SELECT run_id, evals, best FROM traces WHERE run_id IN ({marks}) ORDER BY run_id, evals", chunk
+                ):
+                    t = traces.setdefault(run_id, ([], []))
+                    t[0].append(check_value(e, "int", f"bench store {self.path}: traces.evals of run {run_id}"))
+                    t[1].append(check_value(b, "real", f"bench store {self.path}: traces.best of run {run_id}"))
+            qd = read_qd(self.conn, ids)
+        return [self._record(row, traces.get(row[0], ([], [])), qd.get(row[0], (None, None))) for row in rows]
+
+    def _record(self, row: tuple[Any, ...], trace: tuple[list[int], list[float]], qd: tuple[Any, Any]) -> RunRecord:
+        """One stored row as a :class:`RunRecord`, every column checked (one :class:`StoreError` names it);
+        ``qd``: its QD metrics and archive bytes (:func:`~latentbridge.bench.qd_store.read_qd`), or Nones."""
+        data: dict[str, Any] = {}
+        key = row[1] if isinstance(row[1], str) else f"#{row[0]}"
+        for col, val in zip(_COLUMNS, row[1:], strict=True):
+            what = f"bench store {self.path}: runs.{col} of run {key[:80]!r}"
+            if col in _JSON_COLUMNS:
+                if val is None and (col == "ref_point" or col in _MIGRATED_COLUMNS):
+                    data[col] = None
                 else:
-                    data[col] = val
-            data["best"] = float("nan") if data["best"] is None else float(data["best"])
-            data["warnings"] = data["warnings"] or []
-            data["n_failed"] = int(data["n_failed"] or 0)
-            if row[0] in qd:
-                data["qd_metrics"], data["qd_archive"] = qd[row[0]]
-            e, b = traces.get(row[0], ([], []))
-            data["trace_evals"] = np.asarray(e, dtype=np.int64)
-            data["trace_best"] = np.asarray(b, dtype=np.float64)
-            out.append(RunRecord(**data))
-        return out
-
-
-def _qd_metrics(text: Any) -> dict[str, Any] | None:
-    """A stored QD metrics cell: a JSON object of bounded size, else None (the run shows no QD metrics)."""
-    if not isinstance(text, str) or len(text) > _MAX_QD_METRICS:
-        return None
-    try:
-        out = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    return out if isinstance(out, dict) else None
-
-
-#: Largest stored QD metrics cell read back (characters); the archive blob is bounded by its reader.
-_MAX_QD_METRICS = 1 << 16
+                    data[col] = load_json(val, what, _JSON_COLUMNS[col])
+            elif col in ("best_x", "front"):
+                data[col] = from_blob(val, what)
+            elif val is None and col in _MIGRATED_COLUMNS:
+                data[col] = None
+            else:
+                kind = _SCALAR_COLUMNS[col]
+                data[col] = check_value(val, kind.rstrip("?"), what, nullable=kind.endswith("?"))
+        if data["status"] not in ("finished", "failed"):
+            raise StoreError(f"bench store {self.path}: run {key[:80]!r} has status {data['status'][:40]!r}")
+        data["best"] = float("nan") if data["best"] is None else float(data["best"])
+        data["warnings"] = [str(w) for w in data["warnings"] or []]
+        data["n_failed"] = int(data["n_failed"] or 0)
+        data["trace_evals"] = np.asarray(trace[0], dtype=np.int64)
+        data["trace_best"] = np.asarray(trace[1], dtype=np.float64)
+        data["qd_metrics"], data["qd_archive"] = qd
+        return RunRecord(**data)
 
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from ..campaign.seeds import run_seed
+from . import limits
 from .qd_problems import QD_KIND, parse_qd_keys, refuse_qd_keys
 from .specs import (
     _PRECISIONS,
@@ -168,6 +169,9 @@ def load_suite(name_or_path: str | Path) -> Suite:
             f"(looked for {_where_looked(path)}).{hint}"
         )
     try:
+        size = path.stat().st_size
+        if size > limits.MAX_SUITE_BYTES:
+            raise SuiteError(f"suite file {path} has {size:,} bytes, more than the {limits.MAX_SUITE_BYTES:,} read")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SuiteError(f"cannot read suite file {path}: {exc}") from exc
@@ -209,8 +213,18 @@ def parse_suite(text: str, *, origin: str = "<suite>", base_dir: Path | None = N
         raise SuiteError("reading suite files on Python 3.10 needs tomli: pip install tomli")
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SuiteError(f"{origin}: invalid TOML: {exc}") from exc
+    except ValueError as exc:  # TOMLDecodeError, or an integer of more than 4300 digits
+        raise SuiteError(f"{origin}: invalid TOML: {str(exc)[:300]}") from None
+    except RecursionError:
+        raise SuiteError(
+            f"{origin}: tables or arrays nest too deeply to read (at most {limits.MAX_NESTING} levels are accepted)"
+        ) from None
+    too_deep = limits.deepest(data)
+    if too_deep is not None:
+        raise SuiteError(
+            f"{origin}: {'.'.join(too_deep[1][:6])}{'...' if len(too_deep[1]) > 6 else ''}: tables or arrays nest "
+            f"more than {limits.MAX_NESTING} levels deep"
+        )
     ctx = _Ctx(origin, _Locator(text))
     base = base_dir or Path.cwd()
 
@@ -225,17 +239,16 @@ def parse_suite(text: str, *, origin: str = "<suite>", base_dir: Path | None = N
         raise SuiteError(f"{origin}: missing [suite] table (with name, budget, seeds)")
     _unknown(ctx, "suite", 0, head, SUITE_KEYS, array=False)
     name = _req_str(ctx, "suite", 0, head, "name", array=False)
-    budget = _int(ctx, "suite", 0, head, "budget", minimum=1, default=None, array=False)
-    seeds = _int(ctx, "suite", 0, head, "seeds", minimum=1, default=5, array=False)
+    budget = _int(ctx, "suite", 0, head, "budget", minimum=1, default=None, array=False, maximum=limits.MAX_BUDGET)
+    seeds = _int(ctx, "suite", 0, head, "seeds", minimum=1, default=5, array=False, maximum=limits.MAX_SEEDS)
     seed = _int(ctx, "suite", 0, head, "seed", minimum=0, default=0, array=False)
     batch_size = _int(ctx, "suite", 0, head, "batch_size", minimum=1, default=0, array=False)
     run_timeout = None
     if "run_timeout" in head:
         val = head["run_timeout"]
-        if isinstance(val, bool) or not isinstance(val, (int, float)) or not val > 0 or val != val:
-            raise ctx.error(
-                "suite", 0, "run_timeout", f"expected a positive number of seconds, got {val!r}", array=False
-            )
+        why = limits.timeout_problem(val)
+        if why is not None:
+            raise ctx.error("suite", 0, "run_timeout", why, array=False)
         run_timeout = float(val)
     precision = _precision(ctx, "suite", 0, head, array=False)
 
@@ -253,6 +266,13 @@ def parse_suite(text: str, *, origin: str = "<suite>", base_dir: Path | None = N
     raw_opts = data.get("optimizers")
     if not isinstance(raw_opts, list) or not raw_opts:
         raise SuiteError(f"{origin}: the suite needs at least one [[optimizers]] entry")
+    entries = 0  # counted before any grid is expanded
+    for i, raw in enumerate(raw_opts):
+        n = limits.grid_size(raw["grid"]) if isinstance(raw, dict) and isinstance(raw.get("grid"), dict) else 1
+        if n > limits.MAX_GRID:
+            raise ctx.error("optimizers", i, "grid", f"expands to {n:,} combinations, more than {limits.MAX_GRID:,}")
+        entries += n
+    limits.check_runs(len(problems), entries, seeds, lambda m: ctx.error("suite", 0, "seeds", m, array=False))
     optimizers = tuple(
         spec
         for i, raw in enumerate(raw_opts)
@@ -302,6 +322,7 @@ def _int(
     minimum: int,
     default: int | None,
     array: bool = True,
+    maximum: int | None = None,
 ) -> int:
     if key not in raw:
         if default is None:
@@ -309,7 +330,10 @@ def _int(
         return default
     val = raw[key]
     if isinstance(val, bool) or not isinstance(val, int) or val < minimum:
-        raise ctx.error(table, i, key, f"expected an integer >= {minimum}, got {val!r}", array=array)
+        shown = f"{val!r}"[:40]
+        raise ctx.error(table, i, key, f"expected an integer >= {minimum}, got {shown}", array=array)
+    if maximum is not None and val > maximum:
+        raise ctx.error(table, i, key, f"{val:,} is more than the {maximum:,} a bench accepts", array=array)
     return val
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "Generator",
     "affine_jitter",
     "dcgan_step",
+    "discriminator_loss",
     "ema_update",
     "init_dcgan",
     "recalibrate_batchnorm",
@@ -155,6 +156,13 @@ def init_dcgan(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+def discriminator_loss(logit_real: Tensor, logit_fake: Tensor) -> Tensor:
+    """The DCGAN discriminator's loss: real images labelled 0.9 (one-sided label smoothing), fakes 0."""
+    return F.binary_cross_entropy_with_logits(
+        logit_real, torch.full_like(logit_real, 0.9)
+    ) + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake))
+
+
 def dcgan_step(
     g: nn.Module, d: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, real: Tensor, z: Tensor
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -166,9 +174,7 @@ def dcgan_step(
     fake = g(z)
     logit_real = d(real)
     logit_fake = d(fake.detach())
-    loss_d = F.binary_cross_entropy_with_logits(
-        logit_real, torch.full_like(logit_real, 0.9)
-    ) + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake))
+    loss_d = discriminator_loss(logit_real, logit_fake)
     opt_d.zero_grad(set_to_none=True)
     torch.autograd.backward(loss_d)
     opt_d.step()

@@ -21,11 +21,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..data import load_mnist, to_float_images
 from ..errors import InputError
-from .dcgan import init_dcgan, reproducible
+from .dcgan import discriminator_loss, init_dcgan, reproducible
 from .mnist import (
     DCGAN_WEIGHTS,
     DISCRIMINATOR_WEIGHTS,
@@ -101,9 +100,7 @@ def train_discriminator(
                 with torch.no_grad():
                     fake = g(torch.randn(batch_size, LATENT_DIM, generator=gen))
                 logit_real, logit_fake = d(real), d(fake)
-                loss = F.binary_cross_entropy_with_logits(
-                    logit_real, torch.full_like(logit_real, 0.9)
-                ) + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake))
+                loss = discriminator_loss(logit_real, logit_fake)
                 opt.zero_grad(set_to_none=True)
                 torch.autograd.backward(loss)
                 opt.step()
