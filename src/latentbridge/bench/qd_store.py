@@ -15,7 +15,10 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["QD_SCHEMA", "read_qd", "write_qd"]
+__all__ = ["QD_COLUMNS", "QD_SCHEMA", "read_qd", "write_qd"]
+
+#: The columns of ``qd_archives`` (a store's own tables are checked against them when it is opened).
+QD_COLUMNS = frozenset({"run_id", "metrics", "archive"})
 
 QD_SCHEMA = """
 CREATE TABLE IF NOT EXISTS qd_archives (

@@ -47,7 +47,7 @@ from ..campaign.store import (
     to_blob,
 )
 from ..errors import StoreError, StoreLockedError
-from .qd_store import QD_SCHEMA, read_qd, write_qd
+from .qd_store import QD_COLUMNS, QD_SCHEMA, read_qd, write_qd
 
 __all__ = ["RunRecord", "Store", "StoreError", "StoreLockedError"]
 
@@ -306,6 +306,7 @@ _TABLE_COLUMNS: dict[str, frozenset[str]] = {
     "suites": frozenset({"name", "spec", "created"}),
     "runs": frozenset(_COLUMNS) - _MIGRATED_COLUMNS,
     "traces": frozenset({"run_id", "evals", "best"}),
+    "qd_archives": QD_COLUMNS,
 }
 
 
@@ -374,7 +375,7 @@ class Store:
     def _refuse_foreign(self, conn: sqlite3.Connection) -> None:
         """Someone else's database (or a newer store): refuse it before anything is written, so it stays as it was.
 
-        A store is ours when its tables are among ``meta``, ``suites``, ``runs`` and ``traces`` and the ones
+        A store is ours when its tables are among ``meta``, ``suites``, ``runs``, ``traces``, ``qd_archives`` and those
         present have their columns; a store half-created by an older latentbridge (killed between two
         ``CREATE TABLE``) is ours too, and is finished by :func:`create_schema`.
         """
@@ -561,8 +562,7 @@ class Store:
         return [self._record(row, traces.get(row[0], ([], [])), qd.get(row[0], (None, None))) for row in rows]
 
     def _record(self, row: tuple[Any, ...], trace: tuple[list[int], list[float]], qd: tuple[Any, Any]) -> RunRecord:
-        """One stored row as a :class:`RunRecord`, every column checked (one :class:`StoreError` names it);
-        ``qd``: its QD metrics and archive bytes (:func:`~latentbridge.bench.qd_store.read_qd`), or Nones."""
+        """One stored row (with its trace and ``qd_store.read_qd`` cells) as a :class:`RunRecord`, checked."""
         data: dict[str, Any] = {}
         key = row[1] if isinstance(row[1], str) else f"#{row[0]}"
         for col, val in zip(_COLUMNS, row[1:], strict=True):
