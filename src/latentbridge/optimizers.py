@@ -13,6 +13,9 @@ Names:
 - ``map-elites`` — pyribs MAP-Elites (:func:`latentbridge.baselines.map_elites`);
 - ``pymoo:<Algorithm>`` — any pymoo algorithm class (``pymoo:DE``, ``pymoo:CMAES``, ``pymoo:NSGA2``);
 - ``ng:<name>`` — any nevergrad registry name (``ng:CMA``, ``ng:TwoPointsDE``, ``ng:NGOpt``);
+- ``qd:<algorithm>`` — pyribs' quality-diversity algorithms through :func:`latentbridge.qd.solve`
+  (``qd:map-elites``, ``qd:cma-me``, ``qd:cma-mae``, ``qd:cma-mega``, ``qd:cma-maega``), on
+  quality-diversity problems only (the gradient ones on differentiable measures only);
 - anything a plugin registers with ``latentbridge_register_optimizers``.
 
 Applicability rule (which optimizer runs on which problem of a suite unless the suite
@@ -38,6 +41,7 @@ from typing import Any
 from ._algorithm_facts import PYMOO_ALGORITHMS, pymoo_facts
 from ._plugins import registry
 from ._problems import LatentProblem
+from ._qd_solver import QD_PREFIX, QDOptimizer
 from ._signature import check_call
 from ._solvers import (
     BUILTIN_OPTIMIZERS,
@@ -55,6 +59,7 @@ __all__ = [
     "BaselineOptimizer",
     "NevergradOptimizer",
     "PymooOptimizer",
+    "QDOptimizer",
     "Solver",
     "applies",
     "builtin_optimizer",
@@ -95,13 +100,19 @@ def resolve(name: str, params: dict[str, Any] | None = None) -> Solver:
             return PymooOptimizer(rest, params)
         if prefix in ("ng", "nevergrad"):
             return NevergradOptimizer(rest, params)
+        if prefix == QD_PREFIX:
+            from .qd import algorithm
+
+            algorithm(rest)  # an unknown algorithm: one error with close matches
+            return QDOptimizer(rest, params)
     try:
         reg.get(name)
     except UnknownNameError as exc:
         facts = pymoo_facts(name) if not sep else None
         pymoo = f" pymoo's {facts.name} is written pymoo:{facts.name}." if facts is not None else ""
         raise UnknownNameError(
-            f"{exc}{pymoo} Also accepted: pymoo:<Algorithm> (e.g. pymoo:DE), ng:<name> (e.g. ng:CMA)."
+            f"{exc}{pymoo} Also accepted: pymoo:<Algorithm> (e.g. pymoo:DE), ng:<name> (e.g. ng:CMA), "
+            "qd:<algorithm> (e.g. qd:cma-me)."
         ) from None
     raise AssertionError("unreachable")  # pragma: no cover
 

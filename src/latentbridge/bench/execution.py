@@ -12,6 +12,7 @@ every executor runs; :func:`to_record` turns its :class:`RunOutcome` into the st
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import socket
 import threading
@@ -32,6 +33,7 @@ from ..errors import InputError, NonFiniteFitnessError, RunTimeoutError
 from ..optimizers import resolve
 from .planning import RunTask
 from .problems import cached_problem, trusted_imports
+from .qd_runs import recorder_for, summarise
 from .store import RunRecord
 
 __all__ = ["RunOutcome", "execute", "library_versions", "run_task", "to_record"]
@@ -66,6 +68,8 @@ class RunOutcome:
     n_failed: int = 0
     n_grad_evals: int = 0
     forward_equivalents: float | None = None
+    qd_archive: bytes | None = None
+    qd_metrics: dict[str, Any] | None = None
 
 
 _VERSION_PACKAGES = (*CORE_PACKAGES, "nevergrad", "ribs")
@@ -151,6 +155,8 @@ def execute(task: RunTask, on_evals: Callable[[int], None] | None = None) -> Run
     solver = resolve(task.optimizer.name, task.optimizer.params)
     problem.reset_counter()
     status, error, reported = "finished", None, None
+    qd_archive: bytes | None = None
+    qd_metrics: dict[str, Any] | None = None
     ref: list[float] | None = None
     tracker = Tracker(problem.n_obj, budget=task.budget)
     book = _Bookkeeper(tracker, on_evals)
@@ -160,9 +166,14 @@ def execute(task: RunTask, on_evals: Callable[[int], None] | None = None) -> Run
         try:
             ref = _ref_point(task, problem)
             tracker = book.tracker = Tracker(problem.n_obj, budget=task.budget, ref_point=ref)
-            with problem.observe(book):
+            recorder = recorder_for(problem, task.budget)  # QD problems: every optimizer fills an archive
+            with problem.observe(book), contextlib.ExitStack() as stack:
+                if recorder is not None:
+                    stack.enter_context(problem.observe(recorder))
                 result = solver.solve(problem, task.budget, task.seed)
             reported = result.best
+            if recorder is not None:
+                qd_archive, qd_metrics = summarise(problem, recorder)
         except NonFiniteFitnessError as exc:  # nothing finite: a short message, not a traceback
             status, error = "failed", f"NonFiniteFitnessError: {exc}"
         except Exception:
@@ -198,6 +209,8 @@ def execute(task: RunTask, on_evals: Callable[[int], None] | None = None) -> Run
         n_failed=tracker.n_failed,
         n_grad_evals=problem.n_grad_evals,
         forward_equivalents=problem.n_evals + problem.n_grad_evals * float(problem.grad_cost),
+        qd_archive=qd_archive if status == "finished" else None,
+        qd_metrics=qd_metrics if status == "finished" else None,
     )
 
 
@@ -262,6 +275,8 @@ def to_record(outcome: RunOutcome, config: dict[str, Any]) -> RunRecord:
         n_failed=outcome.n_failed,
         n_grad_evals=outcome.n_grad_evals,
         forward_equivalents=outcome.forward_equivalents,
+        qd_archive=outcome.qd_archive,
+        qd_metrics=outcome.qd_metrics,
     )
 
 

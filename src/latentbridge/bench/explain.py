@@ -83,4 +83,12 @@ def _fitness_text(inst: Instance) -> str:
             "originals and themselves; lower means farther from the class's mean image. Far is not the same as "
             "useful or realistic: check the image grid."
         )
+    if inst.kind == "quality-diversity":
+        objective = options.get("objective")
+        name = objective.get("name") if isinstance(objective, dict) else None
+        return (
+            f"Fitness is minus the objective{f' ({name})' if name else ''} of the best single image; lower is "
+            "better, and most optimizers reach the top. It says nothing about diversity: the Quality-diversity "
+            "section ranks the archives every run filled (QD-score, coverage) and how many elites look real."
+        )
     return f"Fitness is the problem's own objective ({inst.kind}); lower is better. Check the image grid too."

@@ -25,6 +25,7 @@ from .._protocols import LatentGenerator
 from .._validation import read_npy
 from ..errors import ImageShapeError, InputError, UnknownNameError, UntrustedImportError
 from ..precision import emulated, emulation_reported, precision_of
+from .qd_problems import build_qd_problem, is_qd_spec
 from .specs import ProblemSpec, SuiteError, located
 
 __all__ = [
@@ -282,6 +283,10 @@ def _build(spec: ProblemSpec) -> LatentProblem:
     """
     with _step(spec, "generator"):
         gen = _load("generator", spec.generator, spec.generator_options)
+    if is_qd_spec(spec):  # objective and measures instead of a scorer
+        with _step(spec, None):
+            problem: LatentProblem = build_qd_problem(spec, gen)
+        return problem
     with _step(spec, "scorer"):
         scorer = _load("scorer", spec.scorer, spec.scorer_options)
     kwargs = dict(spec.options)
@@ -300,7 +305,7 @@ def _build(spec: ProblemSpec) -> LatentProblem:
 
 
 #: Keys of a ``[[problems]]`` entry that become the problem's own arguments, in the order an error names them.
-_PROBLEM_ARGUMENT_KEYS = ("options", "k", "batch_size", "aggregate")
+_PROBLEM_ARGUMENT_KEYS = ("options", "k", "batch_size", "aggregate", "objective", "measures", "grid")
 
 
 @contextmanager

@@ -50,6 +50,7 @@ from .figures import (
     run_curves_figure,
 )
 from .leaderboard import Group, Instance, Leaderboard
+from .qd_report import build_qd_board, print_qd, qd_html, qd_markdown, write_qd_csv
 from .realism import REALISM_CSV_COLUMNS, REALISM_MEASURES, cost_cells, cost_headers, realism_cells, realism_headers
 from .seed_report import (
     DELTA_FORMULA,
@@ -208,6 +209,7 @@ def print_leaderboard(board: Leaderboard, console: Console | None = None) -> Non
         console.print(table)
         for line in _group_lines(group):
             console.print(escape(f"  {line}"))
+    print_qd(build_qd_board(board.runs), console)
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,6 +300,7 @@ def to_markdown(
                 caption = f"Best solution per optimizer on {inst.label}. {GRID_CAPTION}"
                 parts += figure(f"grid-{slug}", grid, caption)
     parts += seed_markdown(board)
+    parts += qd_markdown(build_qd_board(board.runs), fig_dir, rebuild if images else None)
     text = "\n".join(parts)
     if path is not None:
         Path(path).write_text(text, encoding="utf-8")
@@ -418,6 +421,7 @@ def to_csv(board: Leaderboard, path: str | Path | None = None) -> str:
     if path is not None:
         Path(path).write_text(text, encoding="utf-8")
         write_seed_csv(board, path)
+        write_qd_csv(build_qd_board(board.runs), path)
     return text
 
 
@@ -509,6 +513,7 @@ def to_html(
                     figure_html(f"grid-{slug}", fig, f"Best solution per optimizer on {inst.label}. {GRID_CAPTION}")
                 )
     out += seed_html(board, rebuild if images else None)
+    out += qd_html(build_qd_board(board.runs), rebuild, images=images)
     out.append("</body></html>")
     text = "\n".join(out)
     if path is not None:

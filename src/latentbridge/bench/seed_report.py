@@ -257,6 +257,8 @@ def written_beside(board: Leaderboard, *, md: str | Path | None = None, csv: str
         out.append(Path(md).with_name(Path(md).stem + "-images"))
     if csv is not None and seed_csv_rows(board):
         out.append(Path(csv).with_suffix(".seed-tables.csv"))
+    if csv is not None and any(r.qd_metrics for r in board.runs):  # qd_report.write_qd_csv
+        out.append(Path(csv).with_name(Path(csv).stem + "-qd.csv"))
     return out
 
 

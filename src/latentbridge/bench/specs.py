@@ -52,6 +52,9 @@ PROBLEM_KEYS = (
     "options",
     "baseline",
     "precision",
+    "objective",
+    "measures",
+    "grid",
 )
 #: Keys accepted in a ``[[optimizers]]`` entry.
 OPTIMIZER_KEYS = ("name", "label", "params", "problems", "grid")

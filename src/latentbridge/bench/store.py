@@ -24,12 +24,10 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from numpy.typing import NDArray
 
 from ..campaign.store import (
     LOCK_TIMEOUT,
@@ -47,12 +45,15 @@ from ..campaign.store import (
     to_blob,
 )
 from ..errors import StoreError, StoreLockedError
+from .qd_store import QD_COLUMNS, QD_SCHEMA, read_qd, write_qd
+from .record import RunRecord
 
 __all__ = ["RunRecord", "Store", "StoreError", "StoreLockedError"]
 
 SCHEMA_VERSION = 1
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS suites (name TEXT PRIMARY KEY, spec TEXT NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -100,6 +101,8 @@ CREATE TABLE IF NOT EXISTS traces (
     PRIMARY KEY (run_id, evals)
 );
 """
+    + QD_SCHEMA
+)
 
 
 def _clear(path: Path, exc: BaseException, doing: str) -> StoreError:
@@ -195,52 +198,6 @@ def _lock_fd(fd: int) -> None:
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
-@dataclass
-class RunRecord:
-    """One run as stored (and as handed to the leaderboard).
-
-    ``best`` is the score the leaderboard ranks, lower is better: the best fitness among
-    the first ``budget`` evaluations, or minus the hypervolume for multi-objective problems.
-    """
-
-    run_key: str
-    suite: str
-    problem_id: str
-    problem_kind: str
-    problem_hash: str
-    problem_config: dict[str, Any]
-    problem_spec: dict[str, Any]
-    n_obj: int
-    optimizer: str
-    optimizer_name: str
-    optimizer_params: dict[str, Any]
-    replicate: int
-    seed: int
-    budget: int
-    n_evals: int
-    best: float
-    reported_best: float | None
-    best_x: NDArray[np.float64] | None
-    front: NDArray[np.float64] | None
-    ref_point: list[float] | None
-    wall_time: float
-    solve_time: float
-    eval_time: float
-    status: str
-    error: str | None
-    warnings: list[str]
-    versions: dict[str, str]
-    host: str
-    python: str
-    config: dict[str, Any]
-    trace_evals: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    trace_best: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
-    created: float = 0.0
-    n_failed: int = 0
-    n_grad_evals: int = 0
-    forward_equivalents: float | None = None
-
-
 _COLUMNS = (
     "run_key",
     "suite",
@@ -310,6 +267,7 @@ _TABLE_COLUMNS: dict[str, frozenset[str]] = {
     "suites": frozenset({"name", "spec", "created"}),
     "runs": frozenset(_COLUMNS) - _MIGRATED_COLUMNS,
     "traces": frozenset({"run_id", "evals", "best"}),
+    "qd_archives": QD_COLUMNS,
 }
 
 
@@ -378,7 +336,7 @@ class Store:
     def _refuse_foreign(self, conn: sqlite3.Connection) -> None:
         """Someone else's database (or a newer store): refuse it before anything is written, so it stays as it was.
 
-        A store is ours when its tables are among ``meta``, ``suites``, ``runs`` and ``traces`` and the ones
+        A store is ours when its tables are among ``meta``, ``suites``, ``runs``, ``traces``, ``qd_archives`` and those
         present have their columns; a store half-created by an older latentbridge (killed between two
         ``CREATE TABLE``) is ours too, and is finished by :func:`create_schema`.
         """
@@ -489,6 +447,8 @@ class Store:
                     if np.isfinite(b)
                 ],
             )
+            if record.qd_metrics is not None and record.qd_archive is not None:  # a quality-diversity run
+                write_qd(self.conn, int(run_id or 0), record.qd_metrics, record.qd_archive)
 
     @_guarded("delete from it")
     def delete_suite(self, suite: str) -> int:
@@ -558,10 +518,11 @@ class Store:
                     t = traces.setdefault(run_id, ([], []))
                     t[0].append(check_value(e, "int", f"bench store {self.path}: traces.evals of run {run_id}"))
                     t[1].append(check_value(b, "real", f"bench store {self.path}: traces.best of run {run_id}"))
-        return [self._record(row, traces.get(row[0], ([], []))) for row in rows]
+            qd = read_qd(self.conn, ids)
+        return [self._record(row, traces.get(row[0], ([], [])), qd.get(row[0], (None, None))) for row in rows]
 
-    def _record(self, row: tuple[Any, ...], trace: tuple[list[int], list[float]]) -> RunRecord:
-        """One stored row as a :class:`RunRecord`, every column checked (one :class:`StoreError` names it)."""
+    def _record(self, row: tuple[Any, ...], trace: tuple[list[int], list[float]], qd: tuple[Any, Any]) -> RunRecord:
+        """One stored row (with its trace and ``qd_store.read_qd`` cells) as a :class:`RunRecord`, checked."""
         data: dict[str, Any] = {}
         key = row[1] if isinstance(row[1], str) else f"#{row[0]}"
         for col, val in zip(_COLUMNS, row[1:], strict=True):
@@ -586,6 +547,7 @@ class Store:
         data["n_grad_evals"] = int(data["n_grad_evals"] or 0)
         data["trace_evals"] = np.asarray(trace[0], dtype=np.int64)
         data["trace_best"] = np.asarray(trace[1], dtype=np.float64)
+        data["qd_metrics"], data["qd_archive"] = qd
         return RunRecord(**data)
 
 

@@ -25,6 +25,7 @@ TOML files in ``latentbridge/bench/suites/``.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sys
@@ -35,6 +36,7 @@ from typing import Any
 
 from ..campaign.seeds import run_seed
 from . import limits
+from .qd_problems import QD_KIND, parse_qd_keys, refuse_qd_keys
 from .specs import (
     _PRECISIONS,
     OPTIMIZER_KEYS,
@@ -191,6 +193,8 @@ def parse_suite(text: str, *, origin: str = "<suite>", base_dir: Path | None = N
     ``{ path }`` or ``{ npy }``), ``originals`` (``{ heldout_class, count }`` or ``{ npy }``),
     ``k``, ``batch_size``, ``aggregate``, ``success`` (threshold for the success rate),
     ``ref_point`` (hypervolume reference), ``precision``, ``options`` (other keyword arguments).
+    ``kind = "quality-diversity"`` entries take ``objective``, ``measures`` and ``grid`` instead of a
+    ``scorer`` (see :mod:`latentbridge.bench.qd_problems`).
 
     ``[[optimizers]]`` keys: ``name``, ``params`` (table), ``label`` (unique display name),
     ``problems`` (list of problem ids it runs on; default: the applicability rule), ``grid``
@@ -369,13 +373,19 @@ def _parse_problem(
     pid = _req_str(ctx, "problems", i, raw, "id")
     kind = _req_str(ctx, "problems", i, raw, "kind")
     gen, gen_opts = _named(ctx, i, raw, "generator")
-    scorer, sc_opts = _named(ctx, i, raw, "scorer")
+    qd = kind == QD_KIND
+    scorer, sc_opts = ("", {}) if qd and "scorer" not in raw else _named(ctx, i, raw, "scorer")
 
     options: dict[str, Any] = {}
     if "options" in raw:
         if not isinstance(raw["options"], dict):
             raise ctx.error("problems", i, "options", f"expected a table of keyword arguments, got {raw['options']!r}")
         options.update(raw["options"])
+    located_error = functools.partial(ctx.error, "problems", i)
+    if qd:
+        options.update(parse_qd_keys(raw, located_error))
+    else:
+        refuse_qd_keys(raw, kind, located_error)
     for key, minimum in (("k", 1), ("batch_size", 1)):
         if key in raw:
             options[key] = _int(ctx, "problems", i, raw, key, minimum=minimum, default=None)

@@ -61,6 +61,8 @@ class QualityDiversity(LatentProblem):
         margin: Widening of estimated ranges, as a fraction of the range.
         batch_size: Latents per forward pass.
         precision: Precision of the generator's forward (measures compute as configured).
+        cells: The grid's cells per measure (an int for all, or one per measure) that
+            :meth:`grid` uses by default (default 50); part of :meth:`config` when given.
     """
 
     kind = "quality-diversity"
@@ -79,6 +81,7 @@ class QualityDiversity(LatentProblem):
         margin: float = 0.1,
         batch_size: int = 128,
         precision: Precision | None = None,
+        cells: int | Sequence[int] | None = None,
     ) -> None:
         super().__init__(generator, (), k=1, batch_size=batch_size, precision=precision)
         self.objective = as_measure(_by_name(objective), "objective")
@@ -100,6 +103,9 @@ class QualityDiversity(LatentProblem):
         self.margin = float(margin)
         self._n_grad_evals = 0
         self._resolve_ranges(ranges, qd_offset)
+        self._cells_given = cells is not None
+        dims = check_cells(50 if cells is None else cells, len(self.measure_names))
+        self.cells: tuple[int, ...] = Grid(dims, self.ranges, self.qd_offset, self.measure_names).dims  # checked
 
     # -- ranges and grid -----------------------------------------------------------------------
     def _resolve_ranges(self, ranges: Sequence[tuple[float, float] | None] | None, qd_offset: float | None) -> None:
@@ -154,9 +160,10 @@ class QualityDiversity(LatentProblem):
             )
         return [None if b is None else _pair(b, f"bounds of {measure.names}") for b in got]
 
-    def grid(self, cells: int | Sequence[int] = 50) -> Grid:
-        """The archive grid with ``cells`` per measure (an int for all, or one per measure) over :attr:`ranges`."""
-        dims = check_cells(cells, len(self.measure_names))
+    def grid(self, cells: int | Sequence[int] | None = None) -> Grid:
+        """The archive grid with ``cells`` per measure (an int for all, or one per measure; default
+        :attr:`cells`) over :attr:`ranges`."""
+        dims = self.cells if cells is None else check_cells(cells, len(self.measure_names))
         return Grid(dims, self.ranges, self.qd_offset, self.measure_names)
 
     @property
@@ -195,6 +202,8 @@ class QualityDiversity(LatentProblem):
             "qd_offset": self.qd_offset,
             "offset_source": self.offset_source,
         }
+        if self._cells_given:
+            out["cells"] = list(self.cells)
         if self.estimated:
             out["estimate"] = {"n": self.n_estimate, "seed": self.estimate_seed, "margin": self.margin}
         return out

@@ -47,19 +47,27 @@ _ARCHIVE_ARRAYS = ("index", "solution", "objective", "measures", "threshold")
 
 
 def write_arrays(meta: dict[str, Any], arrays: dict[str, NDArray[Any]]) -> bytes:
-    """``meta`` (JSON) and named arrays as an uncompressed ``.npz`` blob (no pickles)."""
+    """``meta`` (JSON) and named arrays as an uncompressed ``.npz`` blob (no pickles).
+
+    Members carry a fixed date, so the same archive always gives the same bytes (a resumed bench
+    stores exactly what an uninterrupted one does).
+    """
     buf = io.BytesIO()
+
+    def member(name: str) -> zipfile.ZipInfo:
+        return zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr("meta.json", json.dumps(meta, sort_keys=True, allow_nan=True))
+        zf.writestr(member("meta.json"), json.dumps(meta, sort_keys=True, allow_nan=True))
         for name, arr in arrays.items():
             a = np.ascontiguousarray(arr)
             if a.dtype.newbyteorder("<") != a.dtype and a.dtype.itemsize > 1:
                 a = a.astype(a.dtype.newbyteorder("<"))
             if a.dtype not in _DTYPES:
                 raise InputError(f"array {name!r} has dtype {a.dtype}; stored arrays are float64, int64 or uint8")
-            member = io.BytesIO()
-            np.lib.format.write_array(member, a, allow_pickle=False)
-            zf.writestr(f"{name}.npy", member.getvalue())
+            data = io.BytesIO()
+            np.lib.format.write_array(data, a, allow_pickle=False)
+            zf.writestr(member(f"{name}.npy"), data.getvalue())
     return buf.getvalue()
 
 
