@@ -70,9 +70,9 @@ def _fitness_text(inst: Instance) -> str:
             "that no longer looks like the data, so read the ranking with the image grid."
         )
     if inst.kind == "set-diversity":
-        sign = "mean pairwise NCC" if scorer == "ncc" else f"minus the mean pairwise distance ({how})"
+        sign = "the mean pairwise NCC" if scorer == "ncc" else f"minus the mean pairwise distance ({how})"
         return (
-            f"Fitness is the {sign} among a set's {k} images; lower means the images differ more, pixel by "
+            f"Fitness is {sign} among a set's {k} images; lower means the images differ more, pixel by "
             "pixel. It rewards pixel difference only, not recognisable or varied content: saturated or noisy "
             "blobs score well. Before calling the winner better, look at the image grid and, for digits, the "
             "'distinct classes' column of seed 002's set table."
