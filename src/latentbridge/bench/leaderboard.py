@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -122,6 +123,8 @@ class Leaderboard:
     #: (instance label, optimizer) → realism measures of its best latents
     #: (filled by :func:`latentbridge.bench.realism.attach_realism`; empty until then).
     realism: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
+    #: The seeds' tables computed so far, by rebuild function (HTML, Markdown and CSV reports share them).
+    _seed_tables: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def instance(self, label: str) -> Instance:
         """The instance called ``label``."""

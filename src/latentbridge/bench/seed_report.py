@@ -69,12 +69,17 @@ def _seed_default_rebuild() -> Callable[[dict[str, Any]], Any]:
 
 
 def _seed_compute(board: Leaderboard, rebuild: Callable[[dict[str, Any]], Any] | None) -> Any:
+    """The seeds' tables of ``board``, computed once per rebuild function (they rebuild problems and render)."""
     from . import tables
 
-    if rebuild is None:  # no problem rebuilding: the tables that need no images only
-        out = tables.SeedTables(table_one=tables.table_one(board.instances), curves=tables.run_curves(board.instances))
-        return out
-    return tables.seed_tables(board.instances, rebuild)
+    if rebuild not in board._seed_tables:
+        if rebuild is None:  # no problem rebuilding: the tables that need no images only
+            board._seed_tables[None] = tables.SeedTables(
+                table_one=tables.table_one(board.instances), curves=tables.run_curves(board.instances)
+            )
+        else:
+            board._seed_tables[rebuild] = tables.seed_tables(board.instances, rebuild)
+    return board._seed_tables[rebuild]
 
 
 def _pm(mean: float, std: float, digits: int = 3) -> str:
