@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from .arms import ARMS, GAN_ARMS, SetOutcome, SetTask, build_set
 from .classifiers import CLASSIFIERS, CNN_EPOCHS, make_classifier, scores
 from .data import DataSplit, load_data
 from .generators import GAN_DEFAULTS, dcgan_cache_key, load_class_dcgan, save_state, train_class_dcgan
+from .progress import Progress, fit_keys, set_keys, unit_counts, with_overall
 from .store import AugmentStore, AugmentStoreError, ResultRow, SetRow
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
 ]
 
 Executor = ExecutorName
-Progress = Callable[[str, int, int], None]
 
 #: Defaults of :func:`augment` and the command (sized so that ``mnist-small`` finishes within 15 minutes on
 #: 2 CPU cores; see benchmarks/README.md).
@@ -339,7 +339,7 @@ def augment(
     run = dict(executor=executor, workers=workers, threads=threads, scheduler=scheduler)
     computed = {"generators": 0, "sets": 0, "results": 0}
     with _open_store(out, cfg, split, resume) as store:
-        note = _with_overall(progress or (lambda phase, done, total: None), _unit_counts(cfg, split, store))
+        note = with_overall(progress or (lambda phase, done, total: None), unit_counts(cfg, split, store))
         gen_specs = _generators(cfg, split, out, store, run, note, computed)
         classifiers = _consistency_classifiers(cfg, split, threads)
         _sets(cfg, split, store, gen_specs, classifiers, run, note, computed)
@@ -353,39 +353,6 @@ def augment(
 
             summary.reports = write_reports(store, out)
     return summary
-
-
-#: The phases of a run, in order; ``progress("overall", done, total)`` sums their units.
-PHASES = ("generators", "sets", "classifiers")
-
-
-def _unit_counts(cfg: AugmentConfig, split: DataSplit, store: AugmentStore) -> dict[str, list[int]]:
-    """``phase -> [done, total]`` units of the whole run, known before the first unit runs (resumed ones done)."""
-    gans = split.n_classes if cfg.generator == "dcgan" and any(a in GAN_ARMS for a in cfg.arms) else 0
-    sets = [(a, s, c) for a in cfg.arms if a != "none" for s in range(cfg.seeds) for c in range(split.n_classes)]
-    fits = [(a, s, f) for a in cfg.arms for s in range(cfg.seeds) for f in range(cfg.folds)]
-    have_sets, have_fits = store.set_keys(), store.result_keys()
-    return {
-        "generators": [min(gans, len(store.generators())), gans],
-        "sets": [sum(k in have_sets for k in sets), len(sets)],
-        "classifiers": [sum(k in have_fits for k in fits), len(fits)],
-    }
-
-
-def _with_overall(note: Progress, counts: dict[str, list[int]]) -> Progress:
-    """``note`` that also reports ``("overall", done, total)``: every phase's units summed, from the start."""
-
-    def overall() -> None:
-        note("overall", sum(c[0] for c in counts.values()), sum(c[1] for c in counts.values()))
-
-    def both(phase: str, done: int, total: int) -> None:
-        if phase in counts:
-            counts[phase] = [done, total]
-        note(phase, done, total)
-        overall()
-
-    overall()
-    return both
 
 
 def _generators(
@@ -468,7 +435,7 @@ def _sets(
     computed: dict[str, int],
 ) -> None:
     have = store.set_keys()
-    keys = [(arm, s, c) for arm in cfg.arms if arm != "none" for s in range(cfg.seeds) for c in range(split.n_classes)]
+    keys = set_keys(cfg, split)
     todo = [key for key in keys if key not in have]
     total, done = len(keys), len(keys) - len(todo)
     note("sets", done, total)
@@ -527,7 +494,7 @@ def _results(
     from sklearn.model_selection import StratifiedKFold
 
     have = store.result_keys()
-    keys = [(arm, s, f) for arm in cfg.arms for s in range(cfg.seeds) for f in range(cfg.folds)]
+    keys = fit_keys(cfg)
     todo = [key for key in keys if key not in have]
     total, done = len(keys), len(keys) - len(todo)
     note("classifiers", done, total)
