@@ -253,8 +253,11 @@ def build_problem(spec: ProblemSpec) -> LatentProblem:
 
 
 def rebuild_problem(spec: dict[str, Any]) -> LatentProblem:
-    """The problem of a stored run, rebuilt from its stored spec (for image grids and the seeds' tables)."""
-    return build_problem(ProblemSpec.from_dict(spec))
+    """The problem of a stored run, rebuilt from its stored spec (for image grids, realism and the seeds' tables).
+
+    Memoised like :func:`cached_problem`: the reports of one leaderboard rebuild each problem once.
+    """
+    return cached_problem(ProblemSpec.from_dict(spec))
 
 
 def emulated_precisions(problems: Sequence[LatentProblem]) -> list[str]:
