@@ -123,16 +123,48 @@ class CNNClassifier:
         self.model = model.eval().requires_grad_(False)
         return self
 
+    def _trained(self, what: str) -> _SmallCNN:
+        if self.model is None:
+            raise InputError(f"CNNClassifier.{what} before fit()")
+        return self.model
+
     def predict_proba(self, x: NDArray[np.float32]) -> NDArray[np.float64]:
         """``(n, n_classes)`` softmax probabilities."""
-        if self.model is None:
-            raise InputError("CNNClassifier.predict_proba before fit()")
+        model = self._trained("predict_proba")
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         out = []
         with torch.inference_mode():
             for i in range(0, int(xt.shape[0]), 512):
-                out.append(torch.softmax(self.model(xt[i : i + 512]), dim=1).double().numpy())
+                out.append(torch.softmax(model(xt[i : i + 512]), dim=1).double().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.n_classes))
+
+    def embed(self, x: NDArray[np.float32]) -> NDArray[np.float64]:
+        """``(n, 64)`` penultimate features (after the hidden layer's ReLU): the classifier's embedding."""
+        model = self._trained("embed")
+        head = model.body[:-2]  # everything before Dropout and the output layer
+        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        out = []
+        with torch.inference_mode():
+            for i in range(0, int(xt.shape[0]), 512):
+                out.append(head(xt[i : i + 512]).double().numpy())
+        return np.concatenate(out) if out else np.zeros((0, int(model.body[-1].in_features)))
+
+    def predict_proba_mc(self, x: NDArray[np.float32], passes: int = 10, seed: int = 0) -> NDArray[np.float64]:
+        """``(passes, n, n_classes)`` probabilities with dropout left on (MC dropout; BatchNorm stays in eval).
+
+        Deterministic under ``seed``; each pass draws its own dropout masks for every image.
+        """
+        model = self._trained("predict_proba_mc")
+        head, dropout, last = model.body[:-2], model.body[-2], model.body[-1]
+        assert isinstance(dropout, nn.Dropout)
+        p = float(dropout.p)
+        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        gen = torch.Generator().manual_seed(int(seed))
+        with torch.inference_mode():
+            feats = head(xt)  # (n, 64), the same for every pass
+            keep = (torch.rand((passes, *feats.shape), generator=gen) >= p).to(feats.dtype) / (1.0 - p)
+            logits = last(feats.unsqueeze(0) * keep)
+            return torch.softmax(logits, dim=-1).double().numpy()
 
 
 class SklearnClassifier:
