@@ -45,14 +45,15 @@ DISABLE_AUTOLOAD_ENV = "LATENTBRIDGE_DISABLE_PLUGIN_AUTOLOAD"
 BLOCK_ENV = "LATENTBRIDGE_BLOCK_PLUGINS"
 BUILTIN = "latentbridge (built-in)"
 
-Kind = Literal["generator", "scorer", "problem", "optimizer", "measure"]
-KINDS: tuple[Kind, ...] = ("generator", "scorer", "problem", "optimizer", "measure")
+Kind = Literal["generator", "scorer", "problem", "optimizer", "measure", "arm"]
+KINDS: tuple[Kind, ...] = ("generator", "scorer", "problem", "optimizer", "measure", "arm")
 _HOOKS: dict[Kind, str] = {
     "generator": "latentbridge_register_generators",
     "scorer": "latentbridge_register_scorers",
     "problem": "latentbridge_register_problems",
     "optimizer": "latentbridge_register_optimizers",
     "measure": "latentbridge_register_measures",
+    "arm": "latentbridge_register_arms",
 }
 
 T = TypeVar("T")
@@ -293,7 +294,7 @@ def _build_state() -> _State:
 
 
 def registry(kind: Kind) -> Registry[Any]:
-    """The registry of ``kind`` (``"generator"``, ``"scorer"``, ``"problem"``, ``"optimizer"``, ``"measure"``)."""
+    """The registry of ``kind``: one of :data:`KINDS` (``"generator"``, ``"scorer"``, ..., ``"arm"``)."""
     if kind not in KINDS:
         raise InputError(f"kind must be one of {KINDS}, got {kind!r}")
     return _state().registries[kind]

@@ -29,6 +29,7 @@ __all__ = [
     "Register",
     "hookimpl",
     "hookspec",
+    "latentbridge_register_arms",
     "latentbridge_register_generators",
     "latentbridge_register_measures",
     "latentbridge_register_optimizers",
@@ -90,4 +91,16 @@ def latentbridge_register_measures(register: Register) -> None:
     ``factory(**options)`` must return an object satisfying :class:`latentbridge.Measure`:
     ``names``, ``differentiable``, ``bounds(image_shape)`` and ``measure(images)``
     mapping ``(n, C, H, W)`` images in [-1, 1] to ``(n,)`` or ``(n, m)`` values.
+    """
+
+
+@hookspec
+def latentbridge_register_arms(register: Register) -> None:
+    """Register augmentation arms for ``latentbridge augment`` (``--arms none,NAME``).
+
+    ``factory()`` must return an object with ``needs_generator: bool`` (whether it uses the class
+    generators; ``needs_feedback: bool``, optional, whether it uses the feedback and checker classifiers)
+    and ``build(ctx: latentbridge.augment.ArmContext) -> latentbridge.augment.ArmSet`` returning ``ctx.k``
+    images of class ``ctx.label`` in [-1, 1]. It runs in worker processes too, so it must be importable
+    there (an installed distribution) and deterministic under ``ctx.run_seed``.
     """

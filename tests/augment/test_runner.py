@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import latentbridge as lb
-from latentbridge.augment import ARMS, AugmentStore, AugmentStoreError, augment
+from latentbridge.augment import DEFAULT_ARMS as ARMS
+from latentbridge.augment import AugmentStore, AugmentStoreError, augment
 from latentbridge.augment.runner import derive_seed
 from latentbridge.errors import InputError
 from latentbridge.testing import registered

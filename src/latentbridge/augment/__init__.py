@@ -8,13 +8,17 @@ validation on each arm and compares their test-split scores with no augmentation
 
 from __future__ import annotations
 
-from .arms import ARMS
+from .arms import ARMS, DEFAULT_ARMS, Arm, ArmContext, ArmSet, get_arm
 from .data import BUILTIN_DATASETS, AugmentDataError, DataSplit, load_data
 from .runner import DEFAULTS, AugmentConfig, AugmentSummary, augment
 from .store import AugmentStore, AugmentStoreError
 
 __all__ = [
     "ARMS",
+    "DEFAULT_ARMS",
+    "Arm",
+    "ArmContext",
+    "ArmSet",
     "BUILTIN_DATASETS",
     "DEFAULTS",
     "AugmentConfig",
@@ -24,5 +28,6 @@ __all__ = [
     "AugmentSummary",
     "DataSplit",
     "augment",
+    "get_arm",
     "load_data",
 ]

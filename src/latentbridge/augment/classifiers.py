@@ -152,7 +152,8 @@ class CNNClassifier:
     def predict_proba_mc(self, x: NDArray[np.float32], passes: int = 10, seed: int = 0) -> NDArray[np.float64]:
         """``(passes, n, n_classes)`` probabilities with dropout left on (MC dropout; BatchNorm stays in eval).
 
-        Deterministic under ``seed``; each pass draws its own dropout masks for every image.
+        Each pass draws one dropout mask (under ``seed``) and applies it to every image: the passes are a fixed
+        ensemble of thinned networks, so an image's probabilities never depend on the batch it came in.
         """
         model = self._trained("predict_proba_mc")
         head, dropout, last = model.body[:-2], model.body[-2], model.body[-1]
@@ -162,7 +163,7 @@ class CNNClassifier:
         gen = torch.Generator().manual_seed(int(seed))
         with torch.inference_mode():
             feats = head(xt)  # (n, 64), the same for every pass
-            keep = (torch.rand((passes, *feats.shape), generator=gen) >= p).to(feats.dtype) / (1.0 - p)
+            keep = (torch.rand((passes, 1, feats.shape[1]), generator=gen) >= p).to(feats.dtype) / (1.0 - p)
             logits = last(feats.unsqueeze(0) * keep)
             return torch.softmax(logits, dim=-1).double().numpy()
 

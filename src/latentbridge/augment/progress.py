@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .arms import GAN_ARMS
+from .arms import needs_generator
 
 if TYPE_CHECKING:
     from .data import DataSplit
@@ -33,7 +33,7 @@ def fit_keys(cfg: AugmentConfig) -> list[tuple[str, int, int]]:
 
 def unit_counts(cfg: AugmentConfig, split: DataSplit, store: AugmentStore) -> dict[str, list[int]]:
     """``phase -> [done, total]`` units of the whole run, known before the first unit runs (resumed ones done)."""
-    gans = split.n_classes if cfg.generator == "dcgan" and any(a in GAN_ARMS for a in cfg.arms) else 0
+    gans = split.n_classes if cfg.generator == "dcgan" and any(needs_generator(a) for a in cfg.arms) else 0
     sets, fits = set_keys(cfg, split), fit_keys(cfg)
     have_sets, have_fits = store.set_keys(), store.result_keys()
     return {

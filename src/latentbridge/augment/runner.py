@@ -23,7 +23,7 @@ from ..campaign.seeds import derive_seed
 from ..campaign.store import CORE_PACKAGES, versions
 from ..errors import InputError
 from ..validation import check_positive_int
-from .arms import ARMS, GAN_ARMS, SetOutcome, SetTask, build_set
+from .arms import DEFAULT_ARMS, ArmContext, SetOutcome, build_set, get_arm, known_arms, needs_feedback, needs_generator
 from .classifiers import CLASSIFIERS, CNN_EPOCHS, make_classifier, scores
 from .data import DataSplit, load_data
 from .generators import GAN_DEFAULTS, dcgan_cache_key, load_class_dcgan, save_state, train_class_dcgan
@@ -52,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "gan_steps": GAN_DEFAULTS["steps"],
     "cnn_epochs": CNN_EPOCHS,
     "cc_weight": 1.0,
+    "optimizer": "set-ga",
 }
 _VERSION_PACKAGES = (*CORE_PACKAGES, "scikit-learn", "pillow")
 
@@ -73,12 +74,13 @@ class AugmentConfig:
     folds: int = DEFAULTS["folds"]
     k: int = DEFAULTS["train_per_class"]
     classifier: str = DEFAULTS["classifier"]
-    arms: tuple[str, ...] = ARMS
+    arms: tuple[str, ...] = DEFAULT_ARMS
     train_per_class: int = DEFAULTS["train_per_class"]
     gan_steps: int = DEFAULTS["gan_steps"]
     cnn_epochs: int = DEFAULTS["cnn_epochs"]
     cc_weight: float = DEFAULTS["cc_weight"]
     seed: int = 0
+    optimizer: str = DEFAULTS["optimizer"]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -175,19 +177,34 @@ def _check_options(cfg: AugmentConfig, executor: str, workers: int, threads: int
     check_positive_int(cfg.cnn_epochs, "cnn_epochs")
     check_executor(executor, workers, scheduler)
     check_positive_int(threads, "threads")
-    if cfg.budget < cfg.pop_size and any(a.startswith("supervisor") for a in cfg.arms):
-        raise InputError(f"budget ({cfg.budget}) must be at least one GA population (pop_size {cfg.pop_size})")
     if cfg.classifier not in CLASSIFIERS:
         raise InputError(f"classifier must be one of {', '.join(CLASSIFIERS)}, found {cfg.classifier!r}")
-    bad = [a for a in cfg.arms if a not in ARMS]
-    if bad or "none" not in cfg.arms or len(set(cfg.arms)) != len(cfg.arms):
-        raise InputError(f"arms must be distinct names from {', '.join(ARMS)} including 'none', found {list(cfg.arms)}")
+    if "none" not in cfg.arms or len(set(cfg.arms)) != len(cfg.arms):
+        raise InputError(
+            f"arms must be distinct names including 'none' (from {', '.join(known_arms())}, or A+B combinations), "
+            f"found {list(cfg.arms)}"
+        )
+    for arm in cfg.arms:
+        if arm != "none":
+            get_arm(arm)  # an unknown name: one error with close matches
+    searching = [a for a in cfg.arms if any(p in _SEARCH_ARMS for p in a.split("+"))]
+    uses_pop = cfg.optimizer in ("set-ga", "paper-ga") or cfg.optimizer.startswith("pymoo:")
+    if searching and uses_pop and cfg.budget < cfg.pop_size:
+        raise InputError(f"budget ({cfg.budget}) must be at least one GA population (pop_size {cfg.pop_size})")
+    if searching:
+        from ..optimizers import resolve
+
+        resolve(cfg.optimizer, {"pop_size": cfg.pop_size} if uses_pop else {})  # unknown names fail here
     if not float(cfg.cc_weight) >= 0:
         raise InputError(f"cc_weight must be >= 0, found {cfg.cc_weight!r}")
 
 
+#: Built-in arms that search sets (their budget and optimizer matter).
+_SEARCH_ARMS = frozenset({"supervisor", "supervisor-cc", "uncertain", "margin", "bald", "coverage"})
+
+
 def _check_generator(cfg: AugmentConfig, split: DataSplit) -> None:
-    if cfg.generator == "dcgan" or not any(a in GAN_ARMS for a in cfg.arms):
+    if cfg.generator == "dcgan" or not any(needs_generator(a) for a in cfg.arms):
         return
     from .._plugins import load_generator
 
@@ -211,8 +228,8 @@ def _open_store(out: Path, cfg: AugmentConfig, split: DataSplit, resume: bool) -
     store = AugmentStore(db)
     try:
         if existed and not store.is_empty():
-            old = store.meta("config")
             new = cfg.to_dict()
+            old = {**AugmentConfig(data=cfg.data).to_dict(), **store.meta("config")}  # keys added since: defaults
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             if store.meta("data_sha256") != split.digest():
                 diff.append("data (the images differ)")
@@ -253,12 +270,13 @@ def augment(
     folds: int = DEFAULTS["folds"],
     k: int | None = None,
     classifier: str = DEFAULTS["classifier"],
-    arms: Sequence[str] = ARMS,
+    arms: Sequence[str] = DEFAULT_ARMS,
     train_per_class: int = DEFAULTS["train_per_class"],
     gan_steps: int = DEFAULTS["gan_steps"],
     cnn_epochs: int = DEFAULTS["cnn_epochs"],
     cc_weight: float = DEFAULTS["cc_weight"],
     seed: int = 0,
+    optimizer: str = DEFAULTS["optimizer"],
     executor: Executor = "serial",
     workers: int = 1,
     threads: int = 1,
@@ -290,12 +308,15 @@ def augment(
         folds: Cross-validation folds (seed 002: 5).
         k: Images added per class (default: ``train_per_class``, doubling the training set as seed 002).
         classifier: ``cnn``, ``logreg`` or ``svm``.
-        arms: Arms to compare (``none`` is required: the others are tested against it).
+        arms: Arms to compare (``none`` is required: the others are tested against it): built-in names
+            (:data:`~latentbridge.augment.arms.ARMS`), plugin arms, or ``A+B`` combinations.
         train_per_class: Originals per class (seed 002: 40).
         gan_steps: DCGAN generator updates per class.
         cnn_epochs: CNN classifier epochs.
-        cc_weight: Class-consistency penalty weight of ``supervisor-cc``.
+        cc_weight: Class-consistency penalty weight of ``supervisor-cc`` and of the selection arms' checker.
         seed: Run seed (every unit's seed is derived from it).
+        optimizer: The set searches' optimizer (``set-ga``, seed 002's; or any name
+            :func:`latentbridge.optimizers.resolve` accepts, e.g. ``pymoo:DE``, ``ng:CMA``).
         executor: ``serial``, ``process`` or ``dask``.
         workers: Parallel units for ``process``/``dask``.
         threads: torch threads per unit.
@@ -329,6 +350,7 @@ def augment(
         cnn_epochs=cnn_epochs,
         cc_weight=float(cc_weight),
         seed=seed,
+        optimizer=optimizer,
     )
     _check_options(cfg, executor, workers, threads, scheduler)
     split = load_data(data, train_per_class=train_per_class, folds=folds, seed=seed)
@@ -341,7 +363,7 @@ def augment(
     with _open_store(out, cfg, split, resume) as store:
         note = with_overall(progress or (lambda phase, done, total: None), unit_counts(cfg, split, store))
         gen_specs = _generators(cfg, split, out, store, run, note, computed)
-        classifiers = _consistency_classifiers(cfg, split, threads)
+        classifiers = _seed_classifiers(cfg, split, threads)
         _sets(cfg, split, store, gen_specs, classifiers, run, note, computed)
         _results(cfg, split, store, run, note, computed)
         results = store.results()
@@ -365,7 +387,7 @@ def _generators(
     computed: dict[str, int],
 ) -> dict[int, dict[str, Any]]:
     """Per-class generator specs; trains (in the executor) the DCGANs that are not cached yet."""
-    if not any(a in GAN_ARMS for a in cfg.arms):
+    if not any(needs_generator(a) for a in cfg.arms):
         return {}
     if cfg.generator != "dcgan":
         return {
@@ -413,14 +435,30 @@ def _generators(
     return specs
 
 
-def _consistency_classifiers(cfg: AugmentConfig, split: DataSplit, threads: int) -> dict[int, Any]:
-    """One classifier per evolutionary seed, trained on the training originals only (never test data)."""
-    out = {}
+def _seed_classifiers(cfg: AugmentConfig, split: DataSplit, threads: int) -> dict[int, dict[str, Any]]:
+    """Per evolutionary seed, classifiers trained on the training originals only (never test data).
+
+    ``classifier`` (the run's kind): ``supervisor-cc``'s penalty and every set's agreement. For selection arms
+    also ``feedback`` and ``checker``: two CNNs with their own seeds, so the model whose uncertainty an arm reads,
+    the one that keeps its images in class and the one that measures their agreement are three different models.
+    """
+    feedback = any(needs_feedback(a) for a in cfg.arms)
+    out: dict[int, dict[str, Any]] = {}
     for s in range(cfg.seeds):
-        clf = make_classifier(
-            cfg.classifier, split.n_classes, seed=derive_seed(cfg.seed, "cc", s), threads=threads, epochs=cfg.cnn_epochs
-        )
-        out[s] = clf.fit(split.train_x, split.train_y)
+        models: dict[str, Any] = {}
+        for role, kind in (
+            ("classifier", cfg.classifier),
+            *((("feedback", "cnn"), ("checker", "cnn")) if feedback else ()),
+        ):
+            clf = make_classifier(
+                kind,
+                split.n_classes,
+                seed=derive_seed(cfg.seed, "cc" if role == "classifier" else role, s),
+                threads=threads,
+                epochs=cfg.cnn_epochs,
+            )
+            models[role] = clf.fit(split.train_x, split.train_y)
+        out[s] = models
     return out
 
 
@@ -429,7 +467,7 @@ def _sets(
     split: DataSplit,
     store: AugmentStore,
     gen_specs: dict[int, dict[str, Any]],
-    classifiers: dict[int, Any],
+    classifiers: dict[int, dict[str, Any]],
     run: dict[str, Any],
     note: Progress,
     computed: dict[str, int],
@@ -440,19 +478,24 @@ def _sets(
     total, done = len(keys), len(keys) - len(todo)
     note("sets", done, total)
 
-    def tasks() -> Iterator[SetTask]:
+    def tasks() -> Iterator[ArmContext]:
         for arm, s, c in todo:
-            yield SetTask(
+            models = classifiers[s]
+            yield ArmContext(
                 arm=arm,
                 seed=s,
                 label=c,
                 run_seed=derive_seed(cfg.seed, "set", arm if arm == "affine" else "gan-arm", s, c),
                 originals=split.originals(c),
                 k=cfg.k,
-                generator=gen_specs.get(c, {}),
+                n_classes=split.n_classes,
+                generator=gen_specs.get(c, {}) if needs_generator(arm) else {},
                 budget=cfg.budget,
                 pop_size=cfg.pop_size,
-                classifier=classifiers[s],
+                optimizer=cfg.optimizer,
+                classifier=models["classifier"],
+                feedback=models.get("feedback") if needs_feedback(arm) else None,
+                checker=models.get("checker") if needs_feedback(arm) else None,
                 cc_weight=cfg.cc_weight,
                 threads=run["threads"],
             )
@@ -555,10 +598,8 @@ def _timings(store: AugmentStore) -> dict[str, float]:
         q = store.conn.execute
         out["gan" + suffix] = float(q(f"SELECT COALESCE(SUM({col}), 0) FROM generators").fetchone()[0])
         out["supervision" + suffix] = float(
-            q(f"SELECT COALESCE(SUM({col}), 0) FROM sets WHERE arm LIKE 'supervisor%'").fetchone()[0]
+            q(f"SELECT COALESCE(SUM({col}), 0) FROM sets WHERE n_evals > 0").fetchone()[0]
         )
-        out["sets" + suffix] = float(
-            q(f"SELECT COALESCE(SUM({col}), 0) FROM sets WHERE arm NOT LIKE 'supervisor%'").fetchone()[0]
-        )
+        out["sets" + suffix] = float(q(f"SELECT COALESCE(SUM({col}), 0) FROM sets WHERE n_evals = 0").fetchone()[0])
         out["classifiers" + suffix] = float(q(f"SELECT COALESCE(SUM({col}), 0) FROM results").fetchone()[0])
     return out

@@ -20,6 +20,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from .._problems import CentroidDiversity
 from .._protocols import LatentGenerator, Scorer
+from ..errors import InputError
+from .selection import SelectionProblem
 
 __all__ = ["SupervisorProblem", "SupervisorRun", "run_supervisor"]
 
@@ -113,24 +115,35 @@ class SupervisorRun:
     wall_s: float = 0.0
 
 
-def run_supervisor(problem: SupervisorProblem, *, budget: int, seed: int, pop_size: int) -> SupervisorRun:
-    """Run seed 002's set GA (``latentbridge.pymoo.solve(problem, "set-ga", ...)``) on ``problem``.
+def run_supervisor(
+    problem: SupervisorProblem | SelectionProblem,
+    *,
+    budget: int,
+    seed: int,
+    pop_size: int,
+    optimizer: str = "set-ga",
+) -> SupervisorRun:
+    """Run a set search on ``problem``: seed 002's set GA by default, or any optimizer by name.
 
     Args:
-        problem: The supervisor problem of one class.
-        budget: Sets evaluated (at least ``pop_size``).
-        seed: GA seed.
-        pop_size: GA population.
+        problem: A supervisor or :class:`~latentbridge.augment.selection.SelectionProblem` of one class.
+        budget: Sets evaluated (at least ``pop_size`` for the GAs).
+        seed: Optimizer seed.
+        pop_size: Population of the set GA and of other pymoo algorithms (other optimizers choose their own).
+        optimizer: Any name :func:`latentbridge.optimizers.resolve` accepts (``set-ga``, ``pymoo:DE``,
+            ``ng:CMA``, ...).
 
     Returns:
         The best set and the initial population's best set (seed 002's Fig. 11 compares the two).
     """
-    from ..pymoo import solve
+    from ..optimizers import resolve
 
     t0 = time.perf_counter()
-    res = solve(problem, "set-ga", budget=budget, seed=seed, pop_size=pop_size)
+    params = {"pop_size": pop_size} if optimizer in ("set-ga", "paper-ga") or optimizer.startswith("pymoo:") else {}
+    res = resolve(optimizer, params).solve(problem, budget, seed)
     latents = np.asarray(res.x, dtype=np.float64).reshape(problem.k, -1)
-    assert problem.first_batch is not None
+    if problem.first_batch is None:
+        raise InputError(f"optimizer {optimizer!r} returned without evaluating a set")
     Z0, F0 = problem.first_batch
     best0 = int(np.argmin(F0))
     return SupervisorRun(
