@@ -448,12 +448,21 @@ def augment_cmd(
     k: Annotated[int | None, typer.Option(help="Images added per class (default: --train-per-class).")] = None,
     classifier: Annotated[str, typer.Option(help="cnn, logreg or svm.")] = "cnn",
     arms: Annotated[
-        str, typer.Option(help="Comma-separated arms: none,random,supervisor,affine,supervisor-cc.")
+        str,
+        typer.Option(
+            help="Comma-separated arms: none, random, supervisor, affine, supervisor-cc, uncertain, margin, bald, "
+            "coverage, a plugin's arm, or A+B combinations (e.g. random+affine); 'all' = every built-in."
+        ),
     ] = "none,random,supervisor,affine,supervisor-cc",
+    optimizer: Annotated[
+        str, typer.Option(help="The set searches' optimizer: set-ga (seed 002's), pymoo:<Algorithm>, ng:<name>, ...")
+    ] = "set-ga",
     train_per_class: Annotated[int, typer.Option(help="Originals per class; the rest is the test split.")] = 40,
     gan_steps: Annotated[int | None, typer.Option(help="DCGAN updates per class (default 200).")] = None,
     cnn_epochs: Annotated[int | None, typer.Option(help="CNN classifier epochs (default 10).")] = None,
-    cc_weight: Annotated[float, typer.Option(help="Class-consistency penalty weight (supervisor-cc).")] = 1.0,
+    cc_weight: Annotated[
+        float, typer.Option(help="Class-consistency penalty weight (supervisor-cc and the selection arms' checker).")
+    ] = 1.0,
     seed: Annotated[int, typer.Option(help="Run seed.")] = 0,
     workers: Annotated[int | None, typer.Option(help="Parallel units (default: CPU cores, at most 4).")] = None,
     executor: Annotated[
@@ -470,7 +479,7 @@ def augment_cmd(
     from rich.progress import Progress as RichProgress
     from rich.progress import TaskID, TimeElapsedColumn
 
-    from .augment import DEFAULTS
+    from .augment import ARMS, DEFAULTS
     from .augment import augment as run_augment
     from .campaign.render import console_text
     from .errors import LatentBridgeError
@@ -506,7 +515,8 @@ def augment_cmd(
                 folds=folds,
                 k=k,
                 classifier=classifier,
-                arms=[a.strip() for a in arms.split(",") if a.strip()],
+                arms=list(ARMS) if arms.strip() == "all" else [a.strip() for a in arms.split(",") if a.strip()],
+                optimizer=optimizer,
                 train_per_class=train_per_class,
                 gan_steps=DEFAULTS["gan_steps"] if gan_steps is None else gan_steps,
                 cnn_epochs=DEFAULTS["cnn_epochs"] if cnn_epochs is None else cnn_epochs,

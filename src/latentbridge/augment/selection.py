@@ -244,7 +244,7 @@ class SelectionProblem(LatentProblem):
         if not callable(objective):
             raise InputError(f"objective must be callable, found {type(objective).__name__}")
         self.objective = objective
-        self.name = str(name)
+        self.objective_name = str(name)
         self.first_batch: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
 
     @property
@@ -253,13 +253,13 @@ class SelectionProblem(LatentProblem):
         return 1
 
     def _extra_config(self) -> dict[str, Any]:
-        return {"objective": self.name}
+        return {"objective": self.objective_name}
 
     def _fitness(self, images: torch.Tensor) -> torch.Tensor:
         arr = images.detach().to("cpu", torch.float32).numpy()
         f = np.asarray(self.objective(arr), dtype=np.float64).reshape(-1)
         if f.shape[0] != images.shape[0]:
-            raise InputError(f"objective {self.name!r} returned {f.shape[0]} values for {images.shape[0]} sets")
+            raise InputError(f"objective {self.objective_name!r} returned {f.shape[0]} values for {images.shape[0]} sets")
         return torch.from_numpy(f).to(images.device).unsqueeze(1)
 
     def evaluate(self, Z: ArrayLike) -> NDArray[np.float64]:
