@@ -259,7 +259,8 @@ class SelectionProblem(LatentProblem):
         arr = images.detach().to("cpu", torch.float32).numpy()
         f = np.asarray(self.objective(arr), dtype=np.float64).reshape(-1)
         if f.shape[0] != images.shape[0]:
-            raise InputError(f"objective {self.objective_name!r} returned {f.shape[0]} values for {images.shape[0]} sets")
+            n = images.shape[0]
+            raise InputError(f"objective {self.objective_name!r} returned {f.shape[0]} values for {n} sets")
         return torch.from_numpy(f).to(images.device).unsqueeze(1)
 
     def evaluate(self, Z: ArrayLike) -> NDArray[np.float64]:
