@@ -31,7 +31,7 @@ from __future__ import annotations
 import difflib
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -298,7 +298,7 @@ class FeedbackArm:
     needs_generator = True
     needs_feedback = True
 
-    def __init__(self, objective: str) -> None:
+    def __init__(self, objective: Literal["entropy", "margin", "bald", "coverage"]) -> None:
         if objective not in ("entropy", "margin", "bald", "coverage"):
             raise InputError(f"objective must be entropy, margin, bald or coverage, found {objective!r}")
         self.objective = objective
@@ -308,7 +308,7 @@ class FeedbackArm:
         from .selection import Coverage, Disagreement, Uncertainty
 
         feedback, checker = ctx.models("feedback", "checker")
-        if self.objective in ("entropy", "margin"):
+        if self.objective == "entropy" or self.objective == "margin":
             return Uncertainty(
                 feedback.predict_proba, checker.predict_proba, ctx.label, weight=ctx.cc_weight, measure=self.objective
             )

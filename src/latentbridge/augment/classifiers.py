@@ -147,7 +147,7 @@ class CNNClassifier:
         with torch.inference_mode():
             for i in range(0, int(xt.shape[0]), 512):
                 out.append(head(xt[i : i + 512]).double().numpy())
-        return np.concatenate(out) if out else np.zeros((0, int(model.body[-1].in_features)))
+        return np.concatenate(out) if out else np.zeros((0, 64), dtype=np.float64)
 
     def predict_proba_mc(self, x: NDArray[np.float32], passes: int = 10, seed: int = 0) -> NDArray[np.float64]:
         """``(passes, n, n_classes)`` probabilities with dropout left on (MC dropout; BatchNorm stays in eval).

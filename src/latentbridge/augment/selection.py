@@ -165,7 +165,8 @@ class Disagreement(_Checked):
         if p.ndim != 3 or p.shape[1] != m * k:
             raise InputError(f"mc_proba must return (passes, {m * k}, classes) probabilities, found {p.shape}")
         mi = _entropy(p.mean(axis=0)) - _entropy(p).mean(axis=0)
-        return np.clip(mi / np.log(max(2, p.shape[2])), 0.0, 1.0).reshape(m, k)
+        out: NDArray[np.float64] = np.clip(mi / np.log(max(2, p.shape[2])), 0.0, 1.0).reshape(m, k)
+        return out
 
     def _term(self, images: NDArray[np.float32]) -> NDArray[np.float64]:
         out: NDArray[np.float64] = -self.bald(images).mean(axis=1)
