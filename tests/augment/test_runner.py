@@ -11,6 +11,7 @@ import latentbridge as lb
 from latentbridge.augment import DEFAULT_ARMS as ARMS
 from latentbridge.augment import AugmentStore, AugmentStoreError, augment
 from latentbridge.augment.runner import derive_seed
+from latentbridge.augment.shift import SHIFTS
 from latentbridge.errors import InputError
 from latentbridge.testing import registered
 
@@ -55,6 +56,11 @@ def test_every_arm_end_to_end_then_resume_is_a_no_op(shapes: Path, tmp_path: Pat
         assert st.meta("config")["seeds"] == 2
         assert "torch" in st.meta("versions")
         sets = {(r.arm, r.seed, r.label): r for r in st.sets()}
+        shifted = st.shift_results()
+    # every classifier is also scored on each distribution-shifted copy of the test split
+    assert sorted((r.arm, r.seed, r.fold, r.shift) for r in shifted) == sorted(
+        (r.arm, r.seed, r.fold, name) for r in s.results for name in SHIFTS
+    )
     sup = sets[("supervisor", 0, 0)]
     assert sup.images.shape == (6, 1, 8, 8)
     assert sup.fitness is not None

@@ -28,7 +28,8 @@ from .classifiers import CLASSIFIERS, CNN_EPOCHS, make_classifier, scores
 from .data import DataSplit, load_data
 from .generators import GAN_DEFAULTS, dcgan_cache_key, load_class_dcgan, save_state, train_class_dcgan
 from .progress import Progress, fit_keys, set_keys, unit_counts, with_overall
-from .store import AugmentStore, AugmentStoreError, ResultRow, SetRow
+from .shift import SHIFTS, apply_shift
+from .store import AugmentStore, AugmentStoreError, ResultRow, SetRow, ShiftRow
 
 __all__ = [
     "DEFAULTS",
@@ -145,16 +146,21 @@ class ClassifyTask:
     n_classes: int
     epochs: int
     threads: int
+    shifted: dict[str, NDArray[np.float32]] = field(default_factory=dict)
 
 
-def classify(task: ClassifyTask) -> ResultRow:
-    """Run a :class:`ClassifyTask`."""
+def classify(task: ClassifyTask) -> tuple[ResultRow, list[ShiftRow]]:
+    """Run a :class:`ClassifyTask`: its result row and its scores on the distribution-shifted test splits."""
     t0, c0 = time.perf_counter(), time.process_time()
     clf = make_classifier(task.kind, task.n_classes, seed=task.run_seed, threads=task.threads, epochs=task.epochs)
     clf.fit(task.x_train, task.y_train)
     m = scores(task.y_test, clf.predict_proba(task.x_test), task.n_classes)
     val = float(np.mean(clf.predict_proba(task.x_val).argmax(axis=1) == task.y_val)) if len(task.y_val) else 0.0
-    return ResultRow(
+    shifts = []
+    for name, x in task.shifted.items():
+        sm = scores(task.y_test, clf.predict_proba(x), task.n_classes)
+        shifts.append(ShiftRow(task.arm, task.seed, task.fold, name, sm["accuracy"], sm["f1"]))
+    row = ResultRow(
         task.arm,
         task.seed,
         task.fold,
@@ -168,6 +174,7 @@ def classify(task: ClassifyTask) -> ResultRow:
         time.perf_counter() - t0,
         time.process_time() - c0,
     )
+    return row, shifts
 
 
 # ------------------------------------------------------------------------------------------- checks
@@ -549,6 +556,7 @@ def _results(
         )
         for s in range(cfg.seeds)
     }
+    shifted = {name: apply_shift(name, split.test_x, seed=derive_seed(cfg.seed, "shift", name)) for name in SHIFTS}
 
     def tasks() -> Iterator[ClassifyTask]:
         cache: dict[tuple[str, int], tuple[NDArray[np.float32], NDArray[np.int64]]] = {}
@@ -582,10 +590,11 @@ def _results(
                 n_classes=split.n_classes,
                 epochs=cfg.cnn_epochs,
                 threads=run["threads"],
+                shifted=shifted,
             )
 
-    for row in run_tasks(classify, tasks(), **run):
-        store.add_result(row)
+    for row, shift_rows in run_tasks(classify, tasks(), **run):
+        store.add_result(row, shift_rows)
         computed["results"] += 1
         done += 1
         note("classifiers", done, total)
