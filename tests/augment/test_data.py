@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,69 @@ def test_npz_refuses_pickles_and_missing_keys(tmp_path: Path) -> None:
     (tmp_path / "bad.npz").write_bytes(b"garbage")
     with pytest.raises(AugmentDataError, match=r"not a readable \.npz"):
         load_data(tmp_path / "bad.npz")
+
+
+def _needs_skimage() -> None:
+    pytest.importorskip(
+        "skimage", reason="lfw-faces reads scikit-image's lfw_subset.npy: install latentbridge[augment]"
+    )
+
+
+def test_builtin_lfw_faces_is_faces_against_non_faces() -> None:
+    _needs_skimage()
+    split = load_data("lfw-faces")
+    assert split.classes == ("face", "non-face")
+    assert split.image_shape == (1, 25, 25)
+    assert split.train_x.dtype == np.float32
+    assert np.bincount(split.train_y).tolist() == [40, 40]
+    assert np.bincount(split.test_y).tolist() == [60, 60]
+    assert -1.0 <= split.train_x.min() < -0.5
+    assert 0.5 < split.train_x.max() <= 1.0
+    assert load_data("lfw-faces").digest() == split.digest()
+
+
+def test_lfw_faces_without_scikit_image_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from latentbridge.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "skimage", None)  # find_spec answers None: as if not installed
+    with pytest.raises(MissingDependencyError, match=r"'skimage' is required .*latentbridge\[augment\]"):
+        load_data("lfw-faces")
+
+
+@pytest.mark.parametrize(
+    ("content", "pattern"),
+    [
+        (np.zeros((200, 28, 28)), r"shape \(200, 28, 28\), expected floats of shape \(200, 25, 25\)"),
+        (np.zeros((200, 25, 25), dtype=np.uint8), r"holds uint8 .*expected floats"),
+        (np.full((200, 25, 25), 2.0), r"outside \[0, 1\]"),
+        (np.array([object()] * 3, dtype=object), r"only plain numeric arrays"),
+        (b"\x93NUMPY garbage", r"not a readable \.npy"),
+    ],
+)
+def test_lfw_faces_refuses_a_file_that_is_not_the_expected_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: object, pattern: str
+) -> None:
+    from latentbridge.augment import data as data_module
+
+    fake = tmp_path / "lfw_subset.npy"
+    if isinstance(content, bytes):
+        fake.write_bytes(content)
+    else:
+        np.save(fake, content, allow_pickle=True)
+    monkeypatch.setattr(data_module, "_lfw_path", lambda: fake)
+    with pytest.raises(AugmentDataError, match=pattern):
+        load_data("lfw-faces")
+
+
+def test_lfw_faces_refuses_a_truncated_or_huge_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from latentbridge.augment import data as data_module
+
+    fake = tmp_path / "lfw_subset.npy"
+    np.save(fake, np.zeros((200, 25, 25)))
+    fake.write_bytes(fake.read_bytes()[:-8])
+    monkeypatch.setattr(data_module, "_lfw_path", lambda: fake)
+    with pytest.raises(AugmentDataError, match="truncated or forged header"):
+        load_data("lfw-faces")
+    np.save(fake, np.zeros((2000, 25, 25)))
+    with pytest.raises(AugmentDataError, match="more than the"):
+        load_data("lfw-faces")

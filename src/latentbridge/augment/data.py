@@ -5,8 +5,9 @@ Three kinds of ``DATA``:
 - a folder with one subfolder per class of image files (torchvision's ``ImageFolder`` layout);
 - an ``.npz`` file with arrays ``images`` (``(n, H, W)``, ``(n, H, W, C)`` or ``(n, C, H, W)``; uint8 0..255
   or floats in [0, 1] / [-1, 1]) and ``labels`` (``(n,)`` ints or strings);
-- a built-in name: ``mnist-small`` (MNIST digits the embedded models were *not* trained on) or
-  ``sklearn-digits`` (scikit-learn's 8×8 digits).
+- a built-in name: ``mnist-small`` (MNIST digits the embedded models were *not* trained on),
+  ``sklearn-digits`` (scikit-learn's 8×8 digits) or ``lfw-faces`` (scikit-image's 25×25 grey face crops
+  against non-face crops: a data set of another kind than digits).
 
 Everything is checked before any training starts; every problem raises one :class:`AugmentDataError`
 that names the file or class. Sizes are checked before anything is decoded: image files by their headers
@@ -42,7 +43,7 @@ __all__ = [
 #: File suffixes read from an ImageFolder-style directory (other files are ignored).
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm")
 #: Names that need no file.
-BUILTIN_DATASETS: tuple[str, ...] = ("mnist-small", "sklearn-digits")
+BUILTIN_DATASETS: tuple[str, ...] = ("mnist-small", "sklearn-digits", "lfw-faces")
 
 #: Most pixel values (images × channels × height × width) a data set may have: 2**28, 1 GiB as float32.
 MAX_VALUES: int = 1 << 28
@@ -380,6 +381,54 @@ def _sklearn_digits() -> tuple[tuple[str, ...], NDArray[np.float32], NDArray[np.
     return tuple(str(c) for c in range(10)), x.astype(np.float32), np.asarray(d.target, dtype=np.int64)
 
 
+#: What scikit-image's ``data/lfw_subset.npy`` must hold: 100 face crops, then 100 non-face crops, 25×25 grey.
+_LFW_SHAPE: tuple[int, int, int] = (200, 25, 25)
+#: Most bytes read from it (it is 1,000,080 bytes in scikit-image 0.22–0.26).
+_LFW_MAX_BYTES: int = 4 << 20
+
+
+def _lfw_path() -> Path:
+    """Where the installed scikit-image keeps ``lfw_subset.npy`` (found without importing scikit-image)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or spec.origin is None:
+        from ..errors import missing_extra
+
+        raise missing_extra("skimage", "augment")
+    return Path(spec.origin).parent / "data" / "lfw_subset.npy"
+
+
+def _lfw_faces() -> tuple[tuple[str, ...], NDArray[np.float32], NDArray[np.int64]]:
+    """scikit-image's ``lfw_subset.npy``: 100 grey 25×25 face crops (label 0), then 100 non-faces (label 1).
+
+    The file is read by :func:`latentbridge._validation.read_npy` (no pickle, size-capped, header checked
+    against the file's length), then its shape, dtype and value range are checked.
+    """
+    from .._validation import read_npy
+
+    path = _lfw_path()
+    where = f"lfw-faces ({_shown(path)}, from scikit-image)"
+    try:
+        raw = read_npy(path, where, max_bytes=_LFW_MAX_BYTES)
+    except InputError as exc:
+        raise AugmentDataError(f"{exc}; reinstall scikit-image (pip install 'latentbridge[augment]')") from None
+    if raw.shape != _LFW_SHAPE or raw.dtype.kind != "f":
+        raise AugmentDataError(
+            f"{where} holds {raw.dtype} of shape {raw.shape}, expected floats of shape {_LFW_SHAPE} (100 faces, then "
+            "100 non-faces): this scikit-image ships another file; reinstall scikit-image>=0.22"
+        )
+    x = raw.astype(np.float32)
+    if not np.all(np.isfinite(x)) or x.min() < 0.0 or x.max() > 1.0:
+        raise AugmentDataError(f"{where} holds values outside [0, 1] or NaN: reinstall scikit-image>=0.22")
+    half = _LFW_SHAPE[0] // 2
+    labels = np.repeat(np.arange(2, dtype=np.int64), half)
+    return ("face", "non-face"), (x * np.float32(2.0) - np.float32(1.0))[:, None], labels
+
+
+_BUILTIN_LOADERS = {"mnist-small": _mnist_small, "sklearn-digits": _sklearn_digits, "lfw-faces": _lfw_faces}
+
+
 # --------------------------------------------------------------------------------------------- public
 def load_data(data: str | Path, *, train_per_class: int = 40, folds: int = 5, seed: int = 0) -> DataSplit:
     """Read ``data``, check it, and split each class into ``train_per_class`` originals and a test rest.
@@ -400,7 +449,9 @@ def load_data(data: str | Path, *, train_per_class: int = 40, folds: int = 5, se
     Raises:
         AugmentDataError: A missing path, an unreadable or corrupt image (named), mixed image sizes or
             channel counts (the first odd file is named), a single class, a class with fewer images than
-            ``folds`` or without test images left (named).
+            ``folds`` or without test images left (named), a built-in file that is not what it should be.
+        MissingDependencyError: ``lfw-faces`` without scikit-image (or ``sklearn-digits`` without
+            scikit-learn): install ``latentbridge[augment]``.
     """
     for name, val, low in (("train_per_class", train_per_class, 2), ("folds", folds, 2)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < low:
@@ -410,7 +461,7 @@ def load_data(data: str | Path, *, train_per_class: int = 40, folds: int = 5, se
             f"train_per_class ({train_per_class}) must be >= folds ({folds}): the originals are split into the folds"
         )
     if isinstance(data, str) and data in BUILTIN_DATASETS:
-        classes, x, y = _mnist_small() if data == "mnist-small" else _sklearn_digits()
+        classes, x, y = _BUILTIN_LOADERS[data]()
         name = data
     else:
         path = Path(data)
