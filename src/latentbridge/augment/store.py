@@ -1,10 +1,11 @@
 """SQLite store of an augmentation run: ``DIR/augment.sqlite`` (WAL).
 
-One row per finished unit (a per-class generator, an augmentation set, a classifier fold), each written in one
-transaction by the parent process only, so a SIGKILL leaves no half-written row and ``--resume`` recomputes
-only what is missing. The configuration, data digest and library versions are stored once; resuming with a
-different configuration is refused. Arrays are stored as ``.npy`` bytes and read back without pickle and
-only when their header matches their length (:mod:`latentbridge.campaign.store`, the bench's codec too).
+One row per finished unit (a per-class generator, an augmentation set, a classifier fold with its scores on
+the distribution-shifted test splits), each written in one transaction by the parent process only, so a
+SIGKILL leaves no half-written row and ``--resume`` recomputes only what is missing. The configuration, data
+digest and library versions are stored once; resuming with a different configuration is refused. Arrays are
+stored as ``.npy`` bytes and read back without pickle and only when their header matches their length
+(:mod:`latentbridge.campaign.store`, the bench's codec too).
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,7 +39,7 @@ from ..campaign.store import (
 )
 from ..errors import InputError, StoreError
 
-__all__ = ["AugmentStore", "AugmentStoreError", "ResultRow", "SetRow"]
+__all__ = ["AugmentStore", "AugmentStoreError", "ResultRow", "SetRow", "ShiftRow"]
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -55,10 +57,15 @@ CREATE TABLE IF NOT EXISTS results (
     accuracy REAL NOT NULL, precision REAL NOT NULL, recall REAL NOT NULL, f1 REAL NOT NULL,
     val_accuracy REAL NOT NULL, n_train INTEGER NOT NULL, wall_s REAL NOT NULL, created REAL NOT NULL,
     cpu_s REAL NOT NULL, PRIMARY KEY (arm, seed, fold));
+CREATE TABLE IF NOT EXISTS shift_results (
+    arm TEXT NOT NULL, seed INTEGER NOT NULL, fold INTEGER NOT NULL, shift TEXT NOT NULL,
+    accuracy REAL NOT NULL, f1 REAL NOT NULL, PRIMARY KEY (arm, seed, fold, shift));
 """
+# shift_results came after schema version 1 without a version bump: it is only added (CREATE ... IF NOT EXISTS,
+# so a store written before it opens, gains it when opened for writing and resumes); read-only, such a store
+# simply has no shift rows.
 
-
-_TABLES = frozenset({"meta", "generators", "sets", "results"})
+_TABLES = frozenset({"meta", "generators", "sets", "results", "shift_results"})
 
 
 class AugmentStoreError(InputError):
@@ -143,6 +150,55 @@ class ResultRow:
     n_train: int
     wall_s: float
     cpu_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ShiftRow:
+    """The classifier of one result row scored on one distribution-shifted copy of the test split.
+
+    Attributes:
+        arm: The result's arm.
+        seed: Its seed.
+        fold: Its fold.
+        shift: The shift (see :data:`latentbridge.augment.shift.SHIFTS`).
+        accuracy: Accuracy on the shifted test split, in [0, 1].
+        f1: Macro F1 on it, in [0, 1].
+    """
+
+    arm: str
+    seed: int
+    fold: int
+    shift: str
+    accuracy: float
+    f1: float
+
+
+def _score(value: Any, what: str) -> float:
+    """A stored score: a finite number in [0, 1] (else the store is damaged)."""
+    x = float(check_value(value, "real", what))
+    if not (math.isfinite(x) and 0.0 <= x <= 1.0):
+        raise StoreError(f"{what} is {x!r}, not a score in [0, 1]: the store is damaged; use another --out")
+    return x
+
+
+def _check_shift_rows(row: ResultRow, shifts: Sequence[ShiftRow]) -> None:
+    """Shift rows must be of ``row``'s (arm, seed, fold), one per shift, with scores in [0, 1]."""
+    seen: set[str] = set()
+    for sr in shifts:
+        if not isinstance(sr, ShiftRow):
+            raise AugmentStoreError(f"shift rows must be ShiftRow, found {type(sr).__name__}")
+        if (sr.arm, sr.seed, sr.fold) != (row.arm, row.seed, row.fold):
+            raise AugmentStoreError(
+                f"shift row of (arm, seed, fold) = {(sr.arm, sr.seed, sr.fold)!r} given with the result of "
+                f"{(row.arm, row.seed, row.fold)!r}: a result is stored with its own shift rows only"
+            )
+        if not isinstance(sr.shift, str) or not sr.shift or sr.shift in seen:
+            raise AugmentStoreError(f"shift rows need one non-empty shift name each, found {sr.shift!r} twice or empty")
+        seen.add(sr.shift)
+        for name in ("accuracy", "f1"):
+            v = getattr(sr, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and 0.0 <= v <= 1.0):
+                raise AugmentStoreError(f"shift row {sr.shift!r}: {name} must be a number in [0, 1], found {v!r}")
 
 
 class AugmentStore:
@@ -317,8 +373,17 @@ class AugmentStore:
 
     # -- results ---------------------------------------------------------------------------------
     @_checked
-    def add_result(self, row: ResultRow) -> None:
-        """Insert one classifier result in one transaction."""
+    def add_result(self, row: ResultRow, shifts: Sequence[ShiftRow] = ()) -> None:
+        """Insert one classifier result and its scores on the shifted test splits, in one transaction.
+
+        A result stored as finished therefore always has its shift rows; storing a result again replaces its
+        shift rows too (rows of shifts not given again are removed).
+
+        Raises:
+            AugmentStoreError: A shift row of another (arm, seed, fold), a shift named twice, or a score
+                outside [0, 1] (nothing is written).
+        """
+        _check_shift_rows(row, shifts)
         with self.conn:
             self.conn.execute(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -337,6 +402,13 @@ class AugmentStore:
                     time.time(),
                     row.cpu_s,
                 ),
+            )
+            self.conn.execute(
+                "DELETE FROM shift_results WHERE arm = ? AND seed = ? AND fold = ?", (row.arm, row.seed, row.fold)
+            )
+            self.conn.executemany(
+                "INSERT INTO shift_results VALUES (?, ?, ?, ?, ?, ?)",
+                [(s.arm, s.seed, s.fold, s.shift, float(s.accuracy), float(s.f1)) for s in shifts],
             )
 
     @_checked
@@ -358,6 +430,43 @@ class AugmentStore:
             out.append(
                 ResultRow(
                     *(check_value(v, k, f"{where}[{i}]") for i, (v, k) in enumerate(zip(row, kinds, strict=True)))
+                )
+            )
+        return out
+
+    # -- shift results ---------------------------------------------------------------------------
+    def _has_shift_table(self) -> bool:
+        """A store written before ``shift_results`` and opened read-only does not have it."""
+        q = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'shift_results'"
+        return self.conn.execute(q).fetchone() is not None
+
+    @_checked
+    def shift_keys(self) -> set[tuple[str, int, int, str]]:
+        """``(arm, seed, fold, shift)`` of every stored shift row."""
+        if not self._has_shift_table():
+            return set()
+        q = "SELECT arm, seed, fold, shift FROM shift_results"
+        return {(a, int(s), int(f), sh) for a, s, f, sh in self.conn.execute(q)}
+
+    @_checked
+    def shift_results(self) -> list[ShiftRow]:
+        """Every stored shift row, ordered by arm, seed, fold, shift (types checked, scores finite in [0, 1])."""
+        if not self._has_shift_table():
+            return []
+        rows = self.conn.execute(
+            "SELECT arm, seed, fold, shift, accuracy, f1 FROM shift_results ORDER BY arm, seed, fold, shift"
+        ).fetchall()
+        out = []
+        for r in rows:
+            where = f"shift_results row ({str(r[0])[:40]!r}, {r[1]!r}, {r[2]!r}, {str(r[3])[:40]!r})"
+            out.append(
+                ShiftRow(
+                    arm=check_value(r[0], "text", f"{where}.arm"),
+                    seed=check_value(r[1], "int", f"{where}.seed"),
+                    fold=check_value(r[2], "int", f"{where}.fold"),
+                    shift=check_value(r[3], "text", f"{where}.shift"),
+                    accuracy=_score(r[4], f"{where}.accuracy"),
+                    f1=_score(r[5], f"{where}.f1"),
                 )
             )
         return out
