@@ -1,8 +1,12 @@
-"""Reports of an augmentation run: ``results.csv``, ``report.md``, ``report.html``, image grids and PNGs.
+"""Reports of an augmentation run: ``results.csv``, ``shift_results.csv``, ``comparisons.csv``, ``report.md``,
+``report.html``, image grids and PNGs.
 
 Statistics come from :mod:`latentbridge.stats`: every arm is compared with ``none`` on the same
 (seed, fold) pairs by a two-sided Wilcoxon signed-rank test (paired) and a Mann–Whitney U test (unpaired),
-each Holm-adjusted over the arms, with Vargha–Delaney A12 = P(arm scores higher than none) + ½ P(tie).
+each Holm-adjusted over the arms, with Vargha–Delaney A12 = P(arm scores higher than none) + ½ P(tie); and
+with each baseline (``none``, ``random``, ``affine``), on the test split and on its distribution-shifted
+copies, by :mod:`latentbridge.augment.report_tables`. The arms are those of the run (its configuration, then
+any other arm with results): none is listed here.
 Tables and text are rendered by :mod:`latentbridge.campaign.render`: every name from the data or the store is
 escaped in Markdown and HTML, and neutralised in CSV.
 """
@@ -23,13 +27,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..campaign.render import csv_cell, fixed, html_table, html_text, md_table, md_text, pvalue, slug
+from . import report_tables as tables
 from .store import AugmentStore, ResultRow
 
 __all__ = ["METRICS", "ArmComparison", "compare_arms", "write_reports"]
 
 #: Test-split metrics, one column each in ``results.csv``.
 METRICS: tuple[str, ...] = ("accuracy", "precision", "recall", "f1")
-_GRID_ROWS: tuple[str, ...] = ("random", "supervisor", "supervisor-cc", "affine")
+#: Metrics of the shift rows.
+SHIFT_METRICS: tuple[str, ...] = ("accuracy", "f1")
 
 
 @dataclass(frozen=True)
@@ -128,8 +134,9 @@ def _scale(h: int) -> int:
     return max(1, 56 // max(1, h))
 
 
-def _figures(store: AugmentStore, out: Path, classes: Sequence[str]) -> dict[str, Any]:
-    """Per-class grids (seed 0), seed 002's Fig. 11 (first vs last generation) and the selected PNGs."""
+def _figures(store: AugmentStore, out: Path, classes: Sequence[str], arms: Sequence[str]) -> dict[str, Any]:
+    """Per-class grids (seed 0, a row per arm), seed 002's Fig. 11 (first vs last generation of the supervisor,
+    else of the first arm that stores one) and the PNGs of every searched set (one with a fitness)."""
     from ..images import save, to_uint8
 
     made: dict[str, Any] = {"grids": [], "fig11": None, "selected": 0}
@@ -153,23 +160,28 @@ def _figures(store: AugmentStore, out: Path, classes: Sequence[str]) -> dict[str
         rows: list[tuple[str, NDArray[np.float32]]] = []
         if split is not None:
             rows.append(("originals", split.originals(c)))
-        rows += [(arm, by_arm[arm][c].images) for arm in _GRID_ROWS if c in by_arm.get(arm, {})]
+        rows += [
+            (arm, by_arm[arm][c].images) for arm in arms if c in by_arm.get(arm, {}) and len(by_arm[arm][c].images)
+        ]
         if not rows:
             continue
         path = out / "grids" / f"class-{slug(cname, 'class')}.png"
         _rows_grid(rows, path, ncol, _scale(rows[0][1].shape[2]))
         made["grids"].append((cname, [r[0] for r in rows], path))
-    sup = by_arm.get("supervisor", {})
-    if sup:
-        first = sup[min(sup)]
+    searched = [a for a in ("supervisor", *arms) if any(r.first_images is not None for r in by_arm.get(a, {}).values())]
+    if searched:
+        sup = by_arm[searched[0]]
+        first = next(r for _, r in sorted(sup.items()) if r.first_images is not None)
         if first.first_images is not None:
             path = out / "fig11_first_vs_last.png"
             _rows_grid(
                 [("first", first.first_images), ("last", first.images)], path, ncol, _scale(first.images.shape[2])
             )
-            made["fig11"] = (classes[first.label], first.first_fitness, first.fitness, path)
-    for arm in ("supervisor", "supervisor-cc"):
+            made["fig11"] = (searched[0], classes[first.label], first.first_fitness, first.fitness, path)
+    for arm in arms:
         for row in store.sets(arm=arm):
+            if row.fitness is None:  # not a searched set (random samples, jitter): no PNGs
+                continue
             folder = out / "selected" / arm / slug(classes[row.label], "class")
             for i, img in enumerate(to_uint8(row.images)):
                 save(img, folder / f"seed{row.seed}_{i:03d}.png")
@@ -206,11 +218,14 @@ def _b64(path: Path) -> str:
 
 # -------------------------------------------------------------------------------------------- main
 def write_reports(store: AugmentStore, out: Path) -> list[Path]:
-    """Write ``results.csv``, ``report.md``, ``report.html``, ``boxplots.png``, grids and selected PNGs to ``out``."""
+    """Write ``results.csv``, ``shift_results.csv``, ``comparisons.csv``, ``report.md``, ``report.html``,
+    ``boxplots.png``, grids and selected PNGs to ``out``."""
     cfg, info, versions = (_table(store.meta(key)) for key in ("config", "data", "versions"))
     classes = [str(c) for c in info.get("classes", []) or []]
-    arms = [a for a in cfg.get("arms", []) if a]
     rows = store.results()
+    shift_results = store.shift_results()
+    configured = cfg.get("arms")
+    arms = tables.run_arms(configured if isinstance(configured, list) else [], rows)
     written: list[Path] = []
 
     csv_path = out / "results.csv"
@@ -235,6 +250,14 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
     written.append(csv_path)
 
     comps = {m: compare_arms(rows, arms, m) for m in METRICS}
+    vs_base = {m: tables.compare_with_baselines(rows, arms, m) for m in METRICS}
+    vs_shift = {m: tables.compare_shifts(shift_results, arms, m) for m in SHIFT_METRICS}
+    for name, text in (
+        ("shift_results.csv", tables.shift_results_csv(shift_results)),
+        ("comparisons.csv", tables.comparisons_csv([c for cs in (*vs_base.values(), *vs_shift.values()) for c in cs])),
+    ):
+        (out / name).write_text(text, encoding="utf-8")
+        written.append(out / name)
     sets = list(store.sets())
     agreement = {a: [s.agreement for s in sets if s.arm == a and s.agreement is not None] for a in arms}
     fitness = {a: [s.fitness for s in sets if s.arm == a and s.fitness is not None] for a in arms}
@@ -277,8 +300,14 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
     time_rows = [["GAN training", f"{gan_s[0]:.1f}", f"{gan_s[1]:.1f}"]]
     time_rows += [[f"sets: {a}", f"{phase[a][0]:.1f}", f"{phase[a][1]:.1f}"] for a in arms if a != "none"]
     time_rows.append(["classifier training", f"{clf_s[0]:.1f}", f"{clf_s[1]:.1f}"])
-    verdict = _verdict(comps["accuracy"])
-    figs = _figures(store, out, classes)
+    verdict = tables.best_arm_verdict(rows, arms, vs_base["accuracy"]) + " " + _verdict(comps["accuracy"])
+    base_headers, base_rows = tables.baseline_rows(vs_base["accuracy"])
+    present = [b for b in tables.BASELINES if any(c.baseline == b for c in vs_base["accuracy"])]
+    base_names = ", ".join(tables.BASELINE_NAMES[b] for b in present) or "no baseline (none of them was run)"
+    shift_headers, shift_table = tables.shift_rows(shift_results, rows, vs_shift["accuracy"], arms)
+    shift_lines = tables.shift_verdicts(shift_results, arms, vs_shift["accuracy"])
+    quality = tables.generator_quality_rows(store.generators(), classes)
+    figs = _figures(store, out, classes, arms)
     box = _boxplot(rows, arms, out / "boxplots.png")
     written.append(box)
 
@@ -300,8 +329,9 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
         f"Each arm: {cfg.get('seeds')} seeds × {cfg.get('folds')} folds; a classifier ({cfg.get('classifier')}) is "
         "trained on the originals of the other folds plus the arm's images and scored on the held-out test split. "
         "*class agreement*: fraction of the arm's added images that a classifier trained on the originals "
-        "assigns to the intended class; *set fitness*: the supervisor's mean NCC to the centroid "
-        "(lower = more diverse).",
+        "assigns to the intended class; *set fitness*: the mean over seeds and classes of the fitness the arm's "
+        "search minimised (the supervisor: mean NCC to the centroid, lower = more diverse; each arm's own "
+        "fitness otherwise).",
         "",
         md_table(headers, table_rows),
         "",
@@ -312,8 +342,18 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
         "",
         md_table(test_headers, test_rows),
         "",
-        f"**Verdict (accuracy):** {verdict}",
+        "## Each arm against none, random GAN samples and affine jitter",
         "",
+        f"Test accuracy, paired over the (seed, fold) pairs both have, against {md_text(base_names)}: two-sided "
+        "Wilcoxon signed-rank p, Holm-adjusted over every comparison of this table; A12 = P(arm > baseline) "
+        "+ ½ P(tie); differences in accuracy points. Every metric is in `comparisons.csv`.",
+        "",
+        md_table(base_headers, base_rows),
+        "",
+        f"**Verdict (accuracy):** {md_text(verdict)}",
+        "",
+        *_md_shift(shift_headers, shift_table, shift_lines),
+        *_md_quality(quality),
         "## Time (seconds of work, summed over units; CPU time is what a quiet machine would need)",
         "",
         md_table(["phase", "wall s", "CPU s"], time_rows),
@@ -324,10 +364,10 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
         "",
     ]
     if figs["fig11"] is not None:
-        cname, f0, f1, path = figs["fig11"]
+        arm, cname, f0, f1, path = figs["fig11"]
         md += [
-            f"First vs last generation of the supervisor (class {md_text(cname)}, seed 0; "
-            f"fitness {f0:.4f} → {f1:.4f}): "
+            f"First vs last generation of {md_text(arm)} (class {md_text(cname)}, seed 0; "
+            f"fitness {fixed(f0)} → {fixed(f1)}): "
             "top row the best set of the initial random population, bottom row the selected set.",
             "",
             f"![first vs last]({path.relative_to(out).as_posix()})",
@@ -357,15 +397,23 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
         html_table(headers, table_rows, left=(0,)),
         "<h2>Against no augmentation</h2>",
         html_table(test_headers, test_rows, left=(0, 1)),
+        "<h2>Each arm against none, random GAN samples and affine jitter</h2>",
+        f"<p>Test accuracy, paired over (seed, fold), against {html_text(base_names)}: Wilcoxon signed-rank p, "
+        "Holm-adjusted over every comparison of this table; A12; differences in accuracy points. Every metric is "
+        "in comparisons.csv.</p>",
+        html_table(base_headers, base_rows, left=(0, 1)),
         f"<p><b>Verdict (accuracy):</b> {html_text(verdict)}</p>",
+        *_html_shift(shift_headers, shift_table, shift_lines),
+        *_html_quality(quality),
         "<h2>Time (seconds of work)</h2>",
         html_table(["phase", "wall s", "CPU s"], time_rows, left=(0,)),
         f"<h2>Box plots</h2><img alt='box plots' src='data:image/png;base64,{_b64(box)}'>",
     ]
     if figs["fig11"] is not None:
-        cname, f0, f1, path = figs["fig11"]
+        arm, cname, f0, f1, path = figs["fig11"]
         parts.append(
-            f"<h2>First vs last generation (class {html_text(cname)}, seed 0)</h2><p>fitness {f0:.4f} → {f1:.4f}; "
+            f"<h2>First vs last generation of {html_text(arm)} (class {html_text(cname)}, seed 0)</h2>"
+            f"<p>fitness {fixed(f0)} → {fixed(f1)}; "
             "top: best initial set, bottom: selected set</p>"
             f"<img alt='first vs last' src='data:image/png;base64,{_b64(path)}'>"
         )
@@ -380,6 +428,54 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
     html_path.write_text("\n".join(parts), encoding="utf-8")
     written.append(html_path)
     return written
+
+
+_SHIFT_TEXT = (
+    "The classifiers of every arm, seed and fold scored on distribution-shifted copies of the test split "
+    "(thin / thick: eroded / dilated strokes; translate: moved by a tenth of the side; low-contrast: contrast "
+    "halved). Mean accuracy, and the paired difference against none and affine jitter in accuracy points with "
+    "the Wilcoxon p Holm-adjusted over every comparison of this table, and A12."
+)
+_QUALITY_TEXT = (
+    "Per class, the generator's samples: *class agreement* is the fraction a classifier trained on the "
+    "originals assigns to the class; *Fréchet distance* is between samples and originals in a classifier "
+    "embedding (lower is closer)."
+)
+
+
+def _md_shift(headers: list[str], rows: list[list[str]], lines: list[str]) -> list[str]:
+    if not rows:
+        return []
+    verdicts = [f"- {md_text(line)}" for line in lines]
+    return ["## Under distribution shift", "", _SHIFT_TEXT, "", md_table(headers, rows), "", *verdicts, ""]
+
+
+def _html_shift(headers: list[str], rows: list[list[str]], lines: list[str]) -> list[str]:
+    if not rows:
+        return []
+    items = "".join(f"<li>{html_text(line)}</li>" for line in lines)
+    return [
+        "<h2>Under distribution shift</h2>",
+        f"<p>{html_text(_SHIFT_TEXT.replace('*', ''))}</p>",
+        html_table(headers, rows, left=(0, 1)),
+        f"<ul>{items}</ul>",
+    ]
+
+
+def _md_quality(quality: tuple[list[str], list[list[str]]] | None) -> list[str]:
+    if quality is None:
+        return []
+    return ["## Generator quality", "", _QUALITY_TEXT, "", md_table(*quality), ""]
+
+
+def _html_quality(quality: tuple[list[str], list[list[str]]] | None) -> list[str]:
+    if quality is None:
+        return []
+    return [
+        "<h2>Generator quality</h2>",
+        f"<p>{html_text(_QUALITY_TEXT.replace('*', ''))}</p>",
+        html_table(*quality, left=(0, 1)),
+    ]
 
 
 def _verdict(comps: Sequence[ArmComparison]) -> str:
