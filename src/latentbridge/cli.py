@@ -435,7 +435,8 @@ def _suite_toml(name_or_path: str) -> str:
 @app.command("augment", cls=_Command)
 def augment_cmd(
     data: Annotated[
-        str, typer.Argument(help="Class-per-subfolder image folder, .npz, 'mnist-small' or 'sklearn-digits'.")
+        str,
+        typer.Argument(help="Class-per-subfolder image folder, .npz, 'mnist-small', 'sklearn-digits' or 'lfw-faces'."),
     ],
     out: Annotated[Path, typer.Option(help="Output folder (augment.sqlite, reports, generators, PNGs).")],
     per_class_generator: Annotated[

@@ -150,7 +150,7 @@ def test_a_plugin_arm_is_found_by_name_and_run_like_a_builtin(shapes: Path, tmp_
     assert (entry.distribution, entry.description) == ("lb-fliparm", "left-right flips of the originals")
     s = augment(shapes, tmp_path / "run", **{**TINY, "arms": ("none", "flip", "flip+affine")})
     assert {r.arm for r in s.results} == {"none", "flip", "flip+affine"}
-    assert "flip+affine" in (tmp_path / "run" / "report.md").read_text()
+    assert ",flip+affine,none," in (tmp_path / "run" / "comparisons.csv").read_text()
 
 
 @pytest.mark.usefixtures("flip_plugin")

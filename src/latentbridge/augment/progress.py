@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from .runner import AugmentConfig
     from .store import AugmentStore
 
-__all__ = ["PHASES", "Progress", "fit_keys", "set_keys", "unit_counts", "with_overall"]
+__all__ = ["PHASES", "Progress", "finished_fits", "fit_keys", "set_keys", "unit_counts", "with_overall"]
 
 #: Called as ``progress(phase, done, total)``.
 Progress = Callable[[str, int, int], None]
@@ -31,11 +31,23 @@ def fit_keys(cfg: AugmentConfig) -> list[tuple[str, int, int]]:
     return [(a, s, f) for a in cfg.arms for s in range(cfg.seeds) for f in range(cfg.folds)]
 
 
+def finished_fits(store: AugmentStore) -> set[tuple[str, int, int]]:
+    """(arm, seed, fold) of stored fits that are finished: scored on the test split and on every shift.
+
+    A fit stored before the distribution-shift scores existed counts as unfinished, so ``--resume`` refits it
+    (the same seeds give the same result row) and adds its shift scores.
+    """
+    from .shift import SHIFTS
+
+    shifted = store.shift_keys()
+    return {k for k in store.result_keys() if all((*k, name) in shifted for name in SHIFTS)}
+
+
 def unit_counts(cfg: AugmentConfig, split: DataSplit, store: AugmentStore) -> dict[str, list[int]]:
     """``phase -> [done, total]`` units of the whole run, known before the first unit runs (resumed ones done)."""
     gans = split.n_classes if cfg.generator == "dcgan" and any(needs_generator(a) for a in cfg.arms) else 0
     sets, fits = set_keys(cfg, split), fit_keys(cfg)
-    have_sets, have_fits = store.set_keys(), store.result_keys()
+    have_sets, have_fits = store.set_keys(), finished_fits(store)
     return {
         "generators": [min(gans, len(store.generators())), gans],
         "sets": [sum(k in have_sets for k in sets), len(sets)],

@@ -27,7 +27,7 @@ from .arms import DEFAULT_ARMS, ArmContext, SetOutcome, build_set, get_arm, know
 from .classifiers import CLASSIFIERS, CNN_EPOCHS, make_classifier, scores
 from .data import DataSplit, load_data
 from .generators import GAN_DEFAULTS, dcgan_cache_key, load_class_dcgan, save_state, train_class_dcgan
-from .progress import Progress, fit_keys, set_keys, unit_counts, with_overall
+from .progress import Progress, finished_fits, fit_keys, set_keys, unit_counts, with_overall
 from .shift import SHIFTS, apply_shift
 from .store import AugmentStore, AugmentStoreError, ResultRow, SetRow, ShiftRow
 
@@ -302,10 +302,14 @@ def augment(
        :mod:`latentbridge.augment.arms`).
     4. For every arm, seed and fold of a stratified ``folds``-fold split of the originals (the same split for
        every arm), a classifier trained on the other folds plus the arm's sets, scored on the test split.
-    5. ``results.csv``, ``report.md``, ``report.html``, image grids and the selected images as PNGs.
+       Each classifier is also scored on distribution-shifted copies of the test split
+       (:data:`~latentbridge.augment.shift.SHIFTS`: thinner and thicker strokes, translation, lower contrast).
+    5. ``results.csv``, ``shift_results.csv``, ``comparisons.csv`` (every arm against ``none``, ``random`` and
+       ``affine``), ``report.md``, ``report.html``, image grids and the selected images as PNGs.
 
     Args:
-        data: Folder of class subfolders, ``.npz`` or ``"mnist-small"`` / ``"sklearn-digits"``.
+        data: Folder of class subfolders, ``.npz`` or a built-in (``"mnist-small"``, ``"sklearn-digits"``,
+            ``"lfw-faces"``).
         out: Output folder.
         generator: ``"dcgan"`` or a registered class-conditional generator name.
         generator_options: More options for a registered generator.
@@ -543,7 +547,7 @@ def _results(
 ) -> None:
     from sklearn.model_selection import StratifiedKFold
 
-    have = store.result_keys()
+    have = finished_fits(store)
     keys = fit_keys(cfg)
     todo = [key for key in keys if key not in have]
     total, done = len(keys), len(keys) - len(todo)
