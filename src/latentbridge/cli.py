@@ -440,7 +440,11 @@ def augment_cmd(
     ],
     out: Annotated[Path, typer.Option(help="Output folder (augment.sqlite, reports, generators, PNGs).")],
     per_class_generator: Annotated[
-        str, typer.Option(help="'dcgan' (trained per class here) or a registered class-conditional generator.")
+        str,
+        typer.Option(
+            help="'dcgan' (one DCGAN per class, trained here), 'cdcgan' (one class-conditional DCGAN on all "
+            "classes, trained here) or a registered class-conditional generator."
+        ),
     ] = "dcgan",
     budget: Annotated[int, typer.Option(help="Supervisor evaluations (sets) per run.")] = 300,
     pop_size: Annotated[int, typer.Option(help="Supervisor GA population.")] = 20,
@@ -460,6 +464,9 @@ def augment_cmd(
     ] = "set-ga",
     train_per_class: Annotated[int, typer.Option(help="Originals per class; the rest is the test split.")] = 40,
     gan_steps: Annotated[int | None, typer.Option(help="DCGAN updates per class (default 200).")] = None,
+    cgan_steps: Annotated[
+        int | None, typer.Option(help="Class-conditional DCGAN updates (cdcgan; default 1200).")
+    ] = None,
     cnn_epochs: Annotated[int | None, typer.Option(help="CNN classifier epochs (default 10).")] = None,
     cc_weight: Annotated[
         float, typer.Option(help="Class-consistency penalty weight (supervisor-cc and the selection arms' checker).")
@@ -518,6 +525,7 @@ def augment_cmd(
                 classifier=classifier,
                 arms=list(ARMS) if arms.strip() == "all" else [a.strip() for a in arms.split(",") if a.strip()],
                 optimizer=optimizer,
+                cgan_steps=DEFAULTS["cgan_steps"] if cgan_steps is None else cgan_steps,
                 train_per_class=train_per_class,
                 gan_steps=DEFAULTS["gan_steps"] if gan_steps is None else gan_steps,
                 cnn_epochs=DEFAULTS["cnn_epochs"] if cnn_epochs is None else cnn_epochs,

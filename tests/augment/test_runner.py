@@ -127,3 +127,31 @@ def test_derived_seeds_are_stable_and_distinct() -> None:
     assert len({derive_seed(0, "set", s, c) for s in range(5) for c in range(10)}) == 50
     assert 0 <= derive_seed(123, "x") < 2**31
     assert np.all(np.array([derive_seed(i) for i in range(3)]) >= 0)
+
+
+def test_a_class_conditional_generator_serves_every_class_and_reports_its_quality(shapes: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    s = augment(shapes, out, **{**TINY, "arms": ("none", "random", "coverage"), "generator": "cdcgan", "cgan_steps": 6})
+    assert {r.arm for r in s.results} == {"none", "random", "coverage"}
+    assert len(list((out / "generators").glob("conditional-*.pt"))) == 1  # one model for all classes
+    assert s.computed["generators"] == 3
+    with AugmentStore(out / "augment.sqlite", readonly=True) as st:
+        rows = st.generators()
+        sets = {(r.arm, r.seed, r.label): r for r in st.sets()}
+    assert {r["kind"] for r in rows.values()} == {"cdcgan"}
+    assert len({r["path"] for r in rows.values()}) == 1
+    assert rows[1]["info"]["shared_with_class"] == 0
+    for row in rows.values():
+        q = row["info"]["quality"]
+        assert 0.0 <= q["agreement"] <= 1.0
+        assert q["frechet"] >= 0.0
+        assert q["n"] == 200
+    assert sets[("random", 0, 2)].images.shape == (6, 1, 8, 8)
+    assert "Generator quality" in (out / "report.md").read_text()
+    again = augment(
+        shapes,
+        out,
+        resume=True,
+        **{**TINY, "arms": ("none", "random", "coverage"), "generator": "cdcgan", "cgan_steps": 6},
+    )
+    assert again.computed == {"generators": 0, "sets": 0, "results": 0}

@@ -198,6 +198,19 @@ def make_generator(spec: dict[str, Any], label: int) -> Any:
         if module is None:
             raise InputError(f"the cached generator {spec['path']} is missing or unreadable; rerun with --resume")
         return as_generator(module)
+    if spec.get("kind") == "cdcgan":
+        from .conditional import class_generator, load_conditional_dcgan
+
+        model = load_conditional_dcgan(
+            spec["path"],
+            tuple(spec["image_shape"]),
+            spec["n_classes"],
+            latent_dim=spec["latent_dim"],
+            channels=spec["channels"],
+        )
+        if model is None:
+            raise InputError(f"the cached generator {spec['path']} is missing or unreadable; rerun with --resume")
+        return class_generator(model, label)
     if spec.get("kind") == "registry":
         from .._plugins import load_generator
 

@@ -45,7 +45,7 @@ def finished_fits(store: AugmentStore) -> set[tuple[str, int, int]]:
 
 def unit_counts(cfg: AugmentConfig, split: DataSplit, store: AugmentStore) -> dict[str, list[int]]:
     """``phase -> [done, total]`` units of the whole run, known before the first unit runs (resumed ones done)."""
-    gans = split.n_classes if cfg.generator == "dcgan" and any(needs_generator(a) for a in cfg.arms) else 0
+    gans = split.n_classes if cfg.generator in ("dcgan", "cdcgan") and any(needs_generator(a) for a in cfg.arms) else 0
     sets, fits = set_keys(cfg, split), fit_keys(cfg)
     have_sets, have_fits = store.set_keys(), finished_fits(store)
     return {

@@ -25,8 +25,10 @@ from ..errors import InputError
 from ..validation import check_positive_int
 from .arms import DEFAULT_ARMS, ArmContext, SetOutcome, build_set, get_arm, known_arms, needs_feedback, needs_generator
 from .classifiers import CLASSIFIERS, CNN_EPOCHS, make_classifier, scores
+from .conditional import CGAN_DEFAULTS
 from .data import DataSplit, load_data
-from .generators import GAN_DEFAULTS, dcgan_cache_key, load_class_dcgan, save_state, train_class_dcgan
+from .gan_phase import GENERATOR_KINDS, build_generators
+from .generators import GAN_DEFAULTS
 from .progress import Progress, finished_fits, fit_keys, set_keys, unit_counts, with_overall
 from .shift import SHIFTS, apply_shift
 from .store import AugmentStore, AugmentStoreError, ResultRow, SetRow, ShiftRow
@@ -51,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "train_per_class": 40,
     "classifier": "cnn",
     "gan_steps": GAN_DEFAULTS["steps"],
+    "cgan_steps": CGAN_DEFAULTS["steps"],
     "cnn_epochs": CNN_EPOCHS,
     "cc_weight": 1.0,
     "optimizer": "set-ga",
@@ -82,6 +85,7 @@ class AugmentConfig:
     cc_weight: float = DEFAULTS["cc_weight"]
     seed: int = 0
     optimizer: str = DEFAULTS["optimizer"]
+    cgan_steps: int = DEFAULTS["cgan_steps"]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -111,23 +115,6 @@ class AugmentSummary:
 
 
 # ------------------------------------------------------------------------------------------ tasks
-@dataclass
-class GanTask:
-    """Train one class's DCGAN."""
-
-    label: int
-    originals: NDArray[np.float32]
-    seed: int
-    steps: int
-    threads: int
-
-
-def train_gan(task: GanTask) -> tuple[int, dict[str, Any], dict[str, Any]]:
-    """Run a :class:`GanTask`; returns ``(label, state_dict, info)``."""
-    g, info = train_class_dcgan(task.originals, seed=task.seed, steps=task.steps, threads=task.threads)
-    return task.label, {k: v.detach().cpu() for k, v in g.state_dict().items()}, info
-
-
 @dataclass
 class ClassifyTask:
     """Train one classifier on one fold (originals of the other folds + the arm's sets) and score it."""
@@ -179,7 +166,15 @@ def classify(task: ClassifyTask) -> tuple[ResultRow, list[ShiftRow]]:
 
 # ------------------------------------------------------------------------------------------- checks
 def _check_options(cfg: AugmentConfig, executor: str, workers: int, threads: int, scheduler: str | None) -> None:
-    for name, low in (("budget", 1), ("pop_size", 2), ("seeds", 1), ("folds", 2), ("k", 1), ("gan_steps", 1)):
+    for name, low in (
+        ("budget", 1),
+        ("pop_size", 2),
+        ("seeds", 1),
+        ("folds", 2),
+        ("k", 1),
+        ("gan_steps", 1),
+        ("cgan_steps", 1),
+    ):
         check_positive_int(getattr(cfg, name), name, minimum=low)
     check_positive_int(cfg.cnn_epochs, "cnn_epochs")
     check_executor(executor, workers, scheduler)
@@ -211,7 +206,7 @@ _SEARCH_ARMS = frozenset({"supervisor", "supervisor-cc", "uncertain", "margin", 
 
 
 def _check_generator(cfg: AugmentConfig, split: DataSplit) -> None:
-    if cfg.generator == "dcgan" or not any(needs_generator(a) for a in cfg.arms):
+    if cfg.generator in GENERATOR_KINDS or not any(needs_generator(a) for a in cfg.arms):
         return
     from .._plugins import load_generator
 
@@ -284,6 +279,7 @@ def augment(
     cc_weight: float = DEFAULTS["cc_weight"],
     seed: int = 0,
     optimizer: str = DEFAULTS["optimizer"],
+    cgan_steps: int = DEFAULTS["cgan_steps"],
     executor: Executor = "serial",
     workers: int = 1,
     threads: int = 1,
@@ -311,7 +307,9 @@ def augment(
         data: Folder of class subfolders, ``.npz`` or a built-in (``"mnist-small"``, ``"sklearn-digits"``,
             ``"lfw-faces"``).
         out: Output folder.
-        generator: ``"dcgan"`` or a registered class-conditional generator name.
+        generator: ``"dcgan"`` (one DCGAN per class, trained on its originals), ``"cdcgan"`` (one
+            class-conditional DCGAN trained on all classes' originals) or a registered class-conditional
+            generator name.
         generator_options: More options for a registered generator.
         budget: Supervisor evaluations (sets) per run.
         pop_size: Supervisor GA population.
@@ -322,7 +320,8 @@ def augment(
         arms: Arms to compare (``none`` is required: the others are tested against it): built-in names
             (:data:`~latentbridge.augment.arms.ARMS`), plugin arms, or ``A+B`` combinations.
         train_per_class: Originals per class (seed 002: 40).
-        gan_steps: DCGAN generator updates per class.
+        gan_steps: DCGAN generator updates per class (``dcgan``).
+        cgan_steps: Generator updates of the class-conditional DCGAN (``cdcgan``).
         cnn_epochs: CNN classifier epochs.
         cc_weight: Class-consistency penalty weight of ``supervisor-cc`` and of the selection arms' checker.
         seed: Run seed (every unit's seed is derived from it).
@@ -362,6 +361,7 @@ def augment(
         cc_weight=float(cc_weight),
         seed=seed,
         optimizer=optimizer,
+        cgan_steps=cgan_steps,
     )
     _check_options(cfg, executor, workers, threads, scheduler)
     split = load_data(data, train_per_class=train_per_class, folds=folds, seed=seed)
@@ -373,8 +373,10 @@ def augment(
     computed = {"generators": 0, "sets": 0, "results": 0}
     with _open_store(out, cfg, split, resume) as store:
         note = with_overall(progress or (lambda phase, done, total: None), unit_counts(cfg, split, store))
-        gen_specs = _generators(cfg, split, out, store, run, note, computed)
         classifiers = _seed_classifiers(cfg, split, threads)
+        gen_specs = build_generators(
+            cfg, split, out, store, run, note, computed, _judge(cfg, split, classifiers, threads)
+        )
         _sets(cfg, split, store, gen_specs, classifiers, run, note, computed)
         _results(cfg, split, store, run, note, computed)
         results = store.results()
@@ -388,62 +390,18 @@ def augment(
     return summary
 
 
-def _generators(
-    cfg: AugmentConfig,
-    split: DataSplit,
-    out: Path,
-    store: AugmentStore,
-    run: dict[str, Any],
-    note: Progress,
-    computed: dict[str, int],
-) -> dict[int, dict[str, Any]]:
-    """Per-class generator specs; trains (in the executor) the DCGANs that are not cached yet."""
+def _judge(cfg: AugmentConfig, split: DataSplit, classifiers: dict[int, dict[str, Any]], threads: int) -> Any:
+    """The CNN that judges generator quality: seed 0's CNN classifier, or one trained for it (originals only)."""
     if not any(needs_generator(a) for a in cfg.arms):
-        return {}
-    if cfg.generator != "dcgan":
-        return {
-            c: {"kind": "registry", "name": cfg.generator, "options": cfg.generator_options}
-            for c in range(split.n_classes)
-        }
-    settings = {**GAN_DEFAULTS, "steps": cfg.gan_steps}
-    specs: dict[int, dict[str, Any]] = {}
-    todo: list[GanTask] = []
-    stored = store.generators()
-    for c in range(split.n_classes):
-        originals = split.originals(c)
-        gseed = derive_seed(cfg.seed, "gan", c)
-        path = out / "generators" / f"class{c}-{dcgan_cache_key(originals, gseed, settings)}.pt"
-        specs[c] = {
-            "kind": "dcgan",
-            "path": path,
-            "image_shape": split.image_shape,
-            "latent_dim": settings["latent_dim"],
-            "channels": settings["channels"],
-        }
-        cached = load_class_dcgan(path, split.image_shape, latent_dim=settings["latent_dim"])
-        if cached is None:
-            todo.append(GanTask(c, originals, gseed, cfg.gan_steps, run["threads"]))
-        elif c not in stored:
-            store.add_generator(c, "dcgan", str(path.relative_to(out)), None, {"wall_s": 0.0, "cached": True})
-    note("generators", split.n_classes - len(todo), split.n_classes)
-    done = split.n_classes - len(todo)
-    import torch
-
-    from ..models.dcgan import Generator
-
-    for label, state, info in run_tasks(train_gan, todo, **run):
-        module = Generator(split.image_shape, settings["latent_dim"], settings["channels"])
-        module.load_state_dict(state)
-        path = specs[label]["path"]
-        sha = save_state(module, path)
-        store.add_generator(
-            label, "dcgan", str(path.relative_to(out)), sha, {**info, "seed": derive_seed(cfg.seed, "gan", label)}
-        )
-        computed["generators"] += 1
-        done += 1
-        note("generators", done, split.n_classes)
-    del torch
-    return specs
+        return None
+    models = classifiers[0]
+    for role in ("classifier", "feedback"):
+        if hasattr(models.get(role), "embed"):
+            return models[role]
+    clf = make_classifier(
+        "cnn", split.n_classes, seed=derive_seed(cfg.seed, "judge"), threads=threads, epochs=cfg.cnn_epochs
+    )
+    return clf.fit(split.train_x, split.train_y)
 
 
 def _seed_classifiers(cfg: AugmentConfig, split: DataSplit, threads: int) -> dict[int, dict[str, Any]]:
