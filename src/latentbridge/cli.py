@@ -75,15 +75,19 @@ _COLUMNS = ("kind", "name", "distribution", "version", "description")
 def plugins_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List registered generators, scorers, problems, optimizers and measures, and which distribution provides each."""
+    """List registered generators, scorers, problems, optimizers, measures and augmentation arms, and their sources."""
     import json
 
     from rich.console import Console
     from rich.table import Table
 
-    from ._plugins import KINDS, plugin_failures, registry
+    from ._plugins import BUILTIN, KINDS, _version, plugin_failures, registry
+    from .augment.arms import ARM_NOTES
 
     rows = [(e.kind, e.name, e.distribution, e.version, e.description) for kind in KINDS for e in registry(kind)]
+    # augment's built-in arms live in latentbridge.augment (the registry holds the plugins' arms)
+    arms = [("arm", name, BUILTIN, _version(), note) for name, note in ARM_NOTES.items() if name != "none"]
+    rows = [r for r in rows if r[0] != "arm"] + arms + [r for r in rows if r[0] == "arm"]
     failures = plugin_failures()
     if as_json:
         out = {

@@ -42,6 +42,7 @@ from ..errors import InputError, UnknownNameError
 
 __all__ = [
     "ARMS",
+    "ARM_NOTES",
     "DEFAULT_ARMS",
     "Arm",
     "ArmContext",
@@ -66,6 +67,18 @@ ARMS: tuple[str, ...] = (
     "bald",
     "coverage",
 )
+#: One line per built-in arm (``latentbridge plugins`` and the reports show them).
+ARM_NOTES: dict[str, str] = {
+    "none": "the originals only (the reference)",
+    "random": "k prior samples of the class's generator",
+    "supervisor": "seed 002's supervisor: set GA, images far (NCC) from the class centroid",
+    "affine": "each original jittered once (rotation, scale, shift): a non-GAN control",
+    "supervisor-cc": "the supervisor plus a class-consistency penalty (seed 002's future work)",
+    "uncertain": "set search: images the feedback CNN finds uncertain (entropy), kept in class by a checker CNN",
+    "margin": "set search: images with a small top-two margin under the feedback CNN, kept in class",
+    "bald": "set search: images an MC-dropout ensemble disagrees on (BALD), kept in class",
+    "coverage": "set search: facility-location coverage of the originals in the feedback CNN's embedding",
+}
 #: The arms of a default run (sized for 15 minutes on 2 cores; the others are chosen with ``arms=``).
 DEFAULT_ARMS: tuple[str, ...] = ("none", "random", "supervisor", "affine", "supervisor-cc")
 #: MC-dropout passes of ``bald``.
