@@ -21,9 +21,11 @@ def _sets(*means: float, k: int = 2) -> np.ndarray:
     return np.stack([np.full((k, 1, 2, 2), m, np.float32) for m in means])
 
 
-def test_class_penalty_is_the_mean_missing_probability_of_the_class() -> None:
-    imgs = _sets(1.0, -1.0, 0.0)
-    assert class_penalty(_proba_from_mean, imgs, 1) == pytest.approx([0.0, 1.0, 0.5])
+def test_class_penalty_is_the_fraction_of_images_the_checker_puts_in_another_class() -> None:
+    imgs = _sets(1.0, -1.0, 0.4)
+    assert class_penalty(_proba_from_mean, imgs, 1) == pytest.approx([0.0, 1.0, 0.0])
+    mixed = np.concatenate([_sets(1.0, k=3), _sets(-1.0, k=1)], axis=1)  # one set: 3 in class, 1 not
+    assert class_penalty(_proba_from_mean, mixed, 1) == pytest.approx([0.25])
     with pytest.raises(InputError, match="checker returned probabilities"):
         class_penalty(_proba_from_mean, imgs, 5)
 
@@ -38,10 +40,12 @@ def test_entropy_prefers_sets_at_the_decision_boundary() -> None:
     assert margin(_sets(0.0, 0.5)) == pytest.approx([-1.0, -0.5])
 
 
-def test_the_checker_penalty_keeps_sets_in_their_class() -> None:
+def test_the_checker_keeps_sets_in_their_class_without_rewarding_its_confidence() -> None:
     u = Uncertainty(_proba_from_mean, _proba_from_mean, 1, weight=1.0)
     off, on = u(_sets(-0.2, 0.2))  # equally uncertain, one leaning to the wrong class
     assert on < off
+    near, far = u(_sets(0.1, 0.9))  # both in class: the more uncertain set wins, however sure the checker is
+    assert near < far
     with pytest.raises(InputError, match="weight must be >= 0"):
         Uncertainty(_proba_from_mean, _proba_from_mean, 1, weight=-1.0)
     with pytest.raises(InputError, match="entropy' or 'margin'"):

@@ -6,9 +6,12 @@ seed 002's supervisor, over the ``k`` latents of the class's generator by the se
 only (never on test data):
 
 - the **feedback** classifier, whose uncertainty, disagreement or embedding the objective reads, and
-- an independent **checker** (another CNN: its own initialisation and minibatch order), whose probability of
-  the intended class keeps the images in their class: each objective adds
-  ``weight · mean(1 − p_checker(class | image))`` over the set.
+- an independent **checker** (another CNN: its own initialisation and minibatch order) that keeps the images in
+  their class: each objective adds ``weight ×`` the fraction of the set's images that the checker assigns to
+  another class. The uncertainty and disagreement terms lie in [0, 1] per image and are averaged over the set,
+  so with ``weight >= 1`` an off-class image never pays for itself (a constraint, checked by a model the objective does not read),
+  while among in-class images the objective alone decides. A soft penalty ``1 − p_checker(class)`` would
+  instead reward the checker's confidence, which pulls against uncertainty and disagreement.
 
 Objectives (per image values are averaged over the set):
 
@@ -63,17 +66,17 @@ def _entropy(p: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
 
 
 def class_penalty(checker: ProbaFn, images: NDArray[np.float32], label: int) -> NDArray[np.float64]:
-    """``(m,)``: mean over each set of ``1 − p_checker(label | image)`` for images ``(m, k, C, H, W)``."""
+    """``(m,)``: the fraction of each set's images ``(m, k, C, H, W)`` that the checker assigns to another class."""
     m, k = images.shape[:2]
     p = np.asarray(checker(_flat(images)), dtype=np.float64)
     if p.ndim != 2 or p.shape[0] != m * k or not 0 <= label < p.shape[1]:
         raise InputError(f"the checker returned probabilities of shape {p.shape} for {m * k} images of class {label}")
-    out: NDArray[np.float64] = (1.0 - p[:, label]).reshape(m, k).mean(axis=1)
+    out: NDArray[np.float64] = (p.argmax(axis=1) != label).reshape(m, k).mean(axis=1).astype(np.float64)
     return out
 
 
 class _Checked:
-    """An objective plus the checker's class-consistency penalty."""
+    """An objective plus the checker's class check (``weight ×`` the fraction of off-class images)."""
 
     def __init__(self, checker: ProbaFn, label: int, weight: float) -> None:
         if not float(weight) >= 0.0:
@@ -100,7 +103,7 @@ class Uncertainty(_Checked):
         proba: The feedback classifier's ``predict_proba``.
         checker: The independent checker's ``predict_proba``.
         label: The intended class.
-        weight: Weight of the class penalty.
+        weight: Weight of the class check.
         measure: ``"entropy"`` (normalised by ``log C``) or ``"margin"`` (``1 − (p₁ − p₂)``).
     """
 
@@ -144,7 +147,7 @@ class Disagreement(_Checked):
             with fixed ``passes`` and ``seed``, so that the objective is a deterministic function of the images).
         checker: The independent checker's ``predict_proba``.
         label: The intended class.
-        weight: Weight of the class penalty.
+        weight: Weight of the class check.
     """
 
     def __init__(
@@ -181,7 +184,7 @@ class Coverage(_Checked):
         originals: The class's originals ``(N, C, H, W)``.
         checker: The independent checker's ``predict_proba``.
         label: The intended class.
-        weight: Weight of the class penalty.
+        weight: Weight of the class check.
     """
 
     def __init__(
