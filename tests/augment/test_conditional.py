@@ -18,6 +18,7 @@ from latentbridge.augment.conditional import (
     class_generator,
     conditional_cache_key,
     load_conditional_dcgan,
+    matched_schedule,
     save_conditional_dcgan,
     train_conditional_dcgan,
 )
@@ -136,3 +137,13 @@ def test_class_generator_is_one_class_and_pickles(
 
 def test_defaults_cover_the_training_settings() -> None:
     assert set(CGAN_DEFAULTS) == {"latent_dim", "channels", "d_channels", "steps", "batch_size", "ema_decay", "lr"}
+
+
+def test_matched_schedule_shows_as_many_images_as_the_per_class_gans() -> None:
+    assert matched_schedule([40] * 10) == {"steps": CGAN_DEFAULTS["steps"], "batch_size": CGAN_DEFAULTS["batch_size"]}
+    assert matched_schedule([40, 40]) == {"steps": 1000, "batch_size": 16}  # 200 × 80 images, 5 batches a pass
+    assert matched_schedule([3, 2], per_class_steps=4) == {"steps": 4, "batch_size": 5}  # 4 × 5 images
+    with pytest.raises(InputError, match="class_sizes"):
+        matched_schedule([])
+    with pytest.raises(InputError, match="per_class_steps"):
+        matched_schedule([4], per_class_steps=0)

@@ -55,7 +55,7 @@ from ..models.dcgan import (
     recalibrate_batchnorm,
     reproducible,
 )
-from .generators import save_state
+from .generators import GAN_DEFAULTS, save_state
 
 __all__ = [
     "CGAN_DEFAULTS",
@@ -65,20 +65,69 @@ __all__ = [
     "class_generator",
     "conditional_cache_key",
     "load_conditional_dcgan",
+    "matched_schedule",
     "save_conditional_dcgan",
     "train_conditional_dcgan",
 ]
 
-#: Training settings of the conditional DCGAN (steps = generator updates).
+#: Training settings of the conditional DCGAN (steps = generator updates): the per-class DCGAN's widths, and
+#: for 10 classes of 40 originals (``mnist-small``, ``sklearn-digits``) as many images seen as the 10 per-class
+#: DCGANs see together at their defaults (1,250 steps of 64 = 200 steps of 40 × 10; see
+#: :func:`matched_schedule` for other class sizes). Learning rate 1.5e-3 and a longer weight average (0.99)
+#: than the per-class DCGAN's, as the conditional model makes 6× as many updates; on ``mnist-small`` lr 1e-3
+#: gave slightly fewer class-consistent samples and a larger Fréchet distance (seeds 0 and 1).
 CGAN_DEFAULTS: dict[str, Any] = {
     "latent_dim": 100,
     "channels": 64,
     "d_channels": 32,
-    "steps": 1200,
+    "steps": 1250,
     "batch_size": 64,
     "ema_decay": 0.99,
-    "lr": 1e-3,
+    "lr": 1.5e-3,
 }
+
+
+def matched_schedule(
+    class_sizes: Sequence[int],
+    *,
+    per_class_steps: int = GAN_DEFAULTS["steps"],
+    per_class_batch: int = GAN_DEFAULTS["batch_size"],
+    batch_size: int = CGAN_DEFAULTS["batch_size"],
+) -> dict[str, int]:
+    """``steps`` and ``batch_size`` that show the conditional DCGAN as many images as the per-class DCGANs see.
+
+    The per-class DCGANs see ``per_class_steps × Σ min(per_class_batch, n_c)`` images together; the
+    conditional one gets the same at a batch of ``batch_size``, made smaller where the originals would give
+    fewer than five minibatches per pass (at least 8): with 80 originals (the lfw faces), 250 steps of 64
+    gave few updates and weakly class-consistent samples, 1,000 steps of 16 cost about the same CPU time.
+    For 10 classes of 40: 1,250 steps of 64 (:data:`CGAN_DEFAULTS`).
+
+    Args:
+        class_sizes: Originals per class.
+        per_class_steps: Steps of each per-class DCGAN.
+        per_class_batch: Their batch size (capped at the class size, as in training).
+        batch_size: Largest batch of the conditional DCGAN.
+
+    Returns:
+        ``{"steps": ..., "batch_size": ...}`` for :func:`train_conditional_dcgan`.
+
+    Raises:
+        InputError: no classes, or a size, steps or batch that is not a positive int.
+    """
+    sizes = [int(s) for s in class_sizes]
+    if not sizes or min(sizes) < 1:
+        raise InputError(f"class_sizes must be positive ints, one per class, found {list(class_sizes)!r}")
+    for name, val in (
+        ("per_class_steps", per_class_steps),
+        ("per_class_batch", per_class_batch),
+        ("batch_size", batch_size),
+    ):
+        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
+            raise InputError(f"{name} must be a positive int, found {val!r}")
+    n = sum(sizes)
+    bs = min(int(batch_size), max(8, n // 5), n)
+    seen = int(per_class_steps) * sum(min(int(per_class_batch), s) for s in sizes)
+    return {"steps": max(1, math.ceil(seen / bs)), "batch_size": bs}
 
 
 def _labels(y: Tensor | Sequence[int] | NDArray[np.integer[Any]], n: int, n_classes: int) -> Tensor:
