@@ -84,7 +84,9 @@ def plugins_cmd(
     from ._plugins import BUILTIN, KINDS, _version, plugin_failures, registry
     from .augment.arms import ARM_NOTES
 
-    rows = [(e.kind, e.name, e.distribution, e.version, e.description) for kind in KINDS for e in registry(kind)]
+    rows: list[tuple[str, str, str, str, str]] = [
+        (e.kind, e.name, e.distribution, e.version, e.description) for kind in KINDS for e in registry(kind)
+    ]
     # augment's built-in arms live in latentbridge.augment (the registry holds the plugins' arms)
     arms = [("arm", name, BUILTIN, _version(), note) for name, note in ARM_NOTES.items() if name != "none"]
     rows = [r for r in rows if r[0] != "arm"] + arms + [r for r in rows if r[0] == "arm"]
@@ -469,7 +471,10 @@ def augment_cmd(
     train_per_class: Annotated[int, typer.Option(help="Originals per class; the rest is the test split.")] = 40,
     gan_steps: Annotated[int | None, typer.Option(help="DCGAN updates per class (default 200).")] = None,
     cgan_steps: Annotated[
-        int | None, typer.Option(help="Class-conditional DCGAN updates (cdcgan; default 1200).")
+        int | None,
+        typer.Option(
+            help="Class-conditional DCGAN updates (cdcgan; default: as many images as the per-class GANs see)."
+        ),
     ] = None,
     cnn_epochs: Annotated[int | None, typer.Option(help="CNN classifier epochs (default 10).")] = None,
     cc_weight: Annotated[
@@ -529,7 +534,7 @@ def augment_cmd(
                 classifier=classifier,
                 arms=list(ARMS) if arms.strip() == "all" else [a.strip() for a in arms.split(",") if a.strip()],
                 optimizer=optimizer,
-                cgan_steps=DEFAULTS["cgan_steps"] if cgan_steps is None else cgan_steps,
+                cgan_steps=cgan_steps,
                 train_per_class=train_per_class,
                 gan_steps=DEFAULTS["gan_steps"] if gan_steps is None else gan_steps,
                 cnn_epochs=DEFAULTS["cnn_epochs"] if cnn_epochs is None else cnn_epochs,

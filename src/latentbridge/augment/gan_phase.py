@@ -28,6 +28,7 @@ from .conditional import (
     ConditionalGenerator,
     conditional_cache_key,
     load_conditional_dcgan,
+    matched_schedule,
     save_conditional_dcgan,
     train_conditional_dcgan,
 )
@@ -59,6 +60,7 @@ class GanTask:
     seed: int
     steps: int
     threads: int
+    batch_size: int | None = None
 
 
 def train_gan(task: GanTask) -> tuple[int | None, dict[str, Any], dict[str, Any]]:
@@ -67,7 +69,13 @@ def train_gan(task: GanTask) -> tuple[int | None, dict[str, Any], dict[str, Any]
         assert task.y is not None
         g: Any
         g, info = train_conditional_dcgan(
-            task.x, task.y, task.n_classes, seed=task.seed, steps=task.steps, threads=task.threads
+            task.x,
+            task.y,
+            task.n_classes,
+            seed=task.seed,
+            steps=task.steps,
+            threads=task.threads,
+            batch_size=task.batch_size or CGAN_DEFAULTS["batch_size"],
         )
     else:
         g, info = train_class_dcgan(task.x, seed=task.seed, steps=task.steps, threads=task.threads)
@@ -175,7 +183,12 @@ def _conditional(
 ) -> dict[int, dict[str, Any]]:
     """One class-conditional DCGAN on all originals; one spec (and store row) per class."""
     n = split.n_classes
-    settings = {**CGAN_DEFAULTS, "steps": cfg.cgan_steps}
+    if cfg.cgan_steps is None:  # as many images as the per-class DCGANs see together
+        sizes = [len(split.originals(c)) for c in range(n)]
+        schedule = matched_schedule(sizes, per_class_steps=cfg.gan_steps)
+    else:
+        schedule = {"steps": cfg.cgan_steps, "batch_size": CGAN_DEFAULTS["batch_size"]}
+    settings = {**CGAN_DEFAULTS, **schedule}
     gseed = derive_seed(cfg.seed, "cgan")
     path = out / "generators" / f"conditional-{conditional_cache_key(split.train_x, split.train_y, gseed, settings)}.pt"
     dims = {"latent_dim": settings["latent_dim"], "channels": settings["channels"]}
@@ -187,12 +200,14 @@ def _conditional(
     info: dict[str, Any] = {"wall_s": 0.0, "cached": True}
     if load_conditional_dcgan(path, split.image_shape, n, **dims) is None:
         note("generators", 0, n)
-        task = GanTask(None, split.train_x, split.train_y, n, gseed, cfg.cgan_steps, run["threads"])
+        task = GanTask(
+            None, split.train_x, split.train_y, n, gseed, settings["steps"], run["threads"], settings["batch_size"]
+        )
         for _, state, trained in run_tasks(train_gan, [task], **run):
             module = ConditionalGenerator(split.image_shape, n, settings["latent_dim"], settings["channels"])
             module.load_state_dict(state)
             sha = save_conditional_dcgan(module, path)
-            info = {**trained, "seed": gseed}
+            info = {**trained, "seed": gseed, "schedule": schedule}
             computed["generators"] += n
         stored = {}
     for c in range(n):

@@ -25,7 +25,6 @@ from ..errors import InputError
 from ..validation import check_positive_int
 from .arms import DEFAULT_ARMS, ArmContext, SetOutcome, build_set, get_arm, known_arms, needs_feedback, needs_generator
 from .classifiers import CLASSIFIERS, CNN_EPOCHS, make_classifier, scores
-from .conditional import CGAN_DEFAULTS
 from .data import DataSplit, load_data
 from .gan_phase import GENERATOR_KINDS, build_generators
 from .generators import GAN_DEFAULTS
@@ -53,7 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "train_per_class": 40,
     "classifier": "cnn",
     "gan_steps": GAN_DEFAULTS["steps"],
-    "cgan_steps": CGAN_DEFAULTS["steps"],
+    "cgan_steps": None,
     "cnn_epochs": CNN_EPOCHS,
     "cc_weight": 1.0,
     "optimizer": "set-ga",
@@ -85,7 +84,7 @@ class AugmentConfig:
     cc_weight: float = DEFAULTS["cc_weight"]
     seed: int = 0
     optimizer: str = DEFAULTS["optimizer"]
-    cgan_steps: int = DEFAULTS["cgan_steps"]
+    cgan_steps: int | None = DEFAULTS["cgan_steps"]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -173,10 +172,11 @@ def _check_options(cfg: AugmentConfig, executor: str, workers: int, threads: int
         ("folds", 2),
         ("k", 1),
         ("gan_steps", 1),
-        ("cgan_steps", 1),
     ):
         check_positive_int(getattr(cfg, name), name, minimum=low)
     check_positive_int(cfg.cnn_epochs, "cnn_epochs")
+    if cfg.cgan_steps is not None:
+        check_positive_int(cfg.cgan_steps, "cgan_steps")
     check_executor(executor, workers, scheduler)
     check_positive_int(threads, "threads")
     if cfg.classifier not in CLASSIFIERS:
@@ -279,7 +279,7 @@ def augment(
     cc_weight: float = DEFAULTS["cc_weight"],
     seed: int = 0,
     optimizer: str = DEFAULTS["optimizer"],
-    cgan_steps: int = DEFAULTS["cgan_steps"],
+    cgan_steps: int | None = DEFAULTS["cgan_steps"],
     executor: Executor = "serial",
     workers: int = 1,
     threads: int = 1,
@@ -321,7 +321,9 @@ def augment(
             (:data:`~latentbridge.augment.arms.ARMS`), plugin arms, or ``A+B`` combinations.
         train_per_class: Originals per class (seed 002: 40).
         gan_steps: DCGAN generator updates per class (``dcgan``).
-        cgan_steps: Generator updates of the class-conditional DCGAN (``cdcgan``).
+        cgan_steps: Generator updates of the class-conditional DCGAN (``cdcgan``); None: as many images as the
+            per-class DCGANs see together (:func:`~latentbridge.augment.conditional.matched_schedule`: 1,250
+            steps of 64 for 10 classes of 40).
         cnn_epochs: CNN classifier epochs.
         cc_weight: Class-consistency penalty weight of ``supervisor-cc`` and of the selection arms' checker.
         seed: Run seed (every unit's seed is derived from it).

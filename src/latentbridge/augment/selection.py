@@ -9,9 +9,10 @@ only (never on test data):
 - an independent **checker** (another CNN: its own initialisation and minibatch order) that keeps the images in
   their class: each objective adds ``weight ×`` the fraction of the set's images that the checker assigns to
   another class. The uncertainty and disagreement terms lie in [0, 1] per image and are averaged over the set,
-  so with ``weight >= 1`` an off-class image never pays for itself (a constraint, checked by a model the objective does not read),
-  while among in-class images the objective alone decides. A soft penalty ``1 − p_checker(class)`` would
-  instead reward the checker's confidence, which pulls against uncertainty and disagreement.
+  so with ``weight >= 1`` an off-class image never pays for itself (a constraint, checked by a model the
+  objective does not read), while among in-class images the objective alone decides. A soft penalty
+  ``1 − p_checker(class)`` would instead reward the checker's confidence, which pulls against uncertainty and
+  disagreement.
 
 Objectives (per image values are averaged over the set):
 
