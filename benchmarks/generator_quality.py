@@ -12,17 +12,17 @@ Two rows give the scale: ``originals`` (the 40 training images per class against
 ``held-out real`` (its agreement is the CNN's mean per-class test recall).
 
     python benchmarks/generator_quality.py                           # all three data sets, seeds 0 1 2
-    python benchmarks/generator_quality.py --data lfw --seeds 0
+    python benchmarks/generator_quality.py --data lfw-faces --seeds 0
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from _common import machine_header
 
 from latentbridge.augment.classifiers import CNNClassifier
 from latentbridge.augment.conditional import matched_schedule, train_conditional_dcgan
@@ -30,32 +30,13 @@ from latentbridge.augment.data import load_data
 from latentbridge.augment.generators import train_class_dcgan
 from latentbridge.augment.quality import generator_quality, quality_summary
 
-DATA = ("mnist-small", "sklearn-digits", "lfw")
-
-
-def lfw(per_class: int = 40, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """scikit-image's 200 grey 25×25 crops (100 faces = class 0, 100 non-faces = class 1) in [-1, 1]."""
-    import skimage
-
-    arr = np.load(Path(skimage.__file__).parent / "data" / "lfw_subset.npy").astype(np.float32) * 2 - 1
-    y = np.repeat([0, 1], 100)
-    rng = np.random.default_rng(seed)
-    train: list[int] = []
-    test: list[int] = []
-    for c in (0, 1):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        train += idx[:per_class].tolist()
-        test += idx[per_class:].tolist()
-    return arr[train][:, None], y[train], arr[test][:, None], y[test]
+DATA = ("mnist-small", "sklearn-digits", "lfw-faces")
 
 
 def run(data: str, seed: int, n: int) -> list[dict[str, Any]]:
     """Both kinds of generator on one data set and seed."""
-    if data == "lfw":
-        train_x, train_y, test_x, test_y = lfw()
-    else:
-        split = load_data(data, train_per_class=40, folds=5, seed=0)
-        train_x, train_y, test_x, test_y = split.train_x, split.train_y, split.test_x, split.test_y
+    split = load_data(data, train_per_class=40, folds=5, seed=0)  # the split `latentbridge augment` uses
+    train_x, train_y, test_x, test_y = split.train_x, split.train_y, split.test_x, split.test_y
     classes = int(train_y.max()) + 1
     reference = {c: test_x[test_y == c][:200] for c in range(classes)}
     clf = CNNClassifier(classes, seed=0).fit(train_x, train_y)
@@ -90,6 +71,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200, help="generated images per class")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    print("\n".join(machine_header(1)) + "\n")
     rows = []
     print("| data | kind | seed | CPU-s | agreement | Fréchet |")
     print("|---|---|---:|---:|---:|---:|")
