@@ -195,13 +195,17 @@ def _boxplot(rows: Sequence[ResultRow], arms: Sequence[str], path: Path) -> Path
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(3.2 * len(METRICS), 3.4), dpi=100, layout="constrained")
+    width = max(3.2, 0.38 * len(arms) + 1.0)  # room for every arm's label
+    fig = Figure(figsize=(width * len(METRICS), 3.2 + 0.07 * max(len(a) for a in arms)), dpi=100, layout="constrained")
     axes = fig.subplots(1, len(METRICS))
     for ax, metric in zip(axes, METRICS, strict=True):
         data = _by_arm(rows, metric)
         ax.boxplot([list(data.get(a, {}).values()) or [math.nan] for a in arms], tick_labels=list(arms))
         ax.set_title(f"test {metric}")
-        ax.tick_params(axis="x", rotation=45)
+        for label in ax.get_xticklabels():
+            label.set_rotation(60)
+            label.set_horizontalalignment("right")
+            label.set_rotation_mode("anchor")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png")
     return path
