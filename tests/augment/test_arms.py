@@ -158,3 +158,10 @@ def test_a_plugin_arm_returning_bad_images_is_named(shapes: Path, tmp_path: Path
     with pytest.raises(InputError, match="arm 'broken-arm' returned images outside"):
         augment(shapes, tmp_path / "run", **{**TINY, "arms": ("none", "broken-arm")})
     assert isinstance(ArmSet(np.zeros((1, 1, 2, 2), np.float32)), ArmSet)
+
+
+def test_duplicate_repeats_the_originals_unchanged() -> None:
+    ctx = _ctx("duplicate", k=5)
+    out = get_arm("duplicate").build(ctx)
+    assert np.array_equal(out.images, ctx.originals[[0, 1, 2, 0, 1]])
+    assert not needs_generator("duplicate")

@@ -155,3 +155,23 @@ def test_a_class_conditional_generator_serves_every_class_and_reports_its_qualit
         **{**TINY, "arms": ("none", "random", "coverage"), "generator": "cdcgan", "cgan_steps": 6},
     )
     assert again.computed == {"generators": 0, "sets": 0, "results": 0}
+
+
+def test_resume_may_add_arms_and_computes_only_theirs(shapes: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    tiny = {**TINY, "arms": ("none", "affine")}
+    first = augment(shapes, out, **tiny)
+    more = augment(shapes, out, resume=True, **{**tiny, "arms": ("none", "affine", "duplicate")})
+    assert more.computed == {"generators": 0, "sets": 2 * 3, "results": 2 * 2}  # the new arm's sets and fits only
+    assert _table([r for r in more.results if r.arm != "duplicate"]) == _table(first.results)
+    dup = [r for r in more.results if r.arm == "duplicate"]
+    assert all(r.n_train == 3 * 3 + 3 * 6 for r in dup)
+    with AugmentStore(out / "augment.sqlite", readonly=True) as st:
+        assert st.meta("config")["arms"] == ["none", "affine", "duplicate"]
+        assert st.meta("arms_added") == [["duplicate"]]
+    again = augment(shapes, out, resume=True, **{**tiny, "arms": ("none", "affine", "duplicate")})
+    assert again.computed == {"generators": 0, "sets": 0, "results": 0}
+    with pytest.raises(AugmentStoreError, match="differs in: arms"):  # dropping an arm is another run
+        augment(shapes, out, resume=True, **tiny)
+    with pytest.raises(AugmentStoreError, match="differs in: arms, folds"):
+        augment(shapes, out, resume=True, **{**tiny, "arms": ("none", "affine", "random"), "folds": 3})

@@ -3,6 +3,8 @@
 Built-in arms (:data:`ARMS`, in report order):
 
 - ``none``: the originals only (the reference every other arm is compared with).
+- ``duplicate``: the class's originals again, unchanged (cycled to ``k``): the control for a larger training set
+  and more minibatch updates without any new image.
 - ``random``: ``k`` random samples of the class's generator (latents from its prior).
 - ``supervisor``: seed 002's supervisor (set GA minimising NCC to the centroid of originals ∪ set).
 - ``affine``: a non-GAN control, each original jittered once (rotation ±10°, scale 0.9–1.1, shift ±1/14 of
@@ -58,6 +60,7 @@ __all__ = [
 #: Built-in arms, in report order ("none" first: the others are compared with it).
 ARMS: tuple[str, ...] = (
     "none",
+    "duplicate",
     "random",
     "supervisor",
     "affine",
@@ -70,6 +73,7 @@ ARMS: tuple[str, ...] = (
 #: One line per built-in arm (``latentbridge plugins`` and the reports show them).
 ARM_NOTES: dict[str, str] = {
     "none": "the originals only (the reference)",
+    "duplicate": "the originals again, unchanged: more updates and a larger set without a new image (a control)",
     "random": "k prior samples of the class's generator",
     "supervisor": "seed 002's supervisor: set GA, images far (NCC) from the class centroid",
     "affine": "each original jittered once (rotation, scale, shift): a non-GAN control",
@@ -243,6 +247,18 @@ def jitter(images: NDArray[np.float32], k: int, seed: int) -> NDArray[np.float32
 
 
 # ------------------------------------------------------------------------------------------ built-ins
+class DuplicateArm:
+    """``duplicate``: the class's originals again, unchanged, cycled to ``k`` images."""
+
+    needs_generator = False
+    needs_feedback = False
+
+    def build(self, ctx: ArmContext) -> ArmSet:
+        """Repeat the originals."""
+        idx = np.arange(ctx.k) % len(ctx.originals)
+        return ArmSet(np.ascontiguousarray(ctx.originals[idx], dtype=np.float32))
+
+
 class AffineArm:
     """``affine``: the class's originals, each jittered once, cycled to ``k`` images."""
 
@@ -383,6 +399,7 @@ class CombinedArm:
 
 
 _BUILTIN: dict[str, Any] = {
+    "duplicate": DuplicateArm,
     "random": RandomArm,
     "affine": AffineArm,
     "supervisor": SupervisorArm,

@@ -50,9 +50,14 @@ __all__ = [
 ]
 
 #: The arms every other arm is compared with, when the run holds them (earlier ones are weaker controls).
-BASELINES: tuple[str, ...] = ("none", "random", "affine")
+BASELINES: tuple[str, ...] = ("none", "duplicate", "random", "affine")
 #: How a baseline is named in report text.
-BASELINE_NAMES: dict[str, str] = {"none": "no augmentation", "random": "random GAN samples", "affine": "affine jitter"}
+BASELINE_NAMES: dict[str, str] = {
+    "none": "no augmentation",
+    "duplicate": "duplicated originals",
+    "random": "random GAN samples",
+    "affine": "affine jitter",
+}
 #: Significance level of the verdicts (on Holm-adjusted p-values).
 ALPHA: float = 0.05
 

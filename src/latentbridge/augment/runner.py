@@ -233,6 +233,16 @@ def _open_store(out: Path, cfg: AugmentConfig, split: DataSplit, resume: bool) -
             new = cfg.to_dict()
             old = {**AugmentConfig(data=cfg.data).to_dict(), **store.meta("config")}  # keys added since: defaults
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            added = [a for a in cfg.arms if a not in old["arms"]]
+            if resume and diff == ["arms"] and set(old["arms"]) <= set(cfg.arms):
+                # more arms for a stored run: every unit's seed depends on its identity only, so the stored
+                # units stay valid and only the new arms' sets and fits are computed
+                history = store.meta("arms_added") or []
+                store.set_meta(
+                    config={**store.meta("config"), "arms": list(cfg.arms)},
+                    arms_added=[*(history if isinstance(history, list) else []), added],
+                )
+                diff = []
             if store.meta("data_sha256") != split.digest():
                 diff.append("data (the images differ)")
             if diff:
@@ -333,7 +343,8 @@ def augment(
         workers: Parallel units for ``process``/``dask``.
         threads: torch threads per unit.
         scheduler: A dask scheduler address (default: a local cluster).
-        resume: Continue a run stored in ``out`` (the same options are required).
+        resume: Continue a run stored in ``out`` (the same options are required, except that ``arms`` may add
+            arms to the stored ones: only the new arms' sets and fits are computed).
         report: Write the reports.
         progress: Called as ``progress(phase, done, total)``.
 
