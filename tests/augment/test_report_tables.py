@@ -55,7 +55,7 @@ def test_each_arm_against_each_baseline_once_with_holm_over_the_table() -> None:
 
 def test_a_clearly_better_arm_beats_every_baseline() -> None:
     comps = {(c.arm, c.baseline): c for c in compare_with_baselines(results(EFFECTS), ARMS)}
-    for base in BASELINES:
+    for base in (b for b in BASELINES if b in EFFECTS):  # baselines the run holds
         c = comps[("coverage+affine", base)]
         assert c.p_holm < 1e-3
         assert c.a12 > 0.95
