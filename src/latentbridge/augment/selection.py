@@ -44,6 +44,7 @@ from ..errors import InputError
 __all__ = [
     "Coverage",
     "Disagreement",
+    "RecordsFirstBatch",
     "SelectionProblem",
     "SetObjective",
     "Uncertainty",
@@ -219,7 +220,23 @@ class Coverage(_Checked):
         return self.coverage(images)
 
 
-class SelectionProblem(LatentProblem):
+class RecordsFirstBatch(LatentProblem):
+    """A problem that keeps its first evaluated batch ``(Z, F)`` in :attr:`first_batch` (mixed in before the
+    problem class: its best set is the "first generation" that the reports show beside the search's result)."""
+
+    first_batch: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
+
+    def evaluate(self, Z: ArrayLike) -> NDArray[np.float64]:
+        """As the problem's ``evaluate``; the first call's ``(Z, F)`` is kept in :attr:`first_batch`."""
+        F = super().evaluate(Z)
+        if self.first_batch is None:
+            self.first_batch = (np.array(Z, dtype=np.float64, copy=True), F.copy())
+        return F
+
+    __call__ = evaluate
+
+
+class SelectionProblem(RecordsFirstBatch):
     """A set of ``k`` latents of one class's generator, scored by a :data:`SetObjective` of their images.
 
     Solvable by any optimizer (``latentbridge.optimizers.resolve(name).solve(problem, budget, seed)``); the first
@@ -250,7 +267,6 @@ class SelectionProblem(LatentProblem):
             raise InputError(f"objective must be callable, found {type(objective).__name__}")
         self.objective = objective
         self.objective_name = str(name)
-        self.first_batch: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
 
     @property
     def n_obj(self) -> int:
@@ -267,12 +283,3 @@ class SelectionProblem(LatentProblem):
             n = images.shape[0]
             raise InputError(f"objective {self.objective_name!r} returned {f.shape[0]} values for {n} sets")
         return torch.from_numpy(f).to(images.device).unsqueeze(1)
-
-    def evaluate(self, Z: ArrayLike) -> NDArray[np.float64]:
-        """As :meth:`LatentProblem.evaluate`; the first call's ``(Z, F)`` is kept in :attr:`first_batch`."""
-        F = super().evaluate(Z)
-        if self.first_batch is None:
-            self.first_batch = (np.array(Z, dtype=np.float64, copy=True), F.copy())
-        return F
-
-    __call__ = evaluate

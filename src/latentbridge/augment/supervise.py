@@ -16,19 +16,19 @@ from typing import Any
 
 import numpy as np
 import torch
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 from .._problems import CentroidDiversity
 from .._protocols import LatentGenerator, Scorer
 from ..errors import InputError
-from .selection import SelectionProblem
+from .selection import RecordsFirstBatch, SelectionProblem
 
 __all__ = ["SupervisorProblem", "SupervisorRun", "run_supervisor"]
 
 ProbaFn = Callable[[NDArray[np.float32]], NDArray[np.float64]]
 
 
-class SupervisorProblem(CentroidDiversity):
+class SupervisorProblem(RecordsFirstBatch, CentroidDiversity):
     """Centroid diversity with an optional class-consistency penalty; remembers its first evaluated batch.
 
     Args:
@@ -62,7 +62,6 @@ class SupervisorProblem(CentroidDiversity):
         self.proba = proba
         self.label = int(label)
         self.weight = float(weight)
-        self.first_batch: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None
 
     def _extra_config(self) -> dict[str, Any]:
         out = super()._extra_config()
@@ -79,15 +78,6 @@ class SupervisorProblem(CentroidDiversity):
         p = np.asarray(self.proba(flat), dtype=np.float64)[:, self.label].reshape(m, k)
         penalty = torch.from_numpy(self.weight * (1.0 - p).mean(axis=1, keepdims=True)).to(base.device, base.dtype)
         return base + penalty
-
-    def evaluate(self, Z: ArrayLike) -> NDArray[np.float64]:
-        """As :meth:`CentroidDiversity.evaluate`; the first call's ``(Z, F)`` is kept in :attr:`first_batch`."""
-        F = super().evaluate(Z)
-        if self.first_batch is None:
-            self.first_batch = (np.array(Z, dtype=np.float64, copy=True), F.copy())
-        return F
-
-    __call__ = evaluate
 
 
 @dataclass
