@@ -15,7 +15,7 @@ from latentbridge.augment.shift import SHIFTS
 from latentbridge.errors import InputError
 from latentbridge.testing import registered
 
-from .conftest import TINY
+from .conftest import TINY, make_folder
 
 
 def _table(rows: list[Any]) -> list[tuple[Any, ...]]:
@@ -175,3 +175,15 @@ def test_resume_may_add_arms_and_computes_only_theirs(shapes: Path, tmp_path: Pa
         augment(shapes, out, resume=True, **tiny)
     with pytest.raises(AugmentStoreError, match="differs in: arms, folds"):
         augment(shapes, out, resume=True, **{**tiny, "arms": ("none", "affine", "random"), "folds": 3})
+
+
+def test_adding_arms_to_a_run_of_other_data_changes_nothing(shapes: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    tiny = {**TINY, "arms": ("none", "affine")}
+    augment(shapes, out, **tiny)
+    other = make_folder(tmp_path / "other", seed=1)
+    with pytest.raises(AugmentStoreError, match=r"differs in: arms, data"):
+        augment(other, out, resume=True, **{**tiny, "arms": ("none", "affine", "duplicate")})
+    with AugmentStore(out / "augment.sqlite", readonly=True) as st:
+        assert st.meta("config")["arms"] == ["none", "affine"]
+        assert st.meta("arms_added") is None

@@ -165,14 +165,7 @@ def classify(task: ClassifyTask) -> tuple[ResultRow, list[ShiftRow]]:
 
 # ------------------------------------------------------------------------------------------- checks
 def _check_options(cfg: AugmentConfig, executor: str, workers: int, threads: int, scheduler: str | None) -> None:
-    for name, low in (
-        ("budget", 1),
-        ("pop_size", 2),
-        ("seeds", 1),
-        ("folds", 2),
-        ("k", 1),
-        ("gan_steps", 1),
-    ):
+    for name, low in (("budget", 1), ("pop_size", 2), ("seeds", 1), ("folds", 2), ("k", 1), ("gan_steps", 1)):
         check_positive_int(getattr(cfg, name), name, minimum=low)
     check_positive_int(cfg.cnn_epochs, "cnn_epochs")
     if cfg.cgan_steps is not None:
@@ -233,6 +226,8 @@ def _open_store(out: Path, cfg: AugmentConfig, split: DataSplit, resume: bool) -
             new = cfg.to_dict()
             old = {**AugmentConfig(data=cfg.data).to_dict(), **store.meta("config")}  # keys added since: defaults
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            if store.meta("data_sha256") != split.digest():
+                diff.append("data (the images differ)")
             added = [a for a in cfg.arms if a not in old["arms"]]
             if resume and diff == ["arms"] and set(old["arms"]) <= set(cfg.arms):
                 # more arms for a stored run: every unit's seed depends on its identity only, so the stored
@@ -243,8 +238,6 @@ def _open_store(out: Path, cfg: AugmentConfig, split: DataSplit, resume: bool) -
                     arms_added=[*(history if isinstance(history, list) else []), added],
                 )
                 diff = []
-            if store.meta("data_sha256") != split.digest():
-                diff.append("data (the images differ)")
             if diff:
                 raise AugmentStoreError(
                     f"{out} holds a run with another configuration (differs in: {', '.join(diff)}); "
@@ -310,8 +303,9 @@ def augment(
        every arm), a classifier trained on the other folds plus the arm's sets, scored on the test split.
        Each classifier is also scored on distribution-shifted copies of the test split
        (:data:`~latentbridge.augment.shift.SHIFTS`: thinner and thicker strokes, translation, lower contrast).
-    5. ``results.csv``, ``shift_results.csv``, ``comparisons.csv`` (every arm against ``none``, ``random`` and
-       ``affine``), ``report.md``, ``report.html``, image grids and the selected images as PNGs.
+    5. ``results.csv``, ``shift_results.csv``, ``comparisons.csv`` (every arm against ``none``, ``duplicate``,
+       ``random`` and ``affine`` where the run has them), ``report.md``, ``report.html``, image grids and the
+       selected images as PNGs.
 
     Args:
         data: Folder of class subfolders, ``.npz`` or a built-in (``"mnist-small"``, ``"sklearn-digits"``,
