@@ -27,7 +27,7 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 def test_report_compares_every_arm_with_each_baseline_and_under_shift(tmp_path: Path) -> None:
     out, md, html = _write(tmp_path)
-    assert "## Each arm against none, random GAN samples and affine jitter" in md
+    assert "## Each arm against the baselines (none, duplicated originals, random GAN samples, affine jitter)" in md
     assert "against no augmentation, random GAN samples, affine jitter" in md
     row = next(line for line in md.splitlines() if line.startswith("| coverage\\+affine | affine jitter |"))
     cells = [c.strip().replace("\\", "") for c in row.strip("|").split("|")]

@@ -155,3 +155,13 @@ def test_csv_files() -> None:
     assert set(shifts[0]) == {"arm", "seed", "fold", "shift", "accuracy", "f1"}
     evil = comparisons_csv(compare_with_baselines(results({"none": 0.8, "=cmd()": 0.9}), ["none", "=cmd()"]))
     assert ",'=cmd()," in evil
+
+
+def test_a_baseline_that_wins_is_compared_with_affine_jitter_too() -> None:
+    effects = {"none": 0.80, "duplicate": 0.95, "random": 0.85, "affine": 0.86}
+    rows = results(effects)
+    verdict = best_arm_verdict(rows, list(effects), compare_with_baselines(rows, list(effects)))
+    assert verdict.startswith("Best arm: duplicate has the highest mean accuracy (0.9")
+    assert "+9.0" in verdict  # duplicate against affine jitter, from affine's comparison with duplicate
+    assert "beats affine jitter significantly" in verdict
+    assert "was not run" not in verdict

@@ -346,7 +346,7 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
         "",
         md_table(test_headers, test_rows),
         "",
-        "## Each arm against none, random GAN samples and affine jitter",
+        "## Each arm against the baselines (none, duplicated originals, random GAN samples, affine jitter)",
         "",
         f"Test accuracy, paired over the (seed, fold) pairs both have, against {md_text(base_names)}: two-sided "
         "Wilcoxon signed-rank p, Holm-adjusted over every comparison of this table; A12 = P(arm > baseline) "
@@ -401,7 +401,7 @@ def write_reports(store: AugmentStore, out: Path) -> list[Path]:
         html_table(headers, table_rows, left=(0,)),
         "<h2>Against no augmentation</h2>",
         html_table(test_headers, test_rows, left=(0, 1)),
-        "<h2>Each arm against none, random GAN samples and affine jitter</h2>",
+        "<h2>Each arm against the baselines (none, duplicated originals, random GAN samples, affine jitter)</h2>",
         f"<p>Test accuracy, paired over (seed, fold), against {html_text(base_names)}: Wilcoxon signed-rank p, "
         "Holm-adjusted over every comparison of this table; A12; differences in accuracy points. Every metric is "
         "in comparisons.csv.</p>",
@@ -442,8 +442,8 @@ _SHIFT_TEXT = (
 )
 _QUALITY_TEXT = (
     "Per class, the generator's samples: *class agreement* is the fraction a classifier trained on the "
-    "originals assigns to the class; *Fréchet distance* is between samples and originals in a classifier "
-    "embedding (lower is closer)."
+    "originals assigns to the class; *Fréchet distance* is between samples and the class's held-out test images "
+    "in that classifier's embedding (lower is closer)."
 )
 
 

@@ -19,6 +19,7 @@ functions return plain text cells; :mod:`latentbridge.augment.report` renders (a
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import warnings
@@ -313,6 +314,18 @@ def _against_affine(best: str, mean: float, comps: Sequence[PairedComparison], s
     if best == "affine":
         return f"affine jitter itself has the highest mean accuracy ({mean:.4f}): no arm beats affine jitter"
     c = next((c for c in comps if c.split == split and c.arm == best and c.baseline == "affine"), None)
+    if c is None:  # the best arm is itself a baseline: affine jitter was compared against it
+        rev = next((c for c in comps if c.split == split and c.arm == "affine" and c.baseline == best), None)
+        if rev is not None and rev.n:
+            c = dataclasses.replace(
+                rev,
+                arm=best,
+                baseline="affine",
+                mean=rev.baseline_mean,
+                baseline_mean=rev.mean,
+                diff=-rev.diff,
+                a12=1.0 - rev.a12,
+            )
     if c is None or c.n == 0:
         return f"{best} has the highest mean accuracy ({mean:.4f}); affine jitter was not run, so no comparison with it"
     sig = "significantly" if c.significant and c.diff > 0 else "not significantly"
