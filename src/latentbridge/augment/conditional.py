@@ -29,7 +29,6 @@ Example::
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import math
@@ -49,13 +48,11 @@ from ..errors import InputError
 from ..models.dcgan import (
     Discriminator,
     Generator,
-    dcgan_step,
-    ema_update,
     init_dcgan,
     recalibrate_batchnorm,
     reproducible,
 )
-from .generators import GAN_DEFAULTS, save_state
+from .generators import GAN_DEFAULTS, adversarial_training, save_state
 
 __all__ = [
     "CGAN_DEFAULTS",
@@ -303,37 +300,32 @@ def train_conditional_dcgan(
         InputError: ``x`` not ``(n, C, H, W)`` floats, ``y`` not one integer label in range per image.
     """
     xt, yt = _check_data(x, y, n_classes)
-    n = int(xt.shape[0])
     shape = (int(xt.shape[1]), int(xt.shape[2]), int(xt.shape[3]))
-    bs = max(1, min(batch_size, n))
     t0, c0 = time.perf_counter(), time.process_time()
-    losses = {"loss_d": float("nan"), "loss_g": float("nan")}
     with reproducible(seed, threads) as gen:
         g = ConditionalGenerator(shape, n_classes, latent_dim, channels)
         d = ConditionalDiscriminator(shape, n_classes, d_channels)
         g.apply(init_dcgan)
         d.base.apply(init_dcgan)
-        g_ema = copy.deepcopy(g).requires_grad_(False)
-        opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.999))
-        opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.999))
-        pairs = list(zip(g_ema.parameters(), g.parameters(), strict=True))
         g_bound, d_bound = _Bound(g), _Bound(d)
-        g.train()
-        d.train()
-        order = torch.randperm(n, generator=gen)
-        pos = 0
-        for step in range(steps):
-            if pos + bs > n:
-                order, pos = torch.randperm(n, generator=gen), 0
-            idx = order[pos : pos + bs]
-            pos += bs
+
+        def bind(idx: Tensor) -> None:  # the fakes take the minibatch's labels
             g_bound.y = d_bound.y = yt[idx]
-            z = torch.randn(bs, latent_dim, generator=gen)
-            loss_d, loss_g, _, _ = dcgan_step(g_bound, d_bound, opt_g, opt_d, xt[idx], z)
-            ema_update(pairs, ema_decay)
-            losses = {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach())}
-            if on_step is not None:
-                on_step(step + 1)
+
+        g_ema, losses, bs = adversarial_training(
+            g,
+            d,
+            xt,
+            gen,
+            steps=steps,
+            batch_size=batch_size,
+            latent_dim=latent_dim,
+            lr=lr,
+            ema_decay=ema_decay,
+            on_step=on_step,
+            on_batch=bind,
+            step_modules=(g_bound, d_bound),
+        )
         per_pass = n_classes * math.ceil(256 / n_classes)  # every class equally often in each pass
         recalibrate_batchnorm(_Balanced(g_ema), gen, batches=4, batch_size=per_pass)
     g_ema.eval().requires_grad_(False)

@@ -37,6 +37,7 @@ from ..models.dcgan import (
 
 __all__ = [
     "GAN_DEFAULTS",
+    "adversarial_training",
     "dcgan_cache_key",
     "load_class_dcgan",
     "train_class_dcgan",
@@ -102,35 +103,25 @@ def train_class_dcgan(
         ``wall_s``, ``steps``, final losses.
     """
     x = torch.from_numpy(np.ascontiguousarray(originals, dtype=np.float32))
-    n = int(x.shape[0])
     shape = (int(x.shape[1]), int(x.shape[2]), int(x.shape[3]))
-    bs = max(1, min(batch_size, n))
     t0, c0 = time.perf_counter(), time.process_time()
-    losses = {"loss_d": float("nan"), "loss_g": float("nan")}
     with reproducible(seed, threads) as gen:
         g = Generator(shape, latent_dim, channels)
         d = Discriminator(shape, d_channels)
         g.apply(init_dcgan)
         d.apply(init_dcgan)
-        g_ema = copy.deepcopy(g).requires_grad_(False)
-        opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.999))
-        opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.999))
-        pairs = list(zip(g_ema.parameters(), g.parameters(), strict=True))
-        g.train()
-        d.train()
-        order = torch.randperm(n, generator=gen)
-        pos = 0
-        for step in range(steps):
-            if pos + bs > n:
-                order, pos = torch.randperm(n, generator=gen), 0
-            real = x[order[pos : pos + bs]]
-            pos += bs
-            z = torch.randn(bs, latent_dim, generator=gen)
-            loss_d, loss_g, _, _ = dcgan_step(g, d, opt_g, opt_d, real, z)
-            ema_update(pairs, ema_decay)
-            losses = {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach())}
-            if on_step is not None:
-                on_step(step + 1)
+        g_ema, losses, bs = adversarial_training(
+            g,
+            d,
+            x,
+            gen,
+            steps=steps,
+            batch_size=batch_size,
+            latent_dim=latent_dim,
+            lr=lr,
+            ema_decay=ema_decay,
+            on_step=on_step,
+        )
         recalibrate_batchnorm(g_ema, gen, batches=4, batch_size=256)
     g_ema.eval().requires_grad_(False)
     info = {
@@ -141,6 +132,71 @@ def train_class_dcgan(
         **losses,
     }
     return g_ema, info
+
+
+def adversarial_training(
+    g: nn.Module,
+    d: nn.Module,
+    x: torch.Tensor,
+    gen: torch.Generator,
+    *,
+    steps: int,
+    batch_size: int,
+    latent_dim: int,
+    lr: float,
+    ema_decay: float,
+    on_step: Callable[[int], None] | None = None,
+    on_batch: Callable[[torch.Tensor], None] | None = None,
+    step_modules: tuple[nn.Module, nn.Module] | None = None,
+) -> tuple[Any, dict[str, float], int]:
+    """The training loop of augment's DCGANs (per class and class-conditional), on initialised ``g`` and ``d``.
+
+    Adam (β = (0.5, 0.999)) on both networks, minibatches from replacement-free shuffles of ``x``, one
+    :func:`~latentbridge.models.dcgan.dcgan_step` per step, a weight average of ``g``. Deterministic under ``gen``.
+
+    Args:
+        g: The generator (trained; its average is returned).
+        d: The discriminator.
+        x: Real images ``(n, C, H, W)``.
+        gen: The random generator of minibatch order and latents.
+        steps: Generator updates.
+        batch_size: Minibatch size (capped at ``n``).
+        latent_dim: Length of z.
+        lr: Adam learning rate of both networks.
+        ema_decay: Decay of the weight average.
+        on_step: Called with the number of steps done.
+        on_batch: Called with each minibatch's indices into ``x`` before its step (e.g. to set its labels).
+        step_modules: The modules the step calls instead of ``(g, d)`` (wrappers that add labels).
+
+    Returns:
+        ``(g_ema, final losses, batch size)``; ``g_ema`` is the weight average, gradients off, in train mode.
+    """
+    n = int(x.shape[0])
+    bs = max(1, min(batch_size, n))
+    losses = {"loss_d": float("nan"), "loss_g": float("nan")}
+    g_ema = copy.deepcopy(g).requires_grad_(False)
+    opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.999))
+    pairs = list(zip(g_ema.parameters(), g.parameters(), strict=True))
+    g_step, d_step = step_modules or (g, d)
+    g.train()
+    d.train()
+    order = torch.randperm(n, generator=gen)
+    pos = 0
+    for step in range(steps):
+        if pos + bs > n:
+            order, pos = torch.randperm(n, generator=gen), 0
+        idx = order[pos : pos + bs]
+        pos += bs
+        if on_batch is not None:
+            on_batch(idx)
+        z = torch.randn(bs, latent_dim, generator=gen)
+        loss_d, loss_g, _, _ = dcgan_step(g_step, d_step, opt_g, opt_d, x[idx], z)
+        ema_update(pairs, ema_decay)
+        losses = {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach())}
+        if on_step is not None:
+            on_step(step + 1)
+    return g_ema, losses, bs
 
 
 def save_state(module: nn.Module, path: Path) -> str:
