@@ -5,11 +5,13 @@ their classifiers on the same folds with the same seeds, so an arm's score in ru
 per (seed, fold): e.g. per-class DCGANs (run A) against a class-conditional DCGAN (run B, ``--per-class-generator
 cdcgan``). For every arm present in both ``results.csv`` files this prints the mean accuracy in each run, the
 mean paired difference (B − A, in accuracy points), the two-sided Wilcoxon signed-rank p, Holm-adjusted over the
-arms compared, and A12 (the probability that B's score exceeds A's), as a Markdown table.
+arms compared, and A12 (the probability that B's score exceeds A's), as a Markdown table. ``--arms X=Y``
+compares run A's arm ``X`` with run B's arm ``Y`` (e.g. ``duplicate=none``: the originals duplicated in run A
+against no augmentation in a run B that trained twice as long).
 
 Usage::
 
-    python scripts/augment_compare_runs.py RUN_A RUN_B [--arms random,random+affine] [--metric accuracy]
+    python scripts/augment_compare_runs.py RUN_A RUN_B [--arms random,random+affine,duplicate=none] [--metric accuracy]
 """
 
 from __future__ import annotations
@@ -43,14 +45,16 @@ def compare(a: Path, b: Path, arms: list[str] | None = None, metric: str = "accu
     from latentbridge.stats import a12, holm
 
     ra, rb = _read(a, metric), _read(b, metric)
-    names = [n for n in (arms or list(ra)) if n in ra and n in rb]
-    if not names:
+    wanted = [n.partition("=")[::2] for n in (arms or list(ra))]
+    pairs = [(x, y or x) for x, y in wanted if x in ra and (y or x) in rb]
+    if not pairs:
         raise SystemExit(f"error: no arm is in both runs (A: {sorted(ra)}, B: {sorted(rb)})")
     rows, pvals = [], []
-    for name in names:
-        keys = sorted(set(ra[name]) & set(rb[name]))
-        x = np.array([ra[name][k] for k in keys])
-        y = np.array([rb[name][k] for k in keys])
+    for arm_a, arm_b in pairs:
+        name = arm_a if arm_a == arm_b else f"{arm_a} (A) vs {arm_b} (B)"
+        keys = sorted(set(ra[arm_a]) & set(rb[arm_b]))
+        x = np.array([ra[arm_a][k] for k in keys])
+        y = np.array([rb[arm_b][k] for k in keys])
         d = y - x
         p = 1.0 if np.allclose(d, 0.0) else float(wilcoxon(y, x).pvalue)
         pvals.append(p)

@@ -49,3 +49,12 @@ def test_missing_files_and_columns_are_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "bad" / "results.csv").write_text("x,y\n1,2\n")
     res = _run(tmp_path / "bad", tmp_path / "bad")
     assert "lacks the columns" in res.stderr
+
+
+def test_different_arms_of_the_two_runs_can_be_paired(tmp_path: Path) -> None:
+    a, b = _results(tmp_path / "a", 0.0), _results(tmp_path / "b", 0.03)
+    res = _run(a, b, "--arms", "none=random")
+    assert res.returncode == 0, res.stderr
+    row = [c.strip() for c in res.stdout.splitlines()[2].split("|")]
+    assert row[1] == "none (A) vs random (B)"
+    assert row[5] == "+3.20"  # B's random (base + 0.03 + 0.001 f, f = 0..4) against A's none (base)
