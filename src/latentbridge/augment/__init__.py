@@ -1,9 +1,11 @@
 """Seed 002's data-augmentation pipeline: per-class generators, supervisors, classifiers, statistics, reports.
 
 ``latentbridge.augment.augment(DATA, OUT)`` (and the command ``latentbridge augment DATA --out OUT``) trains
-one generator per class on a small labelled set, builds augmentation sets by several arms (random samples,
-seed 002's supervisor, a class-consistent supervisor, affine jitter), trains classifiers with k-fold cross
-validation on each arm and compares their test-split scores with no augmentation.
+generators on a small labelled set (one DCGAN per class, or one class-conditional DCGAN), builds augmentation
+sets by several arms (:mod:`~latentbridge.augment.arms`: random samples, seed 002's supervisor and its
+class-consistent variant, classifier-feedback selection, affine jitter, duplicated originals, combinations,
+plugin arms), trains classifiers with k-fold cross validation on each arm and compares their scores on the test
+split and on distribution-shifted copies of it with no augmentation and with the other baselines.
 """
 
 from __future__ import annotations
