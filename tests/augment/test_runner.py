@@ -187,3 +187,15 @@ def test_adding_arms_to_a_run_of_other_data_changes_nothing(shapes: Path, tmp_pa
     with AugmentStore(out / "augment.sqlite", readonly=True) as st:
         assert st.meta("config")["arms"] == ["none", "affine"]
         assert st.meta("arms_added") is None
+
+
+def test_a_setting_the_run_never_reads_does_not_block_its_resume(shapes: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    tiny = {**TINY, "arms": ("none", "affine")}
+    augment(shapes, out, **{**tiny, "cgan_steps": 1200})  # per-class generators: cgan_steps is never read
+    again = augment(shapes, out, resume=True, **tiny)
+    assert again.computed == {"generators": 0, "sets": 0, "results": 0}
+    cond = {**tiny, "arms": ("none", "random"), "generator": "cdcgan", "cgan_steps": 4}
+    augment(shapes, tmp_path / "cond", **cond)
+    with pytest.raises(AugmentStoreError, match="differs in: cgan_steps"):  # here it is read
+        augment(shapes, tmp_path / "cond", resume=True, **{**cond, "cgan_steps": 5})

@@ -225,7 +225,8 @@ def _open_store(out: Path, cfg: AugmentConfig, split: DataSplit, resume: bool) -
         if existed and not store.is_empty():
             new = cfg.to_dict()
             old = {**AugmentConfig(data=cfg.data).to_dict(), **store.meta("config")}  # keys added since: defaults
-            diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            unused = {"cgan_steps"} if cfg.generator != "cdcgan" else set()  # settings this run never reads
+            diff = sorted(k for k in (set(old) | set(new)) - unused if old.get(k) != new.get(k))
             if store.meta("data_sha256") != split.digest():
                 diff.append("data (the images differ)")
             added = [a for a in cfg.arms if a not in old["arms"]]
