@@ -30,6 +30,7 @@ Objectives (per image values are averaged over the set):
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -77,7 +78,7 @@ def class_penalty(checker: ProbaFn, images: NDArray[np.float32], label: int) -> 
     return out
 
 
-class _Checked:
+class _Checked(ABC):
     """An objective plus the checker's class check (``weight ×`` the fraction of off-class images)."""
 
     def __init__(self, checker: ProbaFn, label: int, weight: float) -> None:
@@ -87,8 +88,9 @@ class _Checked:
         self.label = int(label)
         self.weight = float(weight)
 
+    @abstractmethod
     def _term(self, images: NDArray[np.float32]) -> NDArray[np.float64]:
-        raise NotImplementedError
+        """``(m,)``: the objective's own term for ``(m, k, C, H, W)`` image sets."""
 
     def __call__(self, images: NDArray[np.float32]) -> NDArray[np.float64]:
         """``(m,)`` fitness of ``(m, k, C, H, W)`` image sets."""
