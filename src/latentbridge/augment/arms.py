@@ -21,7 +21,8 @@ Built-in arms (:data:`ARMS`, in report order):
 
 A third-party package adds an arm with the ``latentbridge_register_arms`` hook
 (:mod:`latentbridge.hookspecs`): ``register("my-arm", factory)``, where ``factory()`` returns an object with
-``needs_generator: bool`` (``needs_feedback: bool`` optional) and ``build(ctx: ArmContext) -> ArmSet``.
+``needs_generator: bool`` (``needs_feedback`` and ``searches``, whether it runs a set search whose budget and
+optimizer matter, optional) and ``build(ctx: ArmContext) -> ArmSet``.
 ``latentbridge augment DATA --arms none,my-arm`` then runs it like a built-in (in any worker process, where
 the plugin is found again by its entry point).
 
@@ -55,6 +56,7 @@ __all__ = [
     "make_generator",
     "needs_feedback",
     "needs_generator",
+    "searches",
 ]
 
 #: Built-in arms, in report order ("none" first: the others are compared with it).
@@ -307,6 +309,7 @@ class SupervisorArm:
 
     needs_generator = True
     needs_feedback = False
+    searches = True
 
     def __init__(self, consistent: bool = False) -> None:
         self.consistent = consistent
@@ -339,6 +342,7 @@ class FeedbackArm:
 
     needs_generator = True
     needs_feedback = True
+    searches = True
 
     def __init__(self, objective: Literal["entropy", "margin", "bald", "coverage"]) -> None:
         if objective not in ("entropy", "margin", "bald", "coverage"):
@@ -382,6 +386,7 @@ class CombinedArm:
         self.parts = parts
         self.needs_generator = any(bool(getattr(a, "needs_generator", False)) for _, a in parts)
         self.needs_feedback = any(bool(getattr(a, "needs_feedback", False)) for _, a in parts)
+        self.searches = any(bool(getattr(a, "searches", False)) for _, a in parts)
 
     def build(self, ctx: ArmContext) -> ArmSet:
         """Build every part and join the images."""
@@ -465,6 +470,11 @@ def needs_generator(name: str) -> bool:
 def needs_feedback(name: str) -> bool:
     """Whether the arm ``name`` uses the feedback and checker classifiers."""
     return name != "none" and bool(getattr(get_arm(name), "needs_feedback", False))
+
+
+def searches(name: str) -> bool:
+    """Whether the arm ``name`` runs a set search (its budget, population and optimizer matter)."""
+    return name != "none" and bool(getattr(get_arm(name), "searches", False))
 
 
 def _checked_set(out: Any, ctx: ArmContext) -> ArmSet:

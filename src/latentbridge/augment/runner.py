@@ -23,7 +23,17 @@ from ..campaign.seeds import derive_seed
 from ..campaign.store import CORE_PACKAGES, versions
 from ..errors import InputError
 from ..validation import check_positive_int
-from .arms import DEFAULT_ARMS, ArmContext, SetOutcome, build_set, get_arm, known_arms, needs_feedback, needs_generator
+from .arms import (
+    DEFAULT_ARMS,
+    ArmContext,
+    SetOutcome,
+    build_set,
+    get_arm,
+    known_arms,
+    needs_feedback,
+    needs_generator,
+    searches,
+)
 from .classifiers import CLASSIFIERS, CNN_EPOCHS, make_classifier, scores
 from .data import DataSplit, load_data
 from .gan_phase import GENERATOR_KINDS, build_generators
@@ -85,6 +95,10 @@ class AugmentConfig:
     seed: int = 0
     optimizer: str = DEFAULTS["optimizer"]
     cgan_steps: int | None = DEFAULTS["cgan_steps"]
+
+    def unread(self) -> set[str]:
+        """Settings this run never reads (a stored run that differs only in them is the same run)."""
+        return {"cgan_steps"} if self.generator != "cdcgan" else set()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -182,7 +196,7 @@ def _check_options(cfg: AugmentConfig, executor: str, workers: int, threads: int
     for arm in cfg.arms:
         if arm != "none":
             get_arm(arm)  # an unknown name: one error with close matches
-    searching = [a for a in cfg.arms if any(p in _SEARCH_ARMS for p in a.split("+"))]
+    searching = [a for a in cfg.arms if searches(a)]
     uses_pop = cfg.optimizer in ("set-ga", "paper-ga") or cfg.optimizer.startswith("pymoo:")
     if searching and uses_pop and cfg.budget < cfg.pop_size:
         raise InputError(f"budget ({cfg.budget}) must be at least one GA population (pop_size {cfg.pop_size})")
@@ -192,10 +206,6 @@ def _check_options(cfg: AugmentConfig, executor: str, workers: int, threads: int
         resolve(cfg.optimizer, {"pop_size": cfg.pop_size} if uses_pop else {})  # unknown names fail here
     if not float(cfg.cc_weight) >= 0:
         raise InputError(f"cc_weight must be >= 0, found {cfg.cc_weight!r}")
-
-
-#: Built-in arms that search sets (their budget and optimizer matter).
-_SEARCH_ARMS = frozenset({"supervisor", "supervisor-cc", "uncertain", "margin", "bald", "coverage"})
 
 
 def _check_generator(cfg: AugmentConfig, split: DataSplit) -> None:
@@ -225,8 +235,7 @@ def _open_store(out: Path, cfg: AugmentConfig, split: DataSplit, resume: bool) -
         if existed and not store.is_empty():
             new = cfg.to_dict()
             old = {**AugmentConfig(data=cfg.data).to_dict(), **store.meta("config")}  # keys added since: defaults
-            unused = {"cgan_steps"} if cfg.generator != "cdcgan" else set()  # settings this run never reads
-            diff = sorted(k for k in (set(old) | set(new)) - unused if old.get(k) != new.get(k))
+            diff = sorted(k for k in (set(old) | set(new)) - cfg.unread() if old.get(k) != new.get(k))
             if store.meta("data_sha256") != split.digest():
                 diff.append("data (the images differ)")
             added = [a for a in cfg.arms if a not in old["arms"]]
@@ -455,9 +464,12 @@ def _sets(
     total, done = len(keys), len(keys) - len(todo)
     note("sets", done, total)
 
+    uses = {arm: (needs_generator(arm), needs_feedback(arm)) for arm in cfg.arms}
+
     def tasks() -> Iterator[ArmContext]:
         for arm, s, c in todo:
             models = classifiers[s]
+            gen_used, feedback_used = uses[arm]
             yield ArmContext(
                 arm=arm,
                 seed=s,
@@ -466,13 +478,13 @@ def _sets(
                 originals=split.originals(c),
                 k=cfg.k,
                 n_classes=split.n_classes,
-                generator=gen_specs.get(c, {}) if needs_generator(arm) else {},
+                generator=gen_specs.get(c, {}) if gen_used else {},
                 budget=cfg.budget,
                 pop_size=cfg.pop_size,
                 optimizer=cfg.optimizer,
                 classifier=models["classifier"],
-                feedback=models.get("feedback") if needs_feedback(arm) else None,
-                checker=models.get("checker") if needs_feedback(arm) else None,
+                feedback=models.get("feedback") if feedback_used else None,
+                checker=models.get("checker") if feedback_used else None,
                 cc_weight=cfg.cc_weight,
                 threads=run["threads"],
             )
