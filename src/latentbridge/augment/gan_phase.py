@@ -26,13 +26,21 @@ from .arms import make_generator, needs_generator
 from .conditional import (
     CGAN_DEFAULTS,
     ConditionalGenerator,
+    class_generator,
     conditional_cache_key,
     load_conditional_dcgan,
     matched_schedule,
     save_conditional_dcgan,
     train_conditional_dcgan,
 )
-from .generators import GAN_DEFAULTS, dcgan_cache_key, load_class_dcgan, save_state, train_class_dcgan
+from .generators import (
+    GAN_DEFAULTS,
+    as_generator,
+    dcgan_cache_key,
+    load_class_dcgan,
+    save_state,
+    train_class_dcgan,
+)
 from .quality import generator_quality
 
 if TYPE_CHECKING:
@@ -82,7 +90,7 @@ def train_gan(task: GanTask) -> tuple[int | None, dict[str, Any], dict[str, Any]
     return task.label, {k: v.detach().cpu() for k, v in g.state_dict().items()}, info
 
 
-def _quality(spec: dict[str, Any], label: int, judge: Any, split: DataSplit, seed: int) -> dict[str, float] | None:
+def _quality(gen: Any, label: int, judge: Any, split: DataSplit, seed: int) -> dict[str, float] | None:
     """The class generator's sample quality (None when the judge cannot embed or the class has < 2 test images)."""
     if judge is None or not hasattr(judge, "embed"):
         return None
@@ -91,7 +99,8 @@ def _quality(spec: dict[str, Any], label: int, judge: Any, split: DataSplit, see
         return None
     import torch
 
-    gen = make_generator(spec, label)
+    if isinstance(gen, dict):  # a spec: the generator is built only when it is judged
+        gen = make_generator(gen, label)
     z = gen.latent.sample(QUALITY_SAMPLES, derive_seed(seed, "quality", label))
     with torch.inference_mode():
         imgs = gen.generate(torch.as_tensor(z, dtype=torch.float32).reshape(QUALITY_SAMPLES, *gen.latent.shape))
@@ -119,10 +128,9 @@ def build_generators(
     n = split.n_classes
     stored = store.generators()
 
-    def record(
-        label: int, kind: str, spec: dict[str, Any], path: Path | None, sha: str | None, info: dict[str, Any]
-    ) -> None:
-        quality = _quality(spec, label, judge, split, cfg.seed)
+    def record(label: int, kind: str, gen: Any, path: Path | None, sha: str | None, info: dict[str, Any]) -> None:
+        """Store the class's row; ``gen`` is its generator, or its spec when the generator is not at hand."""
+        quality = _quality(gen, label, judge, split, cfg.seed)
         rel = str(path.relative_to(out)) if path is not None else None
         store.add_generator(label, kind, rel, sha, {**info, **({"quality": quality} if quality else {})})
 
@@ -150,10 +158,11 @@ def build_generators(
             "latent_dim": settings["latent_dim"],
             "channels": settings["channels"],
         }
-        if load_class_dcgan(path, split.image_shape, latent_dim=settings["latent_dim"]) is None:
+        cached = load_class_dcgan(path, split.image_shape, latent_dim=settings["latent_dim"])
+        if cached is None:
             todo.append(GanTask(c, originals, None, n, gseed, cfg.gan_steps, run["threads"]))
         elif c not in stored:
-            record(c, "dcgan", specs[c], path, None, {"wall_s": 0.0, "cached": True})
+            record(c, "dcgan", as_generator(cached), path, None, {"wall_s": 0.0, "cached": True})
     done = n - len(todo)
     note("generators", done, n)
     from ..models.dcgan import Generator
@@ -164,7 +173,8 @@ def build_generators(
         module.load_state_dict(state)
         path = specs[label]["path"]
         sha = save_state(module, path)
-        record(label, "dcgan", specs[label], path, sha, {**info, "seed": derive_seed(cfg.seed, "gan", label)})
+        generator = as_generator(module.eval().requires_grad_(False))
+        record(label, "dcgan", generator, path, sha, {**info, "seed": derive_seed(cfg.seed, "gan", label)})
         computed["generators"] += 1
         done += 1
         note("generators", done, n)
@@ -198,7 +208,8 @@ def _conditional(
     }
     sha: str | None = None
     info: dict[str, Any] = {"wall_s": 0.0, "cached": True}
-    if load_conditional_dcgan(path, split.image_shape, n, **dims) is None:
+    model = load_conditional_dcgan(path, split.image_shape, n, **dims)
+    if model is None:
         note("generators", 0, n)
         task = GanTask(
             None, split.train_x, split.train_y, n, gseed, settings["steps"], run["threads"], settings["batch_size"]
@@ -207,12 +218,14 @@ def _conditional(
             module = ConditionalGenerator(split.image_shape, n, settings["latent_dim"], settings["channels"])
             module.load_state_dict(state)
             sha = save_conditional_dcgan(module, path)
+            model = module.eval().requires_grad_(False)
             info = {**trained, "seed": gseed, "schedule": schedule}
             computed["generators"] += n
         stored = {}
     for c in range(n):
         if c not in stored:  # the shared model's time is counted once, on class 0
             shared = info if c == 0 else {**info, "wall_s": 0.0, "cpu_s": 0.0, "shared_with_class": 0}
-            record(c, "cdcgan", specs[c], path, sha, shared)
+            assert model is not None
+            record(c, "cdcgan", class_generator(model, c), path, sha, shared)
     note("generators", n, n)
     return specs
