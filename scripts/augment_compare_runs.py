@@ -21,8 +21,6 @@ import csv
 import sys
 from pathlib import Path
 
-import numpy as np
-
 
 def _read(run: Path, metric: str) -> dict[str, dict[tuple[int, int], float]]:
     path = run / "results.csv" if run.is_dir() else run
@@ -40,32 +38,26 @@ def _read(run: Path, metric: str) -> dict[str, dict[tuple[int, int], float]]:
 
 def compare(a: Path, b: Path, arms: list[str] | None = None, metric: str = "accuracy") -> str:
     """The Markdown table (see the module docstring)."""
-    from scipy.stats import wilcoxon
-
-    from latentbridge.stats import a12, holm
+    from latentbridge.augment.report_tables import holm_adjusted, paired_comparison
 
     ra, rb = _read(a, metric), _read(b, metric)
     wanted = [n.partition("=")[::2] for n in (arms or list(ra))]
     pairs = [(x, y or x) for x, y in wanted if x in ra and (y or x) in rb]
     if not pairs:
         raise SystemExit(f"error: no arm is in both runs (A: {sorted(ra)}, B: {sorted(rb)})")
-    rows, pvals = [], []
-    for arm_a, arm_b in pairs:
-        name = arm_a if arm_a == arm_b else f"{arm_a} (A) vs {arm_b} (B)"
-        keys = sorted(set(ra[arm_a]) & set(rb[arm_b]))
-        x = np.array([ra[arm_a][k] for k in keys])
-        y = np.array([rb[arm_b][k] for k in keys])
-        d = y - x
-        p = 1.0 if np.allclose(d, 0.0) else float(wilcoxon(y, x).pvalue)
-        pvals.append(p)
-        rows.append((name, len(keys), x.mean(), y.mean(), 100 * d.mean(), p, a12(y, x)))
-    adj = holm(pvals)
+    comps = holm_adjusted(
+        [paired_comparison({"A": ra[x], "B": rb[y]}, "B", "A", metric, "runs") for x, y in pairs]  # B against A
+    )
     lines = [
         f"| arm | n | {metric} A | {metric} B | B − A (points) | Wilcoxon p | Holm p | A12 (B > A) |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for (name, n, ma, mb, diff, p, eff), q in zip(rows, adj, strict=True):
-        lines.append(f"| {name} | {n} | {ma:.4f} | {mb:.4f} | {diff:+.2f} | {p:.2g} | {q:.2g} | {eff:.2f} |")
+    for (arm_a, arm_b), c in zip(pairs, comps, strict=True):
+        name = arm_a if arm_a == arm_b else f"{arm_a} (A) vs {arm_b} (B)"
+        lines.append(
+            f"| {name} | {c.n} | {c.baseline_mean:.4f} | {c.mean:.4f} | {100 * c.diff:+.2f} | {c.p_wilcoxon:.2g} "
+            f"| {c.p_holm:.2g} | {c.a12:.2f} |"
+        )
     return "\n".join(lines)
 
 

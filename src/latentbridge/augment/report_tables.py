@@ -41,6 +41,8 @@ __all__ = [
     "compare_shifts",
     "compare_with_baselines",
     "comparisons_csv",
+    "holm_adjusted",
+    "paired_comparison",
     "generator_quality_rows",
     "run_arms",
     "scores",
@@ -130,7 +132,11 @@ def _pairs(arms: Sequence[str], baselines: Sequence[str], present: Iterable[str]
     return out
 
 
-def _paired(data: Scores, arm: str, base: str, metric: str, split: str) -> PairedComparison:
+def paired_comparison(data: Scores, arm: str, base: str, metric: str, split: str) -> PairedComparison:
+    """``arm`` against ``base`` over the (seed, fold) pairs both have in ``data``: Wilcoxon (``p_holm`` NaN), A12.
+
+    ``data`` maps an arm to ``{(seed, fold): score}``.
+    """
     from scipy import stats
 
     from ..stats import a12
@@ -151,7 +157,8 @@ def _paired(data: Scores, arm: str, base: str, metric: str, split: str) -> Paire
     )
 
 
-def _holm(comps: list[PairedComparison]) -> list[PairedComparison]:
+def holm_adjusted(comps: list[PairedComparison]) -> list[PairedComparison]:
+    """``comps`` with ``p_holm`` set: their Wilcoxon p-values Holm-adjusted together."""
     from dataclasses import replace
 
     from ..stats import holm
@@ -170,7 +177,7 @@ def compare_with_baselines(
     """
     data = scores(rows, metric)
     pairs = _pairs(arms, baselines, data)
-    return _holm([_paired(data, arm, base, metric, "test") for arm, base in pairs])
+    return holm_adjusted([paired_comparison(data, arm, base, metric, "test") for arm, base in pairs])
 
 
 def compare_shifts(
@@ -186,8 +193,8 @@ def compare_shifts(
     out = []
     for shift in shift_names(shift_results):
         data = scores(shift_results, metric, shift)
-        out += [_paired(data, arm, base, metric, shift) for arm, base in _pairs(arms, baselines, data)]
-    return _holm(out)
+        out += [paired_comparison(data, arm, base, metric, shift) for arm, base in _pairs(arms, baselines, data)]
+    return holm_adjusted(out)
 
 
 def shift_names(shift_results: Iterable[ShiftRow]) -> list[str]:
